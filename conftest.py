@@ -1,0 +1,10 @@
+"""Loads proofyard's pytest plugins from ``fixtures/``; nothing else lives here."""
+
+pytest_plugins = [
+    "fixtures.config",
+    "fixtures.network",
+    "fixtures.recording",
+    "fixtures.baselines",
+    "fixtures.reporting",
+    "fixtures.smoke",
+]

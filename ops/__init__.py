@@ -1,0 +1,1 @@
+"""proofyard operations: analyses and actions in plain Python (no pytest import)."""

@@ -1,0 +1,169 @@
+"""The pydantic schema of ``proofyard.yaml``: every key, its type, range and default."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Section(BaseModel):
+    """Base of every section: unknown keys are errors, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class TargetConfig(Section):
+    """The project under test."""
+
+    root: str = Field(".", description="Project root, relative to the config file.")
+    packages: list[str] = Field(
+        default_factory=list,
+        description="Import names of the source packages; auto-detected when empty.",
+    )
+    docs: list[str] = Field(
+        default_factory=lambda: ["*.md", "docs/**/*.md"], description="Globs of documentation."
+    )
+    exclude: list[str] = Field(
+        default_factory=list, description="Extra glob patterns excluded from every scan."
+    )
+    use_gitignore: bool = Field(True, description="Also exclude what the target's .gitignore does.")
+
+
+class ReportsConfig(Section):
+    """Where results are written, relative to the harness root unless absolute."""
+
+    dir: str = Field("reports", description="Output folder for every report file.")
+    junit: bool = Field(True, description="Write junit.xml (metrics as properties).")
+    html: bool = Field(True, description="Write a self-contained report.html.")
+    allure: bool = Field(True, description="Write allure results to allure-results/.")
+    summary: bool = Field(True, description="Write summary.json.")
+    sarif: bool = Field(True, description="Write findings.sarif (SARIF 2.1.0).")
+
+
+class BaselinesConfig(Section):
+    """The baseline store shared by quality, compression and benchmark gates."""
+
+    dir: str = Field(".proofyard/baselines", description="Folder, relative to the target root.")
+    history: int = Field(20, ge=1, le=10_000, description="Entries of history kept per baseline.")
+
+
+class NetworkConfig(Section):
+    """Hermetic-by-default network policy."""
+
+    allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts, IP addresses or CIDR networks reachable besides loopback.",
+    )
+    isolate_subprocesses: bool = Field(
+        True, description="Run harness subprocesses in a network namespace with loopback only."
+    )
+
+
+class LoggingConfig(Section):
+    """The one logging set-up of the harness."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class ImportsCheck(Section):
+    """Import every module of the target's packages in a fresh interpreter."""
+
+    enabled: bool = True
+    timeout_s: float = Field(20.0, gt=0, le=3600, description="Per-module import time limit.")
+    exclude: list[str] = Field(
+        default_factory=lambda: ["*.__main__"],
+        description="Module names (fnmatch patterns) not imported; __main__ modules run on import.",
+    )
+    slowest: int = Field(5, ge=0, le=1000, description="How many slowest imports to list.")
+
+
+class EntryPointsCheck(Section):
+    """Run every console/gui script of the target with harmless arguments."""
+
+    enabled: bool = True
+    args: list[str] = Field(default_factory=lambda: ["--help"])
+    timeout_s: float = Field(20.0, gt=0, le=3600)
+
+
+class CommandCheck(Section):
+    """An extra command with its expected exit code and output pattern."""
+
+    name: str
+    run: list[str] | str = Field(description="argv list; a string only with shell: true.")
+    shell: bool = False
+    expect_exit: int = 0
+    expect_output: str | None = Field(None, description="Regular expression searched in output.")
+    timeout_s: float = Field(30.0, gt=0, le=3600)
+    cwd: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class ProbeCheck(Section):
+    """A request made against a running service."""
+
+    method: str = "GET"
+    path: str = "/"
+    expect_status: int = Field(200, ge=100, le=599)
+    expect_json: dict[str, object] = Field(
+        default_factory=dict, description="Fields the JSON body must contain, with their values."
+    )
+    max_latency_ms: float = Field(2000.0, gt=0)
+
+
+class ServiceCheck(Section):
+    """A service started, polled for readiness, probed, and stopped."""
+
+    name: str
+    run: list[str]
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    ready_url: str | None = Field(None, description="HTTP URL on loopback polled until it answers.")
+    ready_port: int | None = Field(None, ge=1, le=65535, description="TCP port on loopback.")
+    timeout_s: float = Field(15.0, gt=0, le=600)
+    stop_grace_s: float = Field(3.0, ge=0, le=120)
+    probes: list[ProbeCheck] = Field(default_factory=list)
+
+
+class ArtifactsCheck(Section):
+    """Files a dry-run command must produce."""
+
+    name: str
+    run: list[str]
+    expect: list[str] = Field(min_length=1, description="Globs, relative to the target root.")
+    timeout_s: float = Field(60.0, gt=0, le=3600)
+
+
+class EnvironmentCheck(Section):
+    """Properties of the environment the target runs in."""
+
+    min_free_disk_mb: float = Field(100.0, ge=0)
+    disk_paths: list[str] = Field(default_factory=lambda: ["."])
+    required_env: list[str] = Field(default_factory=list, description="Variable names only.")
+    require_gpu: bool = False
+
+
+class SmokeConfig(Section):
+    """The smoke suite."""
+
+    imports: ImportsCheck = Field(default_factory=ImportsCheck)
+    entry_points: EntryPointsCheck = Field(default_factory=EntryPointsCheck)
+    commands: list[CommandCheck] = Field(default_factory=list)
+    services: list[ServiceCheck] = Field(default_factory=list)
+    probes: list[str] = Field(
+        default_factory=list, description="module:callable health functions (runs code)."
+    )
+    artifacts: list[ArtifactsCheck] = Field(default_factory=list)
+    environment: EnvironmentCheck = Field(default_factory=EnvironmentCheck)
+
+
+class ProofyardConfig(Section):
+    """The whole configuration file."""
+
+    target: TargetConfig = Field(default_factory=TargetConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    baselines: BaselinesConfig = Field(default_factory=BaselinesConfig)
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    smoke: SmokeConfig = Field(default_factory=SmokeConfig)

@@ -1,0 +1,94 @@
+"""The records every check produces: findings, metrics and what was inspected."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["error", "warning", "note"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found at one place.
+
+    The fingerprint hashes the rule, the file and a stable ``context`` (a symbol name or the
+    offending source text; the message when none is given) — never the line number — so it
+    survives unrelated edits that move the code.
+    """
+
+    rule: str
+    message: str
+    path: str | None = None
+    line: int | None = None
+    column: int | None = None
+    severity: Severity = "error"
+    context: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        text = "\0".join((self.rule, self.path or "", self.context or self.message))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+    @property
+    def location(self) -> str:
+        """``file:line:column`` as far as known."""
+        parts = [self.path or "<target>"]
+        parts += [str(part) for part in (self.line, self.column) if part is not None]
+        return ":".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "fingerprint": self.fingerprint}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        return cls(**{key: value for key, value in data.items() if key != "fingerprint"})
+
+    def __str__(self) -> str:
+        return f"{self.location}: [{self.rule}] {self.message}"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One measured number, with its threshold and verdict when it is gated."""
+
+    name: str
+    value: float
+    unit: str = ""
+    threshold: float | None = None
+    passed: bool | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CheckRecord:
+    """What one check (one test item) inspected, found and measured."""
+
+    inspected: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    metrics: list[Metric] = field(default_factory=list)
+
+    @property
+    def inspected_total(self) -> int:
+        return sum(self.inspected.values())
+
+    def count(self, kind: str, number: int = 1) -> None:
+        """Add ``number`` inspected items of ``kind`` (files, modules, links, ...)."""
+        self.inspected[kind] = self.inspected.get(kind, 0) + number
+
+    def skip(self, reason: str, number: int = 1) -> None:
+        """Count items deliberately not inspected, with the reason."""
+        self.skipped[reason] = self.skipped.get(reason, 0) + number
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "inspected": dict(self.inspected),
+            "skipped": dict(self.skipped),
+            "findings": [finding.to_dict() for finding in self.findings],
+            "metrics": [metric.to_dict() for metric in self.metrics],
+        }

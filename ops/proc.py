@@ -1,0 +1,94 @@
+"""Running commands: argv lists, a timeout that kills the whole process group, no shell."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ops.netpolicy import SubprocessIsolation, isolated_argv
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a finished (or killed) command did."""
+
+    argv: list[str]
+    returncode: int | None
+    stdout: str
+    stderr: str
+    duration_s: float
+    timed_out: bool
+    isolation: SubprocessIsolation
+    error: str | None = None
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def describe(self) -> str:
+        """One line saying how the command ended."""
+        if self.error:
+            return f"could not start {self.argv[0]!r}: {self.error}"
+        if self.timed_out:
+            return f"timed out after {self.duration_s:.1f} s and was killed (process group)"
+        return f"exited {self.returncode} after {self.duration_s:.2f} s"
+
+
+def shell_argv(command: str | Sequence[str], shell: bool) -> list[str]:
+    """A command from the config as argv: strings need ``shell: true`` to run through /bin/sh."""
+    if isinstance(command, str):
+        if not shell:
+            raise ValueError(f"command {command!r} is a string: give an argv list or set shell: true")
+        return ["/bin/sh", "-c", command]
+    return list(command)
+
+
+def run_command(
+    argv: Sequence[str],
+    *,
+    timeout_s: float,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    allow_hosts: Sequence[str] = (),
+    isolate: bool = True,
+    grace_s: float = 2.0,
+) -> CommandResult:
+    """Run ``argv`` in its own session under the network policy; never raises for the command."""
+    wrapped, isolation = isolated_argv(argv, allow_hosts, enabled=isolate)
+    full_env = {**os.environ, **(env or {})}
+    start = time.perf_counter()
+    try:
+        process = subprocess.Popen(wrapped, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   start_new_session=True)
+    except OSError as exc:
+        return CommandResult(list(argv), None, "", "", 0.0, False, isolation, str(exc))
+    timed_out = False
+    try:
+        stdout, stderr = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        stop_process_group(process, grace_s)
+        stdout, stderr = process.communicate()
+    return CommandResult(list(argv), process.returncode, stdout.decode(errors="replace"),
+                         stderr.decode(errors="replace"), time.perf_counter() - start,
+                         timed_out, isolation)
+
+
+def stop_process_group(process: subprocess.Popen, grace_s: float) -> None:
+    """SIGTERM the process's group, then SIGKILL it after ``grace_s`` seconds."""
+    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, None)):
+        try:
+            os.killpg(process.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            process.wait(timeout=wait_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue

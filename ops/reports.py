@@ -1,0 +1,164 @@
+"""Pure builders of the run-level report files: summary.json and findings.sarif."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ops.findings import Finding
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+TOOL_PACKAGES = ("proofyard", "pytest", "pytest-xdist", "pytest-timeout", "pytest-html",
+                 "allure-pytest", "pytest-benchmark", "psutil", "pydantic", "PyYAML", "packaging")
+SECRET_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
+SARIF_LEVELS = {"error": "error", "warning": "warning", "note": "note"}
+
+
+@dataclass
+class TestResult:
+    """One test item's outcome and record, merged from its phase reports."""
+
+    nodeid: str
+    suite: str | None
+    outcome: str = "passed"
+    duration_s: float = 0.0
+    record: dict[str, Any] | None = None
+    message: str = ""
+
+
+@dataclass
+class RunResults:
+    """Every test result of a run, keyed by node id so each counts once."""
+
+    tests: dict[str, TestResult] = field(default_factory=dict)
+
+    def add_phase(self, nodeid: str, suite: str | None, when: str, outcome: str,
+                  duration_s: float, record: dict[str, Any] | None, xfail: bool,
+                  message: str = "") -> None:
+        """Fold one phase report (setup, call or teardown) into the item's result."""
+        result = self.tests.setdefault(nodeid, TestResult(nodeid, suite))
+        result.duration_s += duration_s
+        if record is not None:
+            result.record = record
+        if xfail:
+            result.outcome = "xfailed" if outcome == "skipped" else "xpassed"
+        elif outcome == "failed":
+            result.outcome = "failed" if when == "call" else "error"
+            result.message = message
+        elif outcome == "skipped" and result.outcome == "passed":
+            result.outcome = "skipped"
+            result.message = message
+
+    def findings(self) -> list[tuple[TestResult, Finding]]:
+        """Every finding of every test, in a stable order."""
+        found = []
+        for result in self.tests.values():
+            for data in (result.record or {}).get("findings", []):
+                found.append((result, Finding.from_dict(data)))
+        return sorted(found, key=lambda pair: (pair[0].suite or "", pair[1].path or "",
+                                               pair[1].line or 0, pair[1].rule,
+                                               pair[1].fingerprint, pair[0].nodeid))
+
+
+def tool_versions(packages: Iterable[str] = TOOL_PACKAGES) -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in packages:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def build_summary(results: RunResults, run_info: Mapping[str, Any]) -> dict[str, Any]:
+    """summary.json: per suite counts, inspected items, metrics, findings and durations."""
+    suites: dict[str, dict[str, Any]] = {}
+    for result in sorted(results.tests.values(), key=lambda r: r.nodeid):
+        name = result.suite or "unmarked"
+        suite = suites.setdefault(name, {
+            "counts": defaultdict(int), "duration_s": 0.0, "inspected": defaultdict(int),
+            "skipped_items": defaultdict(int), "findings": 0, "metrics": [], "tests": []})
+        record = result.record or {}
+        suite["counts"][result.outcome] += 1
+        suite["duration_s"] += result.duration_s
+        for kind, number in record.get("inspected", {}).items():
+            suite["inspected"][kind] += number
+        for reason, number in record.get("skipped", {}).items():
+            suite["skipped_items"][reason] += number
+        suite["findings"] += len(record.get("findings", []))
+        for metric in record.get("metrics", []):
+            suite["metrics"].append({"test": result.nodeid, **metric})
+        suite["tests"].append({
+            "nodeid": result.nodeid, "outcome": result.outcome,
+            "duration_s": round(result.duration_s, 6), "message": result.message,
+            "inspected": record.get("inspected", {}), "findings": len(record.get("findings", [])),
+        })
+    for suite in suites.values():
+        suite["duration_s"] = round(suite["duration_s"], 6)
+        for key in ("counts", "inspected", "skipped_items"):
+            suite[key] = dict(sorted(suite[key].items()))
+    return {**run_info, "tools": tool_versions(), "suites": dict(sorted(suites.items()))}
+
+
+def build_sarif(results: RunResults, target_root: Path, version: str) -> dict[str, Any]:
+    """SARIF 2.1.0 with every finding of every suite; locations relative to the target root."""
+    rules: dict[str, dict[str, Any]] = {}
+    sarif_results = []
+    for result, finding in results.findings():
+        rules.setdefault(finding.rule, {
+            "id": finding.rule, "shortDescription": {"text": finding.rule},
+            "properties": {"suite": result.suite or "unmarked"}})
+        entry: dict[str, Any] = {
+            "ruleId": finding.rule,
+            "level": SARIF_LEVELS[finding.severity],
+            "message": {"text": finding.message},
+            "partialFingerprints": {"proofyard/v1": finding.fingerprint},
+            "properties": {"suite": result.suite or "unmarked", "test": result.nodeid},
+        }
+        if finding.path:
+            region = {key: value for key, value in (("startLine", finding.line),
+                                                    ("startColumn", finding.column)) if value}
+            physical: dict[str, Any] = {
+                "artifactLocation": {"uri": finding.path, "uriBaseId": "TARGET"}}
+            if region:
+                physical["region"] = region
+            entry["locations"] = [{"physicalLocation": physical}]
+        sarif_results.append(entry)
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "proofyard", "version": version,
+                                "informationUri": "https://pypi.org/project/proofyard/",
+                                "rules": [rules[key] for key in sorted(rules)]}},
+            "originalUriBaseIds": {"TARGET": {"uri": target_root.as_uri() + "/"}},
+            "results": sarif_results,
+        }],
+    }
+
+
+def redact_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """Environment values with secret-looking names replaced by ``<redacted>``."""
+    return {name: "<redacted>" if SECRET_NAME.search(name) else value
+            for name, value in sorted(environ.items())}
+
+
+def allure_environment(info: Mapping[str, Any]) -> str:
+    """``environment.properties`` for allure: one ``key=value`` line each, secrets redacted."""
+    lines = []
+    for key, value in redact_environment({k: str(v) for k, v in info.items()}).items():
+        clean = str(value).replace("\\", "\\\\").replace("\n", " ")
+        lines.append(f"{key}={clean}")
+    return "\n".join(lines) + "\n"
+
+
+def machine_info() -> dict[str, str]:
+    return {"python": platform.python_version(), "platform": platform.platform(),
+            "machine": platform.machine(), "cpus": str(os.cpu_count())}

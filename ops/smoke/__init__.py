@@ -1,0 +1,1 @@
+"""Smoke checks: imports, entry points, commands, services, probes, artifacts, environment."""

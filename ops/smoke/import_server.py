@@ -1,0 +1,98 @@
+"""A warm parent that forks one child per module import, so no import leaks into the next.
+
+Run as a script (``python -I import_server.py PATH...``) it reads one JSON request per line
+on stdin (``{"module": ..., "timeout_s": ...}``) and answers one JSON line on stdout.
+Forking from this small, already started interpreter costs about a millisecond, where a
+fresh interpreter per module costs its whole start-up; that is why it exists.
+Only the standard library is imported here, so the children start from a clean slate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import sys
+import tempfile
+import time
+import traceback
+
+MAX_OUTPUT = 4000
+
+
+def _child(module: str, result_fd: int, output_fd: int) -> None:
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    os.setpgid(0, 0)
+    start = time.perf_counter()
+    try:
+        __import__(module)
+        answer = {"status": "ok", "seconds": time.perf_counter() - start}
+    except BaseException as exc:  # the import's own failure is the result we report
+        frames = traceback.format_exception(exc)
+        answer = {
+            "status": "error", "seconds": time.perf_counter() - start,
+            "type": type(exc).__name__, "message": str(exc),
+            "missing": getattr(exc, "name", None) if isinstance(exc, ImportError) else None,
+            "traceback": "".join(frames[-6:]),
+        }
+    os.write(result_fd, json.dumps(answer).encode())
+    os._exit(0)
+
+
+def import_in_child(module: str, timeout_s: float) -> dict:
+    """Fork, import ``module`` in the child, and return its report (or a timeout/crash one)."""
+    read_fd, write_fd = os.pipe()
+    output = tempfile.TemporaryFile()
+    start = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        _child(module, write_fd, output.fileno())
+    os.close(write_fd)
+    chunks = []
+    deadline = start + timeout_s
+    timed_out = False
+    while True:
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            timed_out = True
+            break
+        ready, _, _ = select.select([read_fd], [], [], remaining)
+        if ready:
+            chunk = os.read(read_fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    os.close(read_fd)
+    if timed_out:
+        for target in (-pid, pid):
+            try:
+                os.kill(target, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    _, status = os.waitpid(pid, 0)
+    wall = time.perf_counter() - start
+    output.seek(0)
+    captured = output.read()[-MAX_OUTPUT:].decode(errors="replace")
+    output.close()
+    if timed_out:
+        return {"status": "timeout", "seconds": wall, "output": captured}
+    if not chunks:
+        return {"status": "crashed", "seconds": wall, "output": captured,
+                "message": f"child ended with wait status {status} before reporting"}
+    return {**json.loads(b"".join(chunks)), "wall_seconds": wall, "output": captured}
+
+
+def main(paths: list[str]) -> None:
+    sys.path[:0] = paths
+    for line in sys.stdin:
+        request = json.loads(line)
+        answer = import_in_child(request["module"], float(request["timeout_s"]))
+        sys.stdout.write(json.dumps({"module": request["module"], **answer}) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,126 @@
+"""Import every module of the target in isolation and classify each outcome."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from ops.netpolicy import isolated_argv
+
+SERVER = Path(__file__).with_name("import_server.py")
+# Import names that differ from their distribution's name (the common cases).
+KNOWN_IMPORT_NAMES = {
+    "yaml": "pyyaml", "cv2": "opencv-python", "PIL": "pillow", "sklearn": "scikit-learn",
+    "skimage": "scikit-image", "bs4": "beautifulsoup4", "dateutil": "python-dateutil",
+    "attr": "attrs", "google.protobuf": "protobuf", "jwt": "pyjwt", "serial": "pyserial",
+    "dotenv": "python-dotenv", "Crypto": "pycryptodome", "OpenSSL": "pyopenssl",
+    "magic": "python-magic", "zmq": "pyzmq", "git": "gitpython", "fitz": "pymupdf",
+}
+
+Outcome = Literal["ok", "error", "optional-missing", "timeout", "crashed"]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    module: str
+    outcome: Outcome
+    seconds: float
+    detail: str = ""
+
+
+def distribution_for_import(name: str) -> str:
+    """The distribution name an import name most likely comes from (canonical form)."""
+    top = name.split(".")[0]
+    return canonicalize_name(KNOWN_IMPORT_NAMES.get(name, KNOWN_IMPORT_NAMES.get(top, top)))
+
+
+def optional_distributions(pyproject: dict[str, Any]) -> dict[str, str]:
+    """Canonical names of distributions declared only in extras, mapped to their extra."""
+    project = pyproject.get("project", {})
+    required = {_requirement_name(text) for text in project.get("dependencies", [])}
+    optional = {}
+    for extra, texts in project.get("optional-dependencies", {}).items():
+        for text in texts:
+            name = _requirement_name(text)
+            if name and name not in required:
+                optional.setdefault(name, extra)
+    return optional
+
+
+def _requirement_name(text: str) -> str | None:
+    try:
+        return canonicalize_name(Requirement(text).name)
+    except InvalidRequirement:
+        return None
+
+
+def classify(module: str, answer: dict[str, Any], optional: dict[str, str]) -> ImportResult:
+    """Turn an import server answer into an outcome; missing optional deps are not failures."""
+    status = answer["status"]
+    seconds = float(answer.get("seconds", 0.0))
+    if status == "ok":
+        return ImportResult(module, "ok", seconds)
+    if status == "timeout":
+        return ImportResult(module, "timeout", seconds,
+                            f"import did not finish within {seconds:.1f} s and was killed\n"
+                            + answer.get("output", ""))
+    if status == "crashed":
+        return ImportResult(module, "crashed", seconds,
+                            answer.get("message", "") + "\n" + answer.get("output", ""))
+    missing = answer.get("missing")
+    if answer.get("type") in ("ModuleNotFoundError", "ImportError") and missing:
+        extra = optional.get(distribution_for_import(missing))
+        if extra is not None:
+            return ImportResult(module, "optional-missing", seconds,
+                                f"optional dependency {missing!r} (extra [{extra}]) is not installed")
+    return ImportResult(module, "error", seconds,
+                        f"{answer.get('type')}: {answer.get('message')}\n{answer.get('traceback', '')}")
+
+
+class ImportRunner:
+    """A running import server; use as a context manager."""
+
+    def __init__(self, import_roots: Sequence[Path], cwd: Path, allow_hosts: Sequence[str] = (),
+                 isolate: bool = True) -> None:
+        argv, self.isolation = isolated_argv(
+            [sys.executable, "-I", str(SERVER), *map(str, import_roots)], allow_hosts, isolate)
+        self._process = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, text=True,
+                                         start_new_session=True)
+
+    def run(self, module: str, timeout_s: float) -> dict[str, Any]:
+        """The server's raw answer for one module."""
+        assert self._process.stdin and self._process.stdout
+        self._process.stdin.write(json.dumps({"module": module, "timeout_s": timeout_s}) + "\n")
+        self._process.stdin.flush()
+        line = self._process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"import server exited with {self._process.wait()}")
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self._process.stdin:
+            self._process.stdin.close()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+    def __enter__(self) -> ImportRunner:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def slowest(results: Iterable[ImportResult], count: int) -> list[ImportResult]:
+    return sorted(results, key=lambda r: r.seconds, reverse=True)[:count]

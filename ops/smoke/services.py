@@ -1,0 +1,150 @@
+"""Start a service, wait for readiness with backoff, probe it, stop its process group."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ops.config.schema import ProbeCheck, ServiceCheck
+from ops.netpolicy import decide
+from ops.proc import stop_process_group
+
+
+class ServiceError(Exception):
+    """The service could not be started or never became ready."""
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    probe: ProbeCheck
+    status: int | None
+    latency_ms: float
+    problems: tuple[str, ...]
+
+
+def _loopback_only(host: str, what: str) -> None:
+    decision = decide(host)
+    if not decision.allowed:
+        raise ServiceError(f"{what}: services are probed on loopback only ({decision.reason})")
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _http_status(url: str, method: str = "GET", timeout: float = 5.0) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+class RunningService:
+    """A started service; a context manager that always stops the whole process group."""
+
+    def __init__(self, spec: ServiceCheck, cwd: Path, env: dict[str, str] | None = None) -> None:
+        self.spec = spec
+        if spec.ready_url:
+            parts = urlsplit(spec.ready_url)
+            _loopback_only(parts.hostname or "", f"service {spec.name}: ready_url")
+            self.base_url = f"{parts.scheme}://{parts.netloc}"
+            self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        elif spec.ready_port:
+            self.base_url = f"http://127.0.0.1:{spec.ready_port}"
+            self.port = spec.ready_port
+        else:
+            raise ServiceError(f"service {spec.name}: give ready_url or ready_port")
+        if _port_open(self.port):
+            raise ServiceError(f"service {spec.name}: port {self.port} on 127.0.0.1 is already "
+                               "in use before the service started")
+        self._log = tempfile.TemporaryFile()
+        full_env = {**os.environ, **(env or {}), **spec.env}
+        try:
+            self.process = subprocess.Popen(
+                spec.run, cwd=Path(cwd, spec.cwd or "."), env=full_env, stdin=subprocess.DEVNULL,
+                stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as exc:
+            raise ServiceError(f"service {spec.name}: cannot start {spec.run[0]!r}: {exc}") from None
+
+    def wait_ready(self) -> float:
+        """Poll readiness with exponential backoff; return seconds until ready."""
+        start = time.perf_counter()
+        delay = 0.02
+        while True:
+            code = self.process.poll()
+            if code is not None:
+                raise ServiceError(f"service {self.spec.name}: exited early with code {code}")
+            if self._ready():
+                return time.perf_counter() - start
+            if time.perf_counter() - start > self.spec.timeout_s:
+                raise ServiceError(f"service {self.spec.name}: not ready after "
+                                   f"{self.spec.timeout_s:g} s")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    def _ready(self) -> bool:
+        if self.spec.ready_url:
+            try:
+                _http_status(self.spec.ready_url, timeout=1.0)
+            except (OSError, urllib.error.URLError):
+                return False
+            return True
+        return _port_open(self.port)
+
+    def probe(self, probe: ProbeCheck) -> ProbeResult:
+        start = time.perf_counter()
+        problems = []
+        status = None
+        try:
+            status, body = _http_status(self.base_url + probe.path, probe.method)
+        except (OSError, urllib.error.URLError) as exc:
+            latency = (time.perf_counter() - start) * 1000
+            return ProbeResult(probe, None, latency, (f"request failed: {exc}",))
+        latency = (time.perf_counter() - start) * 1000
+        if status != probe.expect_status:
+            problems.append(f"status {status}, expected {probe.expect_status}")
+        if latency > probe.max_latency_ms:
+            problems.append(f"latency {latency:.1f} ms over {probe.max_latency_ms:g} ms")
+        if probe.expect_json:
+            problems += _json_problems(body, probe.expect_json)
+        return ProbeResult(probe, status, latency, tuple(problems))
+
+    def output(self) -> str:
+        self._log.seek(0)
+        return self._log.read()[-8000:].decode(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            stop_process_group(self.process, self.spec.stop_grace_s)
+
+    def __enter__(self) -> RunningService:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+        self._log.close()
+
+
+def _json_problems(body: bytes, expected: dict[str, Any]) -> list[str]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return ["body is not JSON"]
+    if not isinstance(data, dict):
+        return ["JSON body is not an object"]
+    return [f"JSON field {key!r} is {data.get(key)!r}, expected {value!r}"
+            for key, value in expected.items() if data.get(key) != value]

@@ -1,0 +1,163 @@
+"""Smoke suite: does the target import, start, answer and produce what it should?"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+
+import pytest
+
+from fixtures.config import loaded_config
+from ops.proc import run_command, shell_argv
+from ops.smoke import commands, environment
+from ops.smoke.services import RunningService, ServiceError
+from ops.target import Target
+
+pytestmark = pytest.mark.smoke
+
+
+def _params(values, ids, reason):
+    if not values:
+        return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="none")]
+    return [pytest.param(value, id=ident) for value, ident in zip(values, ids, strict=True)]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    loaded = loaded_config(metafunc.config)
+    smoke = loaded.config.smoke
+    section = loaded.config.target
+    target = Target(loaded.target_root, tuple(section.packages), tuple(section.exclude),
+                    section.use_gitignore)
+    if "module" in metafunc.fixturenames:
+        modules = [] if not smoke.imports.enabled else [
+            (name, path) for name, path in target.modules()
+            if not any(fnmatch.fnmatch(name, pattern) for pattern in smoke.imports.exclude)]
+        metafunc.parametrize("module", _params(modules, [name for name, _ in modules],
+                                               "no modules to import (no packages found)"))
+    if "entry_point" in metafunc.fixturenames:
+        points = commands.declared_entry_points(target.pyproject) if smoke.entry_points.enabled else []
+        metafunc.parametrize("entry_point", _params(points, [p.name for p in points],
+                                                    "the target declares no scripts"))
+    for name, key, values in (("command", "commands", smoke.commands),
+                              ("service", "services", smoke.services),
+                              ("artifacts", "artifacts", smoke.artifacts)):
+        if name in metafunc.fixturenames:
+            metafunc.parametrize(name, _params(values, [v.name for v in values],
+                                               f"no smoke.{key} configured"))
+    if "probe" in metafunc.fixturenames:
+        metafunc.parametrize("probe", _params(smoke.probes, smoke.probes,
+                                              "no smoke.probes configured"))
+
+
+def test_import(module, importer, check):
+    name, path = module
+    result = importer.import_module(name)
+    check.inspected("modules")
+    check.metric("import_time", result.seconds, "s", module=name)
+    if result.outcome == "optional-missing":
+        pytest.skip(f"{name}: {result.detail}")
+    assert result.outcome == "ok", f"{path}:1: import of {name}: {result.outcome}\n{result.detail}"
+
+
+def test_entry_point(entry_point, target, import_roots, proofyard_config, check):
+    smoke = proofyard_config.config.smoke.entry_points
+    network = proofyard_config.config.network
+    result = run_command(commands.entry_point_argv(entry_point, smoke.args),
+                         timeout_s=smoke.timeout_s, cwd=target.root,
+                         env=commands.python_path_env(import_roots),
+                         allow_hosts=network.allow_hosts, isolate=network.isolate_subprocesses)
+    check.inspected("entry points")
+    check.metric("run_time", result.duration_s, "s", entry_point=entry_point.name)
+    problems = commands.judge_command(result, 0, None)
+    assert not problems, (f"pyproject.toml: {entry_point.group} {entry_point.name} = "
+                          f"{entry_point.value} {' '.join(smoke.args)}: {'; '.join(problems)}\n"
+                          f"{commands.tail(result.output)}")
+
+
+def test_command(command, target, proofyard_config, check):
+    network = proofyard_config.config.network
+    result = run_command(shell_argv(command.run, command.shell), timeout_s=command.timeout_s,
+                         cwd=target.root / (command.cwd or "."), env=command.env,
+                         allow_hosts=network.allow_hosts, isolate=network.isolate_subprocesses)
+    check.inspected("commands")
+    problems = commands.judge_command(result, command.expect_exit, command.expect_output)
+    assert not problems, (f"{proofyard_config.origin_of(('smoke', 'commands'))}: command "
+                          f"{command.name}: {'; '.join(problems)}\n{commands.tail(result.output)}")
+
+
+def test_service(service, target, check):
+    try:
+        with RunningService(service, target.root) as running:
+            ready_s = running.wait_ready()
+            check.inspected("services")
+            check.metric("ready_time", ready_s, "s", service=service.name)
+            problems = []
+            for probe in service.probes:
+                result = running.probe(probe)
+                check.inspected("probes")
+                check.metric("latency", result.latency_ms, "ms", service=service.name,
+                             path=probe.path)
+                problems += [f"{probe.method} {probe.path}: {p}" for p in result.problems]
+            output = running.output()
+    except ServiceError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    assert not problems, (f"service {service.name}: {'; '.join(problems)}\n"
+                          f"--- service output ---\n{commands.tail(output, 40)}")
+
+
+def test_probe(probe, target, import_roots, proofyard_config, check):
+    network = proofyard_config.config.network
+    result = run_command(commands.probe_argv(probe), timeout_s=30, cwd=target.root,
+                         env=commands.python_path_env(import_roots),
+                         allow_hosts=network.allow_hosts, isolate=network.isolate_subprocesses)
+    check.inspected("probes")
+    problems = commands.judge_command(result, 0, None)
+    assert not problems, f"probe {probe}: {'; '.join(problems)}\n{commands.tail(result.output)}"
+
+
+def test_artifacts(artifacts, target, proofyard_config, check):
+    network = proofyard_config.config.network
+    result = run_command(artifacts.run, timeout_s=artifacts.timeout_s, cwd=target.root,
+                         allow_hosts=network.allow_hosts, isolate=network.isolate_subprocesses)
+    check.inspected("artifact globs", len(artifacts.expect))
+    problems = commands.judge_command(result, 0, None)
+    problems += commands.missing_artifacts(target.root, artifacts.expect)
+    assert not problems, f"artifacts {artifacts.name}: {'; '.join(problems)}"
+
+
+def test_python_version(target, check):
+    requires = target.pyproject.get("project", {}).get("requires-python")
+    ok, sentence = environment.python_satisfies(requires)
+    check.inspected("interpreters")
+    assert ok, f"{target.root / 'pyproject.toml'}: {sentence}"
+
+
+def test_free_disk(target, proofyard_config, check):
+    section = proofyard_config.config.smoke.environment
+    short = []
+    for relative in section.disk_paths:
+        free = environment.free_disk_mb(target.root / relative)
+        check.inspected("disks")
+        metric = check.metric("free_disk", free, "MB", section.min_free_disk_mb,
+                              free >= section.min_free_disk_mb, path=relative)
+        if not metric.passed:
+            short.append(f"{relative}: {free:.0f} MB free < {section.min_free_disk_mb:g} MB")
+    assert not short, "; ".join(short)
+
+
+def test_required_env(proofyard_config, check):
+    names = proofyard_config.config.smoke.environment.required_env
+    if not names:
+        pytest.skip("no smoke.environment.required_env configured")
+    check.inspected("environment variables", len(names))
+    missing = environment.missing_env(names, os.environ)
+    assert not missing, f"required environment variables not set: {', '.join(missing)}"
+
+
+def test_gpu(proofyard_config, check):
+    if not proofyard_config.config.smoke.environment.require_gpu:
+        pytest.skip("smoke.environment.require_gpu is false")
+    info = environment.gpu_info()
+    check.inspected("GPUs", len(info.devices))
+    if not info.available:
+        pytest.skip(f"GPU required but unavailable: {info.detail}")
