@@ -8,6 +8,7 @@ import os
 import pytest
 
 from fixtures.config import loaded_config
+from ops.findings import Finding
 from ops.proc import run_command, shell_argv
 from ops.smoke import commands, environment
 from ops.smoke.services import RunningService, ServiceError
@@ -49,49 +50,58 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                                               "no smoke.probes configured"))
 
 
-def test_import(module, importer, check):
+def _run(argv, proofyard_config, **kwargs):
+    network = proofyard_config.config.network
+    return run_command(argv, allow_hosts=network.allow_hosts,
+                       isolate=network.isolate_subprocesses, **kwargs)
+
+
+def test_import(module, importer, target, check):
     name, path = module
     result = importer.import_module(name)
     check.inspected("modules")
     check.metric("import_time", result.seconds, "s", module=name)
     if result.outcome == "optional-missing":
         pytest.skip(f"{name}: {result.detail}")
-    assert result.outcome == "ok", f"{path}:1: import of {name}: {result.outcome}\n{result.detail}"
+    check.require(result.outcome == "ok", Finding(
+        "smoke.import", f"import of {name}: {result.outcome}\n{result.detail}",
+        str(path.relative_to(target.root)), 1, context=name))
 
 
 def test_entry_point(entry_point, target, import_roots, proofyard_config, check):
     smoke = proofyard_config.config.smoke.entry_points
-    network = proofyard_config.config.network
-    result = run_command(commands.entry_point_argv(entry_point, smoke.args),
-                         timeout_s=smoke.timeout_s, cwd=target.root,
-                         env=commands.python_path_env(import_roots),
-                         allow_hosts=network.allow_hosts, isolate=network.isolate_subprocesses)
+    result = _run(commands.entry_point_argv(entry_point, smoke.args), proofyard_config,
+                  timeout_s=smoke.timeout_s, cwd=target.root,
+                  env=commands.python_path_env(import_roots))
     check.inspected("entry points")
     check.metric("run_time", result.duration_s, "s", entry_point=entry_point.name)
     problems = commands.judge_command(result, 0, None)
-    assert not problems, (f"pyproject.toml: {entry_point.group} {entry_point.name} = "
-                          f"{entry_point.value} {' '.join(smoke.args)}: {'; '.join(problems)}\n"
-                          f"{commands.tail(result.output)}")
+    check.require(not problems, Finding(
+        "smoke.entry-point", f"{entry_point.group} {entry_point.name} = {entry_point.value} "
+        f"{' '.join(smoke.args)}: {'; '.join(problems)}\n{commands.tail(result.output)}",
+        "pyproject.toml", context=entry_point.name))
 
 
 def test_command(command, target, proofyard_config, check):
-    network = proofyard_config.config.network
-    result = run_command(shell_argv(command.run, command.shell), timeout_s=command.timeout_s,
-                         cwd=target.root / (command.cwd or "."), env=command.env,
-                         allow_hosts=network.allow_hosts, isolate=network.isolate_subprocesses)
+    result = _run(shell_argv(command.run, command.shell), proofyard_config,
+                  timeout_s=command.timeout_s, cwd=target.root / (command.cwd or "."),
+                  env=command.env)
     check.inspected("commands")
+    check.metric("run_time", result.duration_s, "s", command=command.name)
     problems = commands.judge_command(result, command.expect_exit, command.expect_output)
-    assert not problems, (f"{proofyard_config.origin_of(('smoke', 'commands'))}: command "
-                          f"{command.name}: {'; '.join(problems)}\n{commands.tail(result.output)}")
+    check.require(not problems, Finding(
+        "smoke.command", f"command {command.name} "
+        f"({proofyard_config.origin_of(('smoke', 'commands'))}): {'; '.join(problems)}\n"
+        f"{commands.tail(result.output)}", context=command.name))
 
 
 def test_service(service, target, check):
+    problems = []
     try:
         with RunningService(service, target.root) as running:
             ready_s = running.wait_ready()
             check.inspected("services")
             check.metric("ready_time", ready_s, "s", service=service.name)
-            problems = []
             for probe in service.probes:
                 result = running.probe(probe)
                 check.inspected("probes")
@@ -100,36 +110,38 @@ def test_service(service, target, check):
                 problems += [f"{probe.method} {probe.path}: {p}" for p in result.problems]
             output = running.output()
     except ServiceError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    assert not problems, (f"service {service.name}: {'; '.join(problems)}\n"
-                          f"--- service output ---\n{commands.tail(output, 40)}")
+        problems, output = [str(exc)], ""
+    check.require(not problems, Finding(
+        "smoke.service", f"service {service.name}: {'; '.join(problems)}"
+        + (f"\n--- service output ---\n{commands.tail(output, 40)}" if output else ""),
+        context=service.name))
 
 
 def test_probe(probe, target, import_roots, proofyard_config, check):
-    network = proofyard_config.config.network
-    result = run_command(commands.probe_argv(probe), timeout_s=30, cwd=target.root,
-                         env=commands.python_path_env(import_roots),
-                         allow_hosts=network.allow_hosts, isolate=network.isolate_subprocesses)
+    result = _run(commands.probe_argv(probe), proofyard_config, timeout_s=30, cwd=target.root,
+                  env=commands.python_path_env(import_roots))
     check.inspected("probes")
     problems = commands.judge_command(result, 0, None)
-    assert not problems, f"probe {probe}: {'; '.join(problems)}\n{commands.tail(result.output)}"
+    check.require(not problems, Finding(
+        "smoke.probe", f"probe {probe}: {'; '.join(problems)}\n{commands.tail(result.output)}",
+        context=probe))
 
 
 def test_artifacts(artifacts, target, proofyard_config, check):
-    network = proofyard_config.config.network
-    result = run_command(artifacts.run, timeout_s=artifacts.timeout_s, cwd=target.root,
-                         allow_hosts=network.allow_hosts, isolate=network.isolate_subprocesses)
+    result = _run(artifacts.run, proofyard_config, timeout_s=artifacts.timeout_s, cwd=target.root)
     check.inspected("artifact globs", len(artifacts.expect))
     problems = commands.judge_command(result, 0, None)
     problems += commands.missing_artifacts(target.root, artifacts.expect)
-    assert not problems, f"artifacts {artifacts.name}: {'; '.join(problems)}"
+    check.require(not problems, Finding(
+        "smoke.artifacts", f"artifacts {artifacts.name}: {'; '.join(problems)}",
+        context=artifacts.name))
 
 
 def test_python_version(target, check):
     requires = target.pyproject.get("project", {}).get("requires-python")
     ok, sentence = environment.python_satisfies(requires)
     check.inspected("interpreters")
-    assert ok, f"{target.root / 'pyproject.toml'}: {sentence}"
+    check.require(ok, Finding("smoke.python-version", sentence, "pyproject.toml"))
 
 
 def test_free_disk(target, proofyard_config, check):
@@ -142,7 +154,7 @@ def test_free_disk(target, proofyard_config, check):
                               free >= section.min_free_disk_mb, path=relative)
         if not metric.passed:
             short.append(f"{relative}: {free:.0f} MB free < {section.min_free_disk_mb:g} MB")
-    assert not short, "; ".join(short)
+    check.require(not short, Finding("smoke.free-disk", "; ".join(short)))
 
 
 def test_required_env(proofyard_config, check):
@@ -151,7 +163,8 @@ def test_required_env(proofyard_config, check):
         pytest.skip("no smoke.environment.required_env configured")
     check.inspected("environment variables", len(names))
     missing = environment.missing_env(names, os.environ)
-    assert not missing, f"required environment variables not set: {', '.join(missing)}"
+    check.require(not missing, Finding(
+        "smoke.required-env", f"required environment variables not set: {', '.join(missing)}"))
 
 
 def test_gpu(proofyard_config, check):

@@ -1,0 +1,54 @@
+"""Helpers for the harness's own tests: generated targets and harness runs in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_tree(root: Path, files: Mapping[str, str]) -> Path:
+    """Write ``{relative path: text}`` under ``root`` (text is dedented)."""
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return root
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without PROOFYARD_* variables that could leak into a run."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROOFYARD")}
+    env.pop("PYTEST_ADDOPTS", None)
+    return {**env, **extra}
+
+
+@pytest.fixture
+def make_target(tmp_path: Path) -> Callable[..., Path]:
+    def make(files: Mapping[str, str], config: str = "", name: str = "target") -> Path:
+        root = write_tree(tmp_path / name, files)
+        (root / "proofyard.yaml").write_text(textwrap.dedent(config), encoding="utf-8")
+        return root
+
+    return make
+
+
+@pytest.fixture
+def run_harness(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run ``python -m pytest ARGS`` from the harness root, reports under tmp_path."""
+
+    def run(*args: str, reports: str = "reports", timeout: float = 240,
+            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                "--reports-dir", str(tmp_path / reports), *args]
+        return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout,
+                              env=clean_env(**(env or {})))
+
+    return run

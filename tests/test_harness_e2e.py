@@ -1,0 +1,138 @@
+"""End to end: the harness run by pytest on generated targets, as a user would run it."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import xml.etree.ElementTree as ET
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+DEFECTIVE = {
+    "pyproject.toml": """
+        [project]
+        name = "demo"
+        version = "0.1"
+        requires-python = ">=3.8"
+        dependencies = []
+        [project.optional-dependencies]
+        fast = ["turbo-missing-xyz"]
+        [project.scripts]
+        demo-ok = "pkg.good:main"
+        [tool.setuptools]
+        packages = ["pkg"]
+    """,
+    "pkg/__init__.py": "",
+    "pkg/good.py": """
+        def main():
+            print("usage: demo-ok")
+            return 0
+    """,
+    "pkg/broken.py": f"raise RuntimeError({HOSTILE!r})\n",
+    "pkg/optional.py": "import turbo_missing_xyz\n",
+}
+
+
+def test_bad_config_is_a_usage_error_without_traceback(run_harness, make_target):
+    root = make_target({"pkg/__init__.py": ""}, "smoke:\n  imports:\n    timeout: 5\n")
+    result = run_harness("-m", "smoke", "--proofyard-config", str(root / "proofyard.yaml"))
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert f"{root / 'proofyard.yaml'}:3: smoke.imports.timeout: unknown key 'timeout' " \
+           "(did you mean 'timeout_s'?)" in result.stderr
+    for text in (result.stdout, result.stderr):
+        assert "Traceback" not in text and "INTERNALERROR" not in text
+
+
+@pytest.mark.parametrize("args", [
+    ("--set", "smoke.imports.timeout_s=-4"),
+    ("--target", "/nonexistent/path/for/proofyard"),
+    ("--env", "nosuchenv"),
+])
+def test_bad_options_are_usage_errors(run_harness, args):
+    result = run_harness("-m", "smoke", *args)
+    assert result.returncode == 4
+    assert "ERROR:" in result.stderr and "Traceback" not in result.stderr + result.stdout
+
+
+def _read_reports(folder):
+    summary = json.loads((folder / "summary.json").read_text())
+    sarif = json.loads((folder / "findings.sarif").read_text())
+    junit = ET.parse(folder / "junit.xml").getroot()
+    return summary, sarif, junit
+
+
+def test_serial_and_xdist_runs_write_every_report_with_the_same_findings(
+        run_harness, make_target, tmp_path):
+    root = make_target(DEFECTIVE, "target:\n  root: .\n")
+    config = str(root / "proofyard.yaml")
+    serial = run_harness("-m", "smoke", "--proofyard-config", config, reports="serial")
+    parallel = run_harness("-m", "smoke", "--proofyard-config", config, "-n", "2",
+                           reports="parallel")
+    assert serial.returncode == 1, serial.stdout[-3000:]
+    assert parallel.returncode == 1, parallel.stdout[-3000:]
+    runs = {}
+    for name in ("serial", "parallel"):
+        folder = tmp_path / name
+        summary, sarif, junit = _read_reports(folder)
+        html = (folder / "report.html").read_text()
+        assert "onerror=alert(1)" in html  # the message is in the report, as escaped text
+        assert HOSTILE not in html
+        allure = list((folder / "allure-results").glob("*-result.json"))
+        assert len(allure) == sum(summary["suites"]["smoke"]["counts"].values())
+        assert (folder / "allure-results" / "environment.properties").is_file()
+        runs[name] = (summary, sarif, junit)
+    serial_summary, serial_sarif, serial_junit = runs["serial"]
+    parallel_summary, parallel_sarif, _ = runs["parallel"]
+    assert parallel_summary["xdist_workers"] == 2
+    smoke = serial_summary["suites"]["smoke"]
+    assert smoke["counts"] == parallel_summary["suites"]["smoke"]["counts"]
+    assert smoke["counts"]["failed"] == 1
+    assert smoke["inspected"]["modules"] == 4
+    outcomes = {t["nodeid"].split("::")[-1]: t["outcome"] for t in smoke["tests"]}
+    assert outcomes["test_import[pkg.broken]"] == "failed"
+    assert outcomes["test_import[pkg.optional]"] == "skipped"
+    assert outcomes["test_import[pkg.good]"] == "passed"
+    assert outcomes["test_entry_point[demo-ok]"] == "passed"
+
+    def fingerprints(sarif):
+        return sorted((r["ruleId"], r["partialFingerprints"]["proofyard/v1"])
+                      for r in sarif["runs"][0]["results"])
+
+    assert fingerprints(serial_sarif) == fingerprints(parallel_sarif)
+    results = serial_sarif["runs"][0]["results"]
+    assert [r["ruleId"] for r in results] == ["smoke.import"]
+    assert results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
+        "pkg/broken.py"
+    assert serial_sarif["version"] == "2.1.0"
+    props = {p.get("name") for p in serial_junit.iter("property")}
+    assert {"inspected.modules", "metric.import_time"} <= props
+
+
+HONESTY_TEST = textwrap.dedent("""
+    import pytest
+
+    @pytest.mark.smoke
+    def test_checks_nothing(check):
+        pass
+
+    @pytest.mark.smoke
+    def test_checks_something(check):
+        check.inspected("files", 3)
+
+    @pytest.mark.smoke
+    def test_skips_with_reason(check):
+        pytest.skip("nothing to check: no files configured")
+""")
+
+
+def test_a_suite_check_that_inspected_nothing_fails(pytester):
+    pytester.makepyfile(test_honesty=HONESTY_TEST)
+    pytester.makeini("[pytest]\nmarkers =\n    smoke: smoke\n")
+    result = pytester.runpytest_subprocess(
+        "-p", "fixtures.config", "-p", "fixtures.network", "-p", "fixtures.recording",
+        "-p", "fixtures.reporting", "--reports-dir", str(pytester.path / "out"))
+    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*test_checks_nothing*inspected nothing*"])

@@ -1,0 +1,222 @@
+"""The smoke checks on generated targets: each seeded defect caught, each clean twin passing."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import textwrap
+import time
+
+import pytest
+
+from ops.config.schema import ProbeCheck, ServiceCheck
+from ops.proc import run_command
+from ops.smoke import commands
+from ops.smoke.imports import ImportRunner, classify, optional_distributions
+from ops.smoke.services import RunningService, ServiceError
+from ops.target import Target
+from tests.conftest import write_tree
+
+TARGET = {
+    "pyproject.toml": """
+        [project]
+        name = "demo"
+        dependencies = ["pyyaml"]
+        [project.optional-dependencies]
+        vision = ["opencv-python"]
+        gpu = ["turbo-missing-xyz"]
+        [project.scripts]
+        demo-ok = "demo.cli:ok"
+        demo-bad = "demo.cli:bad"
+    """,
+    "src/demo/__init__.py": "import sys\nsys.modules.setdefault('demo_leak_marker', sys)\n",
+    "src/demo/clean.py": "VALUE = 1\n",
+    "src/demo/raises.py": "raise ValueError('boom at import')\n",
+    "src/demo/optional.py": "import turbo_missing_xyz\n",
+    "src/demo/vision.py": "import cv2\n",
+    "src/demo/undeclared.py": "import undeclared_missing_xyz\n",
+    "src/demo/hangs.py": "import time\nwhile True:\n    time.sleep(1)\n",
+    "src/demo/leak_check.py": "import sys\nassert 'demo.raises' not in sys.modules\n",
+    "src/demo/cli.py": """
+        import sys
+        def ok():
+            print("usage: demo-ok [--help]")
+            return 0
+        def bad():
+            print("broken", file=sys.stderr)
+            return 3
+    """,
+    "tests/test_x.py": "",
+}
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory):
+    root = write_tree(tmp_path_factory.mktemp("smoke") / "demo", TARGET)
+    return Target(root)
+
+
+@pytest.fixture(scope="module")
+def results(target):
+    optional = optional_distributions(target.pyproject)
+    with ImportRunner([target.root / "src"], target.root) as runner:
+        names = [name for name, _ in target.modules()]
+        start = time.perf_counter()
+        answers = {name: classify(name, runner.run(name, 1.5), optional) for name in names}
+        answers["__elapsed__"] = time.perf_counter() - start
+    return answers
+
+
+def test_src_layout_packages_and_modules_are_found(target):
+    assert list(target.package_dirs) == ["demo"]
+    assert [name for name, _ in target.modules()][:3] == ["demo", "demo.clean", "demo.cli"]
+
+
+@pytest.mark.parametrize(("module", "outcome"), [
+    ("demo", "ok"), ("demo.clean", "ok"), ("demo.cli", "ok"), ("demo.leak_check", "ok"),
+    ("demo.raises", "error"), ("demo.undeclared", "error"), ("demo.hangs", "timeout"),
+    ("demo.optional", "optional-missing"),
+])
+def test_import_outcomes(results, module, outcome):
+    assert results[module].outcome == outcome, results[module].detail
+
+
+def test_import_error_shows_the_exception_and_last_frames(results):
+    detail = results["demo.raises"].detail
+    assert "ValueError: boom at import" in detail and "raises.py" in detail
+
+
+def test_missing_optional_dependency_names_its_extra(results):
+    assert "extra [gpu]" in results["demo.optional"].detail
+
+
+def test_well_known_import_names_map_to_their_distribution(results):
+    # cv2 comes from opencv-python, declared only in the 'vision' extra
+    assert results["demo.vision"].outcome in ("ok", "optional-missing")
+    if results["demo.vision"].outcome == "optional-missing":
+        assert "extra [vision]" in results["demo.vision"].detail
+
+
+def test_a_hanging_import_is_killed_at_its_timeout(results):
+    assert 1.4 < results["demo.hangs"].seconds < 5
+    assert results["__elapsed__"] < 20
+
+
+def _run_entry(target, name, args=("--help",)):
+    points = {p.name: p for p in commands.declared_entry_points(target.pyproject)}
+    return run_command(commands.entry_point_argv(points[name], args), timeout_s=20,
+                       cwd=target.root, env=commands.python_path_env([target.root / "src"]))
+
+
+def test_working_console_script_passes(target):
+    result = _run_entry(target, "demo-ok")
+    assert commands.judge_command(result, 0, None) == []
+    assert "usage: demo-ok" in result.stdout
+
+
+def test_failing_console_script_is_reported_with_its_exit_code(target):
+    result = _run_entry(target, "demo-bad")
+    assert commands.judge_command(result, 0, None) == ["exit code 3, expected 0"]
+    assert "broken" in result.stderr
+
+
+def test_command_timeout_kills_the_process_group():
+    start = time.perf_counter()
+    result = run_command([sys.executable, "-c", "import subprocess, time; "
+                          "subprocess.Popen(['sleep', '60']); time.sleep(60)"], timeout_s=1)
+    assert result.timed_out and time.perf_counter() - start < 10
+    assert commands.judge_command(result, 0, None)[0].startswith("timed out after")
+
+
+def test_expected_output_pattern_and_exit_code(tmp_path):
+    result = run_command([sys.executable, "-c", "print('version 1.2'); raise SystemExit(2)"],
+                         timeout_s=10)
+    assert commands.judge_command(result, 2, r"version \d+\.\d+") == []
+    assert commands.judge_command(result, 0, r"nope") == [
+        "exit code 2, expected 0", "output does not match /nope/"]
+
+
+def test_missing_and_empty_artifacts(tmp_path):
+    write_tree(tmp_path, {"out/model.bin": "x", "out/empty.txt": ""})
+    assert commands.missing_artifacts(tmp_path, ["out/*.bin"]) == []
+    assert commands.missing_artifacts(tmp_path, ["out/*.txt", "out/*.onnx"]) == [
+        "out/*.txt: only empty files (empty.txt)", "out/*.onnx: no file matches"]
+
+
+SERVER = textwrap.dedent("""
+    import http.server, json, sys, time
+    delay, status = float(sys.argv[2]), int(sys.argv[3])
+    time.sleep(delay)
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"status": "ok" if status == 200 else "down"}).encode()
+            self.send_response(status if self.path == "/health" else 200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+        def log_message(self, *args):
+            print("request", self.path, flush=True)
+    print("listening", flush=True)
+    http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+""")
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _service(tmp_path, delay, status):
+    (tmp_path / "server.py").write_text(SERVER)
+    port = _free_port()
+    return ServiceCheck(
+        name="api", run=[sys.executable, "server.py", str(port), str(delay), str(status)],
+        ready_url=f"http://127.0.0.1:{port}/", timeout_s=15,
+        probes=[ProbeCheck(path="/health", expect_json={"status": "ok"})])
+
+
+def test_service_ready_after_two_seconds_is_polled_not_slept(tmp_path):
+    spec = _service(tmp_path, 2.0, 200)
+    with RunningService(spec, tmp_path) as running:
+        ready = running.wait_ready()
+        result = running.probe(spec.probes[0])
+        pid = running.process.pid
+    assert 2.0 <= ready < 4.0
+    assert result.status == 200 and result.problems == ()
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)
+
+
+def test_service_health_500_fails_its_probe_and_keeps_output(tmp_path):
+    spec = _service(tmp_path, 0.0, 500)
+    with RunningService(spec, tmp_path) as running:
+        running.wait_ready()
+        result = running.probe(spec.probes[0])
+        output = running.output()
+    assert result.status == 500
+    assert "status 500, expected 200" in result.problems
+    assert "JSON field 'status' is 'down', expected 'ok'" in result.problems
+    assert "request /health" in output
+
+
+def test_service_that_exits_early_and_port_in_use_are_clear(tmp_path):
+    port = _free_port()
+    spec = ServiceCheck(name="dies", run=[sys.executable, "-c", "raise SystemExit(7)"],
+                        ready_port=port, timeout_s=10)
+    with pytest.raises(ServiceError, match="exited early with code 7"):
+        with RunningService(spec, tmp_path) as running:
+            running.wait_ready()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = ServiceCheck(name="taken", run=["true"], ready_port=busy.getsockname()[1])
+        with pytest.raises(ServiceError, match="already in use"):
+            RunningService(taken, tmp_path)
+
+
+def test_service_urls_must_be_loopback(tmp_path):
+    spec = ServiceCheck(name="remote", run=["true"], ready_url="http://192.0.2.1:80/")
+    with pytest.raises(ServiceError, match="loopback only"):
+        RunningService(spec, tmp_path)
