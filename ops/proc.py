@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,13 +40,19 @@ class CommandResult:
         return f"exited {self.returncode} after {self.duration_s:.2f} s"
 
 
+PYTHON_PLACEHOLDER = "{python}"
+
+
 def shell_argv(command: str | Sequence[str], shell: bool) -> list[str]:
-    """A command from the config as argv: strings need ``shell: true`` to run through /bin/sh."""
+    """A command from the config as argv: strings need ``shell: true`` to run through /bin/sh.
+
+    An argv item ``{python}`` stands for the interpreter running the harness.
+    """
     if isinstance(command, str):
         if not shell:
             raise ValueError(f"command {command!r} is a string: give an argv list or set shell: true")
         return ["/bin/sh", "-c", command]
-    return list(command)
+    return [sys.executable if part == PYTHON_PLACEHOLDER else part for part in command]
 
 
 def run_command(

@@ -128,7 +128,7 @@ def test_probe(probe, target, import_roots, proofyard_config, check):
 
 
 def test_artifacts(artifacts, target, proofyard_config, check):
-    result = _run(artifacts.run, proofyard_config, timeout_s=artifacts.timeout_s, cwd=target.root)
+    result = _run(shell_argv(artifacts.run, False), proofyard_config, timeout_s=artifacts.timeout_s, cwd=target.root)
     check.inspected("artifact globs", len(artifacts.expect))
     problems = commands.judge_command(result, 0, None)
     problems += commands.missing_artifacts(target.root, artifacts.expect)

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from ops.config.schema import ProbeCheck, ServiceCheck
-from ops.proc import run_command
+from ops.proc import run_command, shell_argv
 from ops.smoke import commands
 from ops.smoke.imports import ImportRunner, classify, optional_distributions
 from ops.smoke.services import RunningService, ServiceError
@@ -220,3 +220,10 @@ def test_service_urls_must_be_loopback(tmp_path):
     spec = ServiceCheck(name="remote", run=["true"], ready_url="http://192.0.2.1:80/")
     with pytest.raises(ServiceError, match="loopback only"):
         RunningService(spec, tmp_path)
+
+
+def test_config_commands_are_argv_lists_unless_shell_is_set():
+    assert shell_argv(["{python}", "-V"], False) == [sys.executable, "-V"]
+    assert shell_argv("echo hi | wc", True) == ["/bin/sh", "-c", "echo hi | wc"]
+    with pytest.raises(ValueError, match="set shell: true"):
+        shell_argv("echo hi", False)

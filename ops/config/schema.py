@@ -91,7 +91,9 @@ class CommandCheck(Section):
     """An extra command with its expected exit code and output pattern."""
 
     name: str
-    run: list[str] | str = Field(description="argv list; a string only with shell: true.")
+    run: list[str] | str = Field(
+        description="argv list ({python} is the harness's interpreter); a string only with "
+        "shell: true.")
     shell: bool = False
     expect_exit: int = 0
     expect_output: str | None = Field(None, description="Regular expression searched in output.")
