@@ -7,4 +7,5 @@ pytest_plugins = [
     "fixtures.baselines",
     "fixtures.reporting",
     "fixtures.smoke",
+    "fixtures.docs",
 ]

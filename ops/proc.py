@@ -64,20 +64,23 @@ def run_command(
     allow_hosts: Sequence[str] = (),
     isolate: bool = True,
     grace_s: float = 2.0,
+    input_text: str | None = None,
 ) -> CommandResult:
     """Run ``argv`` in its own session under the network policy; never raises for the command."""
     wrapped, isolation = isolated_argv(argv, allow_hosts, enabled=isolate)
     full_env = {**os.environ, **(env or {})}
     start = time.perf_counter()
     try:
-        process = subprocess.Popen(wrapped, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+        stdin = subprocess.DEVNULL if input_text is None else subprocess.PIPE
+        process = subprocess.Popen(wrapped, cwd=cwd, env=full_env, stdin=stdin,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    start_new_session=True)
     except OSError as exc:
         return CommandResult(list(argv), None, "", "", 0.0, False, isolation, str(exc))
     timed_out = False
     try:
-        stdout, stderr = process.communicate(timeout=timeout_s)
+        payload = None if input_text is None else input_text.encode()
+        stdout, stderr = process.communicate(payload, timeout=timeout_s)
     except subprocess.TimeoutExpired:
         timed_out = True
         stop_process_group(process, grace_s)

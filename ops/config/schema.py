@@ -160,6 +160,33 @@ class SmokeConfig(Section):
     environment: EnvironmentCheck = Field(default_factory=EnvironmentCheck)
 
 
+class GeneratedCommand(Section):
+    """The command whose output a generated section must equal."""
+
+    run: list[str] | str = Field(description="argv list ({python} is the harness's interpreter).")
+    shell: bool = False
+    fence: str | None = Field(None, description="Wrap the output in a code fence of this language.")
+    timeout_s: float = Field(30.0, gt=0, le=3600)
+    env: dict[str, str] = Field(default_factory=lambda: {"COLUMNS": "100"},
+                                description="Environment for the command (fixed width by default).")
+
+
+class DocsConfig(Section):
+    """The docs suite (documents are chosen by target.docs)."""
+
+    slug: Literal["github", "gitlab", "mkdocs"] = "github"
+    online: bool = Field(False, description="Check external links (also --docs-online).")
+    online_timeout_s: float = Field(10.0, gt=0, le=300)
+    online_concurrency: int = Field(8, ge=1, le=64)
+    online_per_host: int = Field(2, ge=1, le=16)
+    online_retries: int = Field(2, ge=0, le=10)
+    cache_ttl_s: float = Field(86400.0, ge=0, description="How long a successful check is reused.")
+    python_blocks: Literal["run", "syntax", "off"] = "run"
+    block_timeout_s: float = Field(30.0, gt=0, le=3600)
+    generated: dict[str, GeneratedCommand] = Field(default_factory=dict)
+    required: list[str] = Field(default_factory=lambda: ["README*"])
+
+
 class ProofyardConfig(Section):
     """The whole configuration file."""
 
@@ -169,3 +196,4 @@ class ProofyardConfig(Section):
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     smoke: SmokeConfig = Field(default_factory=SmokeConfig)
+    docs: DocsConfig = Field(default_factory=DocsConfig)

@@ -1,0 +1,1 @@
+"""Documentation verification: links and anchors, code blocks, generated sections."""

@@ -1,0 +1,156 @@
+"""Offline link checks: files, folders, images, references, anchors; root escapes."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from ops.docs.parse import Document, parse_document
+from ops.docs.slugs import Dialect
+from ops.findings import Finding
+
+SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+MARKDOWN_SUFFIXES = {".md", ".markdown", ".rst"}
+EXTERNAL_SCHEMES = {"http", "https"}
+
+
+@dataclass
+class LinkReport:
+    """What checking one document's links inspected, skipped and found."""
+
+    inspected: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    external: list[tuple[str, int, int]] = field(default_factory=list)
+
+    def count(self, kind: str) -> None:
+        self.inspected[kind] = self.inspected.get(kind, 0) + 1
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+
+class DocSet:
+    """The parsed documents of a target, by resolved path; other Markdown files on demand."""
+
+    def __init__(self, root: Path, dialect: Dialect = "github") -> None:
+        self.root = root.resolve()
+        self.dialect = dialect
+        self.documents: dict[Path, Document] = {}
+        self.unreadable: dict[Path, str] = {}
+
+    def load(self, path: Path) -> Document | None:
+        path = path.resolve()
+        if path not in self.documents and path not in self.unreadable:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                self.unreadable[path] = str(exc)
+                return None
+            self.documents[path] = parse_document(path, text, self.dialect)
+        return self.documents.get(path)
+
+    def relative(self, path: Path) -> str:
+        try:
+            return path.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def check_document_links(doc: Document, docs: DocSet) -> LinkReport:
+    report = LinkReport()
+    where = docs.relative(doc.path)
+    for link in doc.links:
+        _check_link(doc, link.target, link.line, link.column, link.kind, docs, where, report)
+    for label, line, column in doc.undefined_refs:
+        report.count("references")
+        report.findings.append(Finding(
+            "docs.undefined-reference", f"reference [{label}] has no definition", where, line,
+            column, context=label))
+    for line, problem in doc.problems:
+        report.findings.append(Finding("docs.generated-markers", problem, where, line,
+                                       context=problem))
+    return report
+
+
+def _check_link(doc: Document, target: str, line: int, column: int, kind: str, docs: DocSet,
+                where: str, report: LinkReport) -> None:
+    def finding(rule: str, message: str) -> None:
+        report.findings.append(Finding(rule, message, where, line, column, context=target))
+
+    if not target.strip():
+        report.count("links")
+        finding("docs.empty-link", "link with an empty target")
+        return
+    if SCHEME.match(target) or target.startswith("//"):
+        scheme = urlsplit(target).scheme.lower() or "https"
+        if scheme in EXTERNAL_SCHEMES:
+            report.external.append((target, line, column))
+        else:
+            report.skip(f"{scheme}: links are not checked")
+        return
+    parts = urlsplit(target)
+    fragment = unquote(parts.fragment)
+    if not parts.path:
+        report.count("anchors")
+        if fragment and not _has_anchor(doc, fragment):
+            finding("docs.missing-anchor",
+                    f"#{fragment}: no such anchor in this file{_closest(doc, fragment)}")
+        return
+    report.count("images" if kind == "image" else "links")
+    relative = unquote(parts.path)
+    base = docs.root if relative.startswith("/") else doc.path.parent
+    resolved = (base / relative.lstrip("/")).resolve()
+    if not resolved.is_relative_to(docs.root):
+        finding("docs.escapes-root", f"{target}: points outside the target root ({resolved})")
+        return
+    if not resolved.exists():
+        rule = "docs.missing-image" if kind == "image" else "docs.missing-file"
+        finding(rule, f"{target}: {docs.relative(resolved)} does not exist")
+        return
+    if not fragment:
+        return
+    if resolved.is_file() and resolved.suffix.lower() in MARKDOWN_SUFFIXES:
+        report.count("anchors")
+        other = docs.load(resolved)
+        if other is None:
+            finding("docs.unreadable", f"{target}: cannot read {docs.relative(resolved)}: "
+                                       f"{docs.unreadable.get(resolved, '')}")
+        elif not _has_anchor(other, fragment):
+            finding("docs.missing-anchor", f"{target}: no anchor #{fragment} in "
+                                           f"{docs.relative(resolved)}{_closest(other, fragment)}")
+    else:
+        report.skip("anchors into non-Markdown files are not checked")
+
+
+def _has_anchor(doc: Document, fragment: str) -> bool:
+    return fragment in doc.anchors or fragment.lower() in doc.anchors
+
+
+def _closest(doc: Document, fragment: str) -> str:
+    names = {anchor: text for text, anchor, _ in doc.headings}
+    candidates = difflib.get_close_matches(fragment, list(doc.anchors), n=1, cutoff=0.0)
+    if not candidates:
+        return " (the file has no headings or anchors)"
+    anchor = candidates[0]
+    heading = names.get(anchor)
+    return f" (closest: #{anchor}" + (f", heading '{heading}')" if heading else ")")
+
+
+def required_documents(root: Path, names: Iterable[str]) -> list[Finding]:
+    """Required documents that are missing or empty."""
+    found = []
+    for name in names:
+        matches = sorted(root.glob(name))
+        if not matches:
+            found.append(Finding("docs.required-missing", f"required document {name} is missing",
+                                 name, context=name))
+        for path in matches:
+            if path.is_file() and not path.read_text(encoding="utf-8", errors="replace").strip():
+                found.append(Finding("docs.required-empty", f"required document {name} is empty",
+                                     path.relative_to(root).as_posix(), context=name))
+    return found
