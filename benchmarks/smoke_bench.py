@@ -80,8 +80,8 @@ def main() -> None:
           f"{statistics.median(fresh_overheads) / max(statistics.median(overheads), 1e-9):.1f}x")
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "pytest", "-m", "smoke", "-q",
-                             "-p", "no:cacheprovider", "--reports-dir",
-                             str(REPO / "reports" / "bench")], cwd=REPO, capture_output=True,
+                             "-p", "no:cacheprovider",
+                             f"--reports-dir={REPO / 'reports' / 'bench'}"], cwd=REPO, capture_output=True,
                             text=True, check=False)
     wall = time.perf_counter() - start
     last = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "no output"

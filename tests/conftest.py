@@ -47,7 +47,7 @@ def run_harness(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str
     def run(*args: str, reports: str = "reports", timeout: float = 240,
             env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
-                "--reports-dir", str(tmp_path / reports), *args]
+                f"--reports-dir={tmp_path / reports}", *args]
         return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout,
                               env=clean_env(**(env or {})))
 

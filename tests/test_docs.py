@@ -309,7 +309,7 @@ DOCS_CONFIG = """
 ], ids=["clean", "defects"])
 def test_docs_suite_end_to_end(run_harness, make_target, tmp_path, files, failed, rules):
     root = make_target(files, DOCS_CONFIG)
-    result = run_harness("-m", "docs", "--proofyard-config", str(root / "proofyard.yaml"))
+    result = run_harness("-m", "docs", f"--proofyard-config={root / 'proofyard.yaml'}")
     summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
     docs = summary["suites"]["docs"]
     assert docs["counts"].get("failed", 0) == failed, result.stdout[-4000:]

@@ -8,6 +8,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from tests.conftest import REPO
+
 pytestmark = pytest.mark.slow
 
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -38,7 +40,7 @@ DEFECTIVE = {
 
 def test_bad_config_is_a_usage_error_without_traceback(run_harness, make_target):
     root = make_target({"pkg/__init__.py": ""}, "smoke:\n  imports:\n    timeout: 5\n")
-    result = run_harness("-m", "smoke", "--proofyard-config", str(root / "proofyard.yaml"))
+    result = run_harness("-m", "smoke", f"--proofyard-config={root / 'proofyard.yaml'}")
     assert result.returncode == 4, result.stdout + result.stderr
     assert f"{root / 'proofyard.yaml'}:3: smoke.imports.timeout: unknown key 'timeout' " \
            "(did you mean 'timeout_s'?)" in result.stderr
@@ -48,7 +50,8 @@ def test_bad_config_is_a_usage_error_without_traceback(run_harness, make_target)
 
 @pytest.mark.parametrize("args", [
     ("--set", "smoke.imports.timeout_s=-4"),
-    ("--target", "/nonexistent/path/for/proofyard"),
+    ("--target=/nonexistent/path/for/proofyard",),
+    ("--target", "/tmp"),  # the separate form would move pytest's rootdir: refused
     ("--env", "nosuchenv"),
 ])
 def test_bad_options_are_usage_errors(run_harness, args):
@@ -68,10 +71,11 @@ def test_serial_and_xdist_runs_write_every_report_with_the_same_findings(
         run_harness, make_target, tmp_path):
     root = make_target(DEFECTIVE, "target:\n  root: .\n")
     config = str(root / "proofyard.yaml")
-    serial = run_harness("-m", "smoke", "--proofyard-config", config, reports="serial")
-    parallel = run_harness("-m", "smoke", "--proofyard-config", config, "-n", "2",
+    serial = run_harness("-m", "smoke", f"--proofyard-config={config}", reports="serial")
+    parallel = run_harness("-m", "smoke", f"--proofyard-config={config}", "-n", "2",
                            reports="parallel")
     assert serial.returncode == 1, serial.stdout[-3000:]
+    assert "rootdir: " + str(REPO) in serial.stdout and "UnknownMarkWarning" not in serial.stdout
     assert parallel.returncode == 1, parallel.stdout[-3000:]
     runs = {}
     for name in ("serial", "parallel"):
@@ -133,6 +137,6 @@ def test_a_suite_check_that_inspected_nothing_fails(pytester):
     pytester.makeini("[pytest]\nmarkers =\n    smoke: smoke\n")
     result = pytester.runpytest_subprocess(
         "-p", "fixtures.config", "-p", "fixtures.network", "-p", "fixtures.recording",
-        "-p", "fixtures.reporting", "--reports-dir", str(pytester.path / "out"))
+        "-p", "fixtures.reporting", f"--reports-dir={pytester.path / 'out'}")
     result.assert_outcomes(passed=1, failed=1, skipped=1)
     result.stdout.fnmatch_lines(["*test_checks_nothing*inspected nothing*"])
