@@ -320,3 +320,9 @@ def test_docs_suite_end_to_end(run_harness, make_target, tmp_path, files, failed
     shell_blocks = sum("```bash" in text for text in files.values())
     assert docs["skipped_items"].get("shell blocks are never executed", 0) == shell_blocks
     assert not (root / "SHOULD_NOT_EXIST").exists()
+
+
+def test_markers_quoted_in_code_are_not_sections(tmp_path):
+    text = "Use `<!-- BEGIN generated:NAME -->` and\n\n```html\n<!-- END generated:NAME -->\n```\n"
+    doc = parse_markdown(tmp_path / "a.md", text)
+    assert doc.generated == [] and doc.problems == []

@@ -107,7 +107,10 @@ def parse_markdown(path: Path, text: str, dialect: Dialect = "github") -> Docume
                                     directive.group(1) if directive else None,
                                     (directive.group(2) or "") if directive else ""))
     _add_definition_links(doc, definitions, lines)
-    doc.generated = _generated_sections(lines, doc)
+    markers = [(token.map[0], kind, name) for token in tokens
+               if token.type == "html_block" and token.map
+               for kind, name in GENERATED.findall(token.content)]
+    doc.generated = _generated_sections(markers, lines, doc)
     return doc
 
 
@@ -184,19 +187,20 @@ def _normalised_href(raw: str) -> str:
     return _markdown().normalizeLink(raw)
 
 
-def _generated_sections(lines: list[str], doc: Document) -> list[GeneratedSection]:
+def _generated_sections(markers: list[tuple[int, str, str]], lines: list[str],
+                        doc: Document) -> list[GeneratedSection]:
+    """Pair BEGIN/END marker comments (HTML blocks only: markers quoted in code don't count)."""
     sections = []
     open_sections: dict[str, int] = {}
-    for index, text in enumerate(lines):
-        for kind, name in GENERATED.findall(text):
-            if kind == "BEGIN":
-                open_sections[name] = index
-            elif name in open_sections:
-                begin = open_sections.pop(name)
-                content = "\n".join(lines[begin + 1: index])
-                sections.append(GeneratedSection(name, begin + 1, index + 1, content))
-            else:
-                doc.problems.append((index + 1, f"END generated:{name} without BEGIN"))
+    for index, kind, name in markers:
+        if kind == "BEGIN":
+            open_sections[name] = index
+        elif name in open_sections:
+            begin = open_sections.pop(name)
+            content = "\n".join(lines[begin + 1: index])
+            sections.append(GeneratedSection(name, begin + 1, index + 1, content))
+        else:
+            doc.problems.append((index + 1, f"END generated:{name} without BEGIN"))
     for name, begin in open_sections.items():
         doc.problems.append((begin + 1, f"BEGIN generated:{name} without END"))
     return sections
