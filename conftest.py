@@ -8,4 +8,5 @@ pytest_plugins = [
     "fixtures.reporting",
     "fixtures.smoke",
     "fixtures.docs",
+    "fixtures.deps",
 ]

@@ -187,6 +187,35 @@ class DocsConfig(Section):
     required: list[str] = Field(default_factory=lambda: ["README*"])
 
 
+class LicensePolicy(Section):
+    allow: list[str] = Field(default_factory=list, description="SPDX ids allowed (empty: any).")
+    deny: list[str] = Field(default_factory=list, description="SPDX ids never allowed.")
+    fail_on_unknown: bool = Field(False, description="Fail when a license cannot be determined.")
+
+
+class DepsConfig(Section):
+    """The deps suite."""
+
+    python: str | None = Field(None, description="Interpreter to check (default: the harness's).")
+    requirements: list[str] = Field(default_factory=lambda: ["requirements*.txt"],
+                                    description="Globs of requirements files (-r/-c followed).")
+    constraints: list[str] = Field(default_factory=list, description="Globs of constraints files.")
+    extras: list[str] = Field(default_factory=list,
+                              description="Extras whose dependencies must be installed ('*': all).")
+    groups: list[str] = Field(default_factory=list,
+                              description="Dependency groups that must be installed ('*': all).")
+    dev_groups: list[str] = Field(
+        default_factory=lambda: ["dev", "test", "tests", "testing", "lint", "docs", "typing"],
+        description="Extras and groups that hold development-only dependencies.")
+    allow_unused: list[str] = Field(default_factory=list,
+                                    description="Declared distributions allowed to go unimported.")
+    fail_on_cycles: bool = False
+    wheelhouse: str | None = Field(None, description="Folder of vendored wheels.")
+    wheelhouse_manifest: str = Field("SHA256SUMS", description="Manifest inside the wheelhouse.")
+    licenses: LicensePolicy = Field(default_factory=LicensePolicy)
+    advisories: str | None = Field(None, description="Folder of OSV JSON advisories (offline).")
+
+
 class ProofyardConfig(Section):
     """The whole configuration file."""
 
@@ -197,3 +226,4 @@ class ProofyardConfig(Section):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     smoke: SmokeConfig = Field(default_factory=SmokeConfig)
     docs: DocsConfig = Field(default_factory=DocsConfig)
+    deps: DepsConfig = Field(default_factory=DepsConfig)

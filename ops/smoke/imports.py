@@ -13,18 +13,10 @@ from typing import Any, Literal
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from ops.importnames import distribution_for_import
 from ops.netpolicy import isolated_argv
 
 SERVER = Path(__file__).with_name("import_server.py")
-# Import names that differ from their distribution's name (the common cases).
-KNOWN_IMPORT_NAMES = {
-    "yaml": "pyyaml", "cv2": "opencv-python", "PIL": "pillow", "sklearn": "scikit-learn",
-    "skimage": "scikit-image", "bs4": "beautifulsoup4", "dateutil": "python-dateutil",
-    "attr": "attrs", "google.protobuf": "protobuf", "jwt": "pyjwt", "serial": "pyserial",
-    "dotenv": "python-dotenv", "Crypto": "pycryptodome", "OpenSSL": "pyopenssl",
-    "magic": "python-magic", "zmq": "pyzmq", "git": "gitpython", "fitz": "pymupdf",
-}
-
 Outcome = Literal["ok", "error", "optional-missing", "timeout", "crashed"]
 
 
@@ -34,12 +26,6 @@ class ImportResult:
     outcome: Outcome
     seconds: float
     detail: str = ""
-
-
-def distribution_for_import(name: str) -> str:
-    """The distribution name an import name most likely comes from (canonical form)."""
-    top = name.split(".")[0]
-    return canonicalize_name(KNOWN_IMPORT_NAMES.get(name, KNOWN_IMPORT_NAMES.get(top, top)))
 
 
 def optional_distributions(pyproject: dict[str, Any]) -> dict[str, str]:

@@ -1,0 +1,1 @@
+"""Dependency checks: declarations, the installed environment, imports, licenses, advisories."""

@@ -1,0 +1,158 @@
+"""What the target's production code imports, and how that matches its declarations."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from ops.findings import Finding
+from ops.importnames import KNOWN_IMPORT_NAMES, distribution_for_import
+
+IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError"}
+
+
+@dataclass(frozen=True)
+class ImportUse:
+    module: str  # top-level name
+    path: str
+    line: int
+    optional: bool
+    reason: str = ""
+
+
+class _Collector(ast.NodeVisitor):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.uses: list[ImportUse] = []
+        self.guards: list[str] = []
+        self.probed: set[str] = set()
+
+    def _add(self, name: str | None, line: int) -> None:
+        if name and not name.startswith("__future__"):
+            top = name.split(".")[0]
+            reason = self.guards[-1] if self.guards else (
+                "checked with find_spec" if top in self.probed else "")
+            self.uses.append(ImportUse(top, self.path, line, bool(reason), reason))
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self._add(alias.name, node.lineno)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.level == 0:
+            self._add(node.module, node.lineno)
+
+    def visit_Try(self, node: ast.Try) -> None:
+        guarded = any(_catches_import_error(handler.type) for handler in node.handlers)
+        if guarded:
+            self.guards.append("guarded by try/except ImportError")
+        for statement in node.body:
+            self.visit(statement)
+        if guarded:
+            self.guards.pop()
+        for part in (*node.handlers, *node.orelse, *node.finalbody):
+            self.visit(part)
+
+    visit_TryStar = visit_Try
+
+    def visit_If(self, node: ast.If) -> None:
+        if _is_type_checking(node.test):
+            self.guards.append("only under TYPE_CHECKING")
+            for statement in node.body:
+                self.visit(statement)
+            self.guards.pop()
+            for statement in node.orelse:
+                self.visit(statement)
+            return
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        name = _dotted(node.func)
+        argument = node.args[0] if node.args else None
+        text = argument.value if isinstance(argument, ast.Constant) and isinstance(
+            argument.value, str) else None
+        if text and name.endswith("find_spec"):
+            self.probed.add(text.split(".")[0])
+        elif text and name in ("importlib.import_module", "import_module", "__import__"):
+            self._add(text, node.lineno)
+        self.generic_visit(node)
+
+
+def _catches_import_error(handler: ast.expr | None) -> bool:
+    if handler is None:
+        return True  # a bare except catches ImportError too
+    names = handler.elts if isinstance(handler, ast.Tuple) else [handler]
+    return any(_dotted(name).split(".")[-1] in IMPORT_ERRORS for name in names)
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return _dotted(test).split(".")[-1] == "TYPE_CHECKING"
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return ""
+
+
+def collect_imports(path: str, source: str) -> list[ImportUse]:
+    """Every absolute import in ``source``; probes by find_spec mark later imports optional."""
+    tree = ast.parse(source, filename=path)
+    probe = _Collector(path)
+    probe.visit(tree)
+    collector = _Collector(path)
+    collector.probed = probe.probed
+    collector.visit(tree)
+    return collector.uses
+
+
+def distribution_of(module: str, owners: Mapping[str, set[str]]) -> set[str]:
+    """Distributions that provide ``module``: the well-known table, then installed metadata."""
+    if module in KNOWN_IMPORT_NAMES:
+        return {distribution_for_import(module)}
+    return set(owners.get(module, ())) or {distribution_for_import(module)}
+
+
+def import_findings(uses: Iterable[ImportUse], *, own: set[str], stdlib: frozenset[str],
+                    declared: set[str], dev_only: set[str], main: set[str],
+                    owners: Mapping[str, set[str]], allow_unused: set[str],
+                    dist_modules: Mapping[str, set[str]]) -> dict[str, list[Finding]]:
+    """Missing, misplaced (dev-only) and unused dependencies, by rule."""
+    found: dict[str, list[Finding]] = {"missing": [], "misplaced": [], "unused": []}
+    used_dists: set[str] = set()
+    reported: set[tuple[str, str]] = set()
+    for use in uses:
+        if use.module in own or use.module in stdlib:
+            continue
+        dists = distribution_of(use.module, owners)
+        used_dists |= dists
+        if use.optional:
+            continue
+        if not dists & declared:
+            key = ("missing", use.module)
+            if key not in reported:
+                reported.add(key)
+                found["missing"].append(Finding(
+                    "deps.import-missing", f"import {use.module}: no declared distribution "
+                    f"provides it (expected {' or '.join(sorted(dists))})", use.path, use.line,
+                    context=use.module))
+        elif dists & dev_only and not dists & (declared - dev_only):
+            key = ("misplaced", use.module)
+            if key not in reported:
+                reported.add(key)
+                found["misplaced"].append(Finding(
+                    "deps.import-misplaced", f"import {use.module}: "
+                    f"{', '.join(sorted(dists & dev_only))} is declared only as a development "
+                    "dependency but production code imports it", use.path, use.line,
+                    context=use.module))
+    for dist in sorted(main - used_dists - allow_unused):
+        modules = dist_modules.get(dist, set())
+        found["unused"].append(Finding(
+            "deps.unused", f"{dist} is declared but production code never imports it"
+            + (f" (it provides {', '.join(sorted(modules))})" if modules else "")
+            + "; add it to deps.allow_unused if it is a plugin or a command-line tool",
+            "pyproject.toml", context=dist, severity="error"))
+    return found
