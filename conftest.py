@@ -9,4 +9,5 @@ pytest_plugins = [
     "fixtures.smoke",
     "fixtures.docs",
     "fixtures.deps",
+    "fixtures.compression",
 ]

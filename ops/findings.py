@@ -72,6 +72,7 @@ class CheckRecord:
     skipped: dict[str, int] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     metrics: list[Metric] = field(default_factory=list)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def inspected_total(self) -> int:
@@ -91,4 +92,5 @@ class CheckRecord:
             "skipped": dict(self.skipped),
             "findings": [finding.to_dict() for finding in self.findings],
             "metrics": [metric.to_dict() for metric in self.metrics],
+            "tables": {name: list(rows) for name, rows in self.tables.items()},
         }

@@ -56,6 +56,12 @@ class RunResults:
             result.outcome = "skipped"
             result.message = message
 
+    def table(self, name: str) -> list[dict[str, Any]]:
+        """Rows of one named table from every test, in node id order."""
+        return [{"test": result.nodeid, **row}
+                for result in sorted(self.tests.values(), key=lambda r: r.nodeid)
+                for row in (result.record or {}).get("tables", {}).get(name, [])]
+
     def findings(self) -> list[tuple[TestResult, Finding]]:
         """Every finding of every test, in a stable order."""
         found = []
@@ -84,7 +90,8 @@ def build_summary(results: RunResults, run_info: Mapping[str, Any]) -> dict[str,
         name = result.suite or "unmarked"
         suite = suites.setdefault(name, {
             "counts": defaultdict(int), "duration_s": 0.0, "inspected": defaultdict(int),
-            "skipped_items": defaultdict(int), "findings": 0, "metrics": [], "tests": []})
+            "skipped_items": defaultdict(int), "findings": 0, "metrics": [], "tables": {},
+            "tests": []})
         record = result.record or {}
         suite["counts"][result.outcome] += 1
         suite["duration_s"] += result.duration_s
@@ -95,6 +102,9 @@ def build_summary(results: RunResults, run_info: Mapping[str, Any]) -> dict[str,
         suite["findings"] += len(record.get("findings", []))
         for metric in record.get("metrics", []):
             suite["metrics"].append({"test": result.nodeid, **metric})
+        for table, rows in record.get("tables", {}).items():
+            suite["tables"].setdefault(table, []).extend({"test": result.nodeid, **row}
+                                                          for row in rows)
         suite["tests"].append({
             "nodeid": result.nodeid, "outcome": result.outcome,
             "duration_s": round(result.duration_s, 6), "message": result.message,

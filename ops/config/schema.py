@@ -216,6 +216,61 @@ class DepsConfig(Section):
     advisories: str | None = Field(None, description="Folder of OSV JSON advisories (offline).")
 
 
+class CompressionDataset(Section):
+    """A dataset: synthetic tensors, tensor files, or the bytes of files (lossless only)."""
+
+    name: str
+    kind: Literal["gaussian", "heavy-tailed", "tensor-file", "bytes"]
+    shape: list[int] | None = Field(None, description="For synthetic kinds.")
+    seed: int = 0
+    dtype: Literal["float32", "float16", "float64"] = "float32"
+    path: str | None = Field(None, description="Glob relative to the target root (file kinds).")
+
+
+class CompressionCodec(Section):
+    """A codec: a built-in name (zlib, bz2, lzma, zstd, fp16, int8, int4, ternary) or
+    ``module:attr`` (runs code), with kwargs and per-codec gates."""
+
+    name: str
+    codec: str
+    kwargs: dict[str, object] = Field(default_factory=dict)
+    lossless: bool | None = Field(None, description="Default: the codec's own 'lossless' flag.")
+    min_ratio: float | None = Field(None, gt=0)
+    max_rel_error: float | None = Field(None, ge=0)
+    max_abs_error: float | None = Field(None, ge=0)
+    min_snr_db: float | None = None
+    min_cosine: float | None = Field(None, ge=-1, le=1)
+    ratio_regression: float | None = Field(None, ge=0, le=1)
+    error_regression: float | None = Field(None, ge=0)
+    throughput_regression: float | None = Field(None, ge=0, le=1)
+
+
+def _default_datasets() -> list[CompressionDataset]:
+    return [CompressionDataset(name=f"{kind}-{rows}x{cols}", kind=kind, shape=[rows, cols], seed=seed)
+            for seed, (rows, cols) in enumerate(((256, 512), (512, 1024), (1024, 2048)))
+            for kind in ("gaussian", "heavy-tailed")]
+
+
+def _default_codecs() -> list[CompressionCodec]:
+    return [CompressionCodec(name=name, codec=name) for name in
+            ("zlib", "bz2", "lzma", "zstd", "fp16", "int8", "int4", "ternary")]
+
+
+class CompressionConfig(Section):
+    """The compression suite: every codec on every compatible dataset is a case."""
+
+    repeats: int = Field(5, ge=1, le=1000, description="Timed repeats (median) after warm-up.")
+    warmup: int = Field(1, ge=0, le=100)
+    datasets: list[CompressionDataset] = Field(default_factory=_default_datasets)
+    codecs: list[CompressionCodec] = Field(default_factory=_default_codecs)
+    lossless_on_tensors: bool = Field(False, description="Also run lossless codecs on tensors.")
+    ratio_regression: float = Field(0.01, ge=0, le=1, description="Allowed ratio loss.")
+    error_regression: float = Field(0.05, ge=0, description="Allowed relative error growth.")
+    throughput_regression: float = Field(0.15, ge=0, le=1,
+                                         description="Allowed normalised throughput loss.")
+    reference_mb: float = Field(1.0, gt=0, le=1024, description="Size of the reference workload.")
+
+
 class ProofyardConfig(Section):
     """The whole configuration file."""
 
@@ -227,3 +282,4 @@ class ProofyardConfig(Section):
     smoke: SmokeConfig = Field(default_factory=SmokeConfig)
     docs: DocsConfig = Field(default_factory=DocsConfig)
     deps: DepsConfig = Field(default_factory=DepsConfig)
+    compression: CompressionConfig = Field(default_factory=CompressionConfig)

@@ -1,0 +1,1 @@
+"""Compression measurement: codecs, datasets, metrics and regression gates."""

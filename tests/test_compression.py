@@ -1,0 +1,235 @@
+"""Compression: codecs pack for real, gates catch regressions, plugins fail alone."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fixtures.compression import charts
+from ops.baseline import BaselineStore
+from ops.compression.codecs import (
+    BUILTIN,
+    CodecError,
+    Int4Codec,
+    Packed,
+    TernaryCodec,
+    load_codec,
+    payload_size,
+    zlib_codec,
+)
+from ops.compression.measure import Reference, fidelity, measure
+
+
+@pytest.fixture(scope="module")
+def weights():
+    return np.random.default_rng(0).standard_normal((64, 96)).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN))
+def test_builtin_codecs_round_trip_with_expected_ratio(name, weights):
+    codec = load_codec(name)
+    payload = codec.compress(weights)
+    restored = codec.decompress(payload)
+    assert restored.shape == weights.shape and restored.dtype == weights.dtype
+    ratio = weights.nbytes / payload_size(payload)
+    expected = {"fp16": (1.99, 2.0), "int8": (3.8, 4.0), "int4": (7.3, 7.6),
+                "ternary": (15.5, 16.0)}.get(name, (1.0, 1.2))
+    assert expected[0] <= ratio <= expected[1]
+    if name in ("zlib", "bz2", "lzma", "zstd"):
+        assert np.array_equal(restored, weights)
+
+
+def test_int4_packs_two_values_per_byte_and_keeps_every_level():
+    levels = np.append(np.arange(-7, 8, dtype=np.float32), 0.0) * 0.5  # scale exactly 0.5
+    codec = Int4Codec(group_size=16)
+    payload = codec.compress(levels)
+    assert payload.arrays["packed"].nbytes == 8
+    assert np.array_equal(codec.decompress(payload), levels)
+
+
+def test_ternary_uses_two_bits_per_weight():
+    x = np.array([1.0, -1.0, 0.0, 0.1, -2.0, 3.0, 0.0, 0.0, 1.0], np.float32)
+    payload = TernaryCodec().compress(x)
+    assert payload.arrays["packed"].nbytes == 3  # 9 weights, 4 per byte
+    scale = np.abs(x).mean()
+    assert np.allclose(TernaryCodec().decompress(payload),
+                       np.clip(np.rint(x / scale), -1, 1) * scale)
+
+
+def test_payload_sizes_come_from_real_bytes():
+    assert payload_size(b"abc") == 3
+    assert payload_size(memoryview(b"abcd")) == 4
+    assert payload_size(np.zeros(5, np.int16)) == 10
+    assert payload_size({"a": b"12", "b": [np.zeros(2, np.uint8)]}) == 4
+    assert payload_size(Packed({"q": np.zeros(8, np.int8)}, (8,), "<f4")) == 8 + 8 + 3
+    with pytest.raises(TypeError, match="cannot measure a payload of type object"):
+        payload_size(object())
+
+
+def test_fidelity_measures():
+    a = np.array([1.0, 2.0, 3.0])
+    scores = fidelity(a, a + np.array([0.1, -0.1, 0.0]))
+    assert scores["mse"] == pytest.approx(0.02 / 3)
+    assert scores["max_abs_error"] == pytest.approx(0.1)
+    assert scores["rel_frobenius"] == pytest.approx((0.02 / 14) ** 0.5)
+    assert scores["snr_db"] == pytest.approx(10 * np.log10(14 / 0.02))
+    assert fidelity(a, a)["snr_db"] == float("inf")
+
+
+def test_bad_codec_specs_are_clear():
+    with pytest.raises(CodecError, match="unknown codec 'nope'"):
+        load_codec("nope")
+    with pytest.raises(CodecError, match="cannot load codec 'no_such_module:Codec'"):
+        load_codec("no_such_module:Codec")
+    with pytest.raises(CodecError, match="cannot build codec 'int4'"):
+        load_codec("int4", {"group_size": 3})
+
+
+class FakeClock:
+    """A clock that only moves when a fake codec 'works', so timings are exact."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+class Workload:
+    """zlib for real (so payloads are real) while charging ``cost`` seconds per call."""
+
+    def __init__(self, clock, cost, decompress_cost=None, pad=0):
+        self.clock, self.cost = clock, cost
+        self.decompress_cost = decompress_cost if decompress_cost is not None else cost / 2
+        self.pad = pad
+        self.inner = zlib_codec(6)
+
+    def compress(self, x):
+        self.clock.now += self.cost
+        return self.inner.compress(x) + b"\0" * self.pad
+
+    def decompress(self, payload):
+        self.clock.now += self.decompress_cost
+        return self.inner.decompress(payload[: len(payload) - self.pad] if self.pad else payload)
+
+
+DATA = bytes(range(256)) * 400
+
+
+def _case(slowdown=1.0, machine=1.0, pad=0):
+    clock = FakeClock()
+    codec = Workload(clock, 0.010 * slowdown * machine, pad=pad)
+    reference = Reference(Workload(clock, 0.004 * machine), DATA)
+    return measure(codec, DATA, lossless=True, repeats=5, warmup=1, clock=clock,
+                   reference=reference)
+
+
+def _store_baseline(tmp_path, result, runs=3):
+    store = BaselineStore(tmp_path / "compression.json")
+    for _ in range(runs):
+        store.ratchet("c/ratio", result.ratio, higher_is_better=True)
+        store.ratchet("c/compress_norm", result.compress_norm, higher_is_better=True)
+    return store
+
+
+def _verdicts(store, result):
+    return (store.compare("c/ratio", result.ratio, higher_is_better=True, tolerance=0.01).verdict,
+            store.compare("c/compress_norm", result.compress_norm, higher_is_better=True,
+                          tolerance=0.15, noisy=True).verdict)
+
+
+def test_a_30_percent_slower_variant_is_caught(tmp_path):
+    base = _case()
+    store = _store_baseline(tmp_path, base)
+    slower = _case(slowdown=1.3)
+    assert slower.compress_norm == pytest.approx(base.compress_norm / 1.3)
+    assert _verdicts(store, slower) == ("pass", "regression")
+
+
+def test_a_variant_with_10_percent_larger_output_is_caught(tmp_path):
+    base = _case()
+    store = _store_baseline(tmp_path, base)
+    larger = _case(pad=int(base.payload_bytes * 0.1))
+    assert larger.exact and larger.ratio == pytest.approx(base.ratio / 1.1, rel=2e-3)
+    assert _verdicts(store, larger) == ("regression", "pass")
+
+
+def test_uniformly_slower_machine_does_not_fire_the_throughput_gate(tmp_path):
+    base = _case()
+    store = _store_baseline(tmp_path, base)
+    slow_machine = _case(machine=1.6)
+    assert slow_machine.compress_mb_s == pytest.approx(base.compress_mb_s / 1.6)
+    assert slow_machine.compress_norm == pytest.approx(base.compress_norm)
+    assert _verdicts(store, slow_machine) == ("pass", "pass")
+
+
+def test_charts_escape_names_and_draw_every_case():
+    rows = [{"codec": "<script>x</script>", "dataset": "d", "ratio": 4.0, "rel_frobenius": 0.01,
+             "compress_mb_s": 100.0}, {"codec": "zlib", "dataset": "b", "ratio": 3.0,
+                                       "rel_frobenius": None, "compress_mb_s": 50.0}]
+    documents = charts(rows)
+    assert set(documents) == {"compression-pareto.svg", "compression-throughput.svg"}
+    for svg in documents.values():
+        assert "<script>" not in svg
+    assert "&lt;script&gt;" in documents["compression-pareto.svg"]
+    assert documents["compression-throughput.svg"].count("<rect") == 2
+
+
+PLUGINS = '''
+import zlib
+
+class Corrupting:
+    """Claims to be lossless, flips one byte in a thousand on the way back."""
+    lossless = True
+
+    def compress(self, x):
+        return zlib.compress(bytes(x))
+
+    def decompress(self, payload):
+        data = bytearray(zlib.decompress(payload))
+        for index in range(0, len(data), 1000):
+            data[index] ^= 0xFF
+        return bytes(data)
+
+class Honest(Corrupting):
+    def decompress(self, payload):
+        return zlib.decompress(payload)
+
+class Exploding(Corrupting):
+    def compress(self, x):
+        raise RuntimeError("codec exploded")
+'''
+
+
+@pytest.mark.slow
+def test_plugins_corruption_is_caught_and_a_crash_fails_only_its_case(run_harness, make_target,
+                                                                      tmp_path):
+    root = make_target({"mycodecs.py": PLUGINS, "data/a.bin": "x" * 5000}, """
+        target: {root: .}
+        compression:
+          repeats: 2
+          datasets:
+            - {name: blob, kind: bytes, path: "data/*.bin"}
+            - {name: small, kind: gaussian, shape: [8, 16]}
+          codecs:
+            - {name: corrupting, codec: "mycodecs:Corrupting"}
+            - {name: honest, codec: "mycodecs:Honest"}
+            - {name: exploding, codec: "mycodecs:Exploding"}
+            - {name: int8, codec: int8, min_ratio: 2.5}  # 8x16: a scale per 16 values
+    """)
+    result = run_harness("-m", "compression", f"--proofyard-config={root / 'proofyard.yaml'}",
+                         "--update-baselines", env={"PYTHONPATH": str(root)})
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    outcomes = {t["nodeid"].split("[")[-1].rstrip("]"): (t["outcome"], t["message"])
+                for t in summary["suites"]["compression"]["tests"]}
+    assert outcomes["corrupting-blob"][0] == "failed"
+    assert "lossless round trip is not exact" in outcomes["corrupting-blob"][1]
+    assert outcomes["exploding-blob"][0] == "failed"
+    assert "codec exploded" in outcomes["exploding-blob"][1]
+    assert outcomes["honest-blob"][0] == "passed"
+    assert outcomes["int8-small"][0] == "passed"
+    assert result.returncode == 1
+    assert (tmp_path / "reports" / "compression-pareto.svg").is_file()
+    assert "<svg" in (tmp_path / "reports" / "report.html").read_text()
