@@ -10,4 +10,5 @@ pytest_plugins = [
     "fixtures.docs",
     "fixtures.deps",
     "fixtures.compression",
+    "fixtures.quality",
 ]

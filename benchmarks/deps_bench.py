@@ -27,29 +27,48 @@ from tests.fakes import fake_venv  # noqa: E402
 
 def build(folder: Path, count: int) -> Path:
     names = [f"pkg-{index:03d}" for index in range(count)]
-    dists = [(name, "1.0", [names[index - 1] + ">=1"] if index else [], "MIT")
-             for index, name in enumerate(names)]
+    dists = [
+        (name, "1.0", [names[index - 1] + ">=1"] if index else [], "MIT")
+        for index, name in enumerate(names)
+    ]
     python = fake_venv(folder / "venv", dists)
     root = folder / "target"
     (root / "demo").mkdir(parents=True)
     deps = ",\n".join(f'    "{name}>=1"' for name in names)
     (root / "pyproject.toml").write_text(
         f'[project]\nname = "demo"\nrequires-python = ">=3.8"\ndependencies = [\n{deps}\n]\n'
-        '[tool.setuptools]\npackages = ["demo"]\n')
+        '[tool.setuptools]\npackages = ["demo"]\n'
+    )
     (root / "requirements.txt").write_text("".join(f"{name}==1.0\n" for name in names))
     (root / "demo" / "__init__.py").write_text(
-        "".join(f"import {name.replace('-', '_')}\n" for name in names))
+        "".join(f"import {name.replace('-', '_')}\n" for name in names)
+    )
     osv = root / "osv"
     osv.mkdir()
     for index in range(200):
-        (osv / f"PYSEC-{index}.json").write_text(json.dumps({
-            "id": f"PYSEC-{index}", "modified": "2026-01-01T00:00:00Z",
-            "affected": [{"package": {"ecosystem": "PyPI", "name": f"other-{index}"},
-                          "ranges": [{"type": "ECOSYSTEM",
-                                      "events": [{"introduced": "0"}, {"fixed": "2"}]}]}]}))
+        (osv / f"PYSEC-{index}.json").write_text(
+            json.dumps(
+                {
+                    "id": f"PYSEC-{index}",
+                    "modified": "2026-01-01T00:00:00Z",
+                    "affected": [
+                        {
+                            "package": {"ecosystem": "PyPI", "name": f"other-{index}"},
+                            "ranges": [
+                                {
+                                    "type": "ECOSYSTEM",
+                                    "events": [{"introduced": "0"}, {"fixed": "2"}],
+                                }
+                            ],
+                        }
+                    ],
+                }
+            )
+        )
     (root / "proofyard.yaml").write_text(
         f"target: {{root: .}}\ndeps:\n  python: {python}\n  advisories: osv\n"
-        "  licenses: {allow: [MIT]}\n")
+        "  licenses: {allow: [MIT]}\n"
+    )
     return root
 
 
@@ -63,20 +82,37 @@ def main() -> None:
         for _ in range(3):
             start = time.perf_counter()
             result = subprocess.run(
-                [sys.executable, "-m", "pytest", "-m", "deps", "-q", "-p", "no:cacheprovider",
-                 f"--proofyard-config={root / 'proofyard.yaml'}",
-                 f"--reports-dir={Path(folder) / 'reports'}"],
-                cwd=REPO, capture_output=True, text=True, check=False)
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-m",
+                    "deps",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    f"--proofyard-config={root / 'proofyard.yaml'}",
+                    f"--reports-dir={Path(folder) / 'reports'}",
+                ],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             walls.append(time.perf_counter() - start)
             last = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "none"
         summary = json.loads((Path(folder) / "reports" / "summary.json").read_text())
         deps = summary["suites"]["deps"]
-        print(f"target: {args.count} declared, installed and imported distributions; "
-              f"suite inspected {dict(deps['inspected'])}")
-        print(f"pytest -m deps: median {statistics.median(walls):.2f} s, best {min(walls):.2f} s "
-              f"wall (goal <= 3 s: ratio {statistics.median(walls) / 3:.2f}) -> "
-              f"{'OK' if statistics.median(walls) <= 3 else 'OVER'}; exit {result.returncode}; "
-              f"{last}")
+        print(
+            f"target: {args.count} declared, installed and imported distributions; "
+            f"suite inspected {dict(deps['inspected'])}"
+        )
+        print(
+            f"pytest -m deps: median {statistics.median(walls):.2f} s, best {min(walls):.2f} s "
+            f"wall (goal <= 3 s: ratio {statistics.median(walls) / 3:.2f}) -> "
+            f"{'OK' if statistics.median(walls) <= 3 else 'OVER'}; exit {result.returncode}; "
+            f"{last}"
+        )
         print(f"time inside the suite's items: {deps['duration_s']:.2f} s")
 
 

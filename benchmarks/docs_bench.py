@@ -40,7 +40,9 @@ def make_corpus(root: Path, files: int, links: int) -> int:
             if kind == 0:
                 lines.append(f"- [page](page{other}.md)")
             elif kind == 1:
-                lines.append(f"- [anchor](page{other}.md#section-{rng.randrange(6)}-of-page-{other})")
+                lines.append(
+                    f"- [anchor](page{other}.md#section-{rng.randrange(6)}-of-page-{other})"
+                )
             elif kind == 2:
                 lines.append(f"- [here](#section-{rng.randrange(6)}-of-page-{index})")
             elif kind == 3:
@@ -78,24 +80,46 @@ def main() -> None:
             start = time.perf_counter()
             inspected, findings = check_corpus(root)
             times.append(time.perf_counter() - start)
-        print(f"corpus: {args.files} files, {written} links written; "
-              f"{inspected} links/anchors/images inspected, {findings} findings "
-              f"(expected {args.files} seeded broken links)")
-        print(f"parse + check offline: best {min(times):.3f} s, median {statistics.median(times):.3f} s "
-              f"(goal <= 1 s: ratio {statistics.median(times) / 1.0:.2f}) -> "
-              f"{'OK' if statistics.median(times) <= 1.0 else 'OVER'}")
+        print(
+            f"corpus: {args.files} files, {written} links written; "
+            f"{inspected} links/anchors/images inspected, {findings} findings "
+            f"(expected {args.files} seeded broken links)"
+        )
+        median = statistics.median(times)
+        print(
+            f"parse + check offline: best {min(times):.3f} s, median {median:.3f} s "
+            f"(goal <= 1 s: ratio {median / 1.0:.2f}) -> {'OK' if median <= 1.0 else 'OVER'}"
+        )
         (root / "proofyard.yaml").write_text(
-            "target:\n  root: .\n  docs: ['*.md']\ndocs:\n  required: []\n", encoding="utf-8")
+            "target:\n  root: .\n  docs: ['*.md']\ndocs:\n  required: []\n", encoding="utf-8"
+        )
         start = time.perf_counter()
-        result = subprocess.run([sys.executable, "-m", "pytest", "-m", "docs", "-q", "-n", "0",
-                                 "-p", "no:cacheprovider",
-                                 f"--proofyard-config={root / 'proofyard.yaml'}",
-                                 f"--reports-dir={root / 'reports'}"], cwd=REPO, capture_output=True,
-                                text=True, check=False)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-m",
+                "docs",
+                "-q",
+                "-n",
+                "0",
+                "-p",
+                "no:cacheprovider",
+                f"--proofyard-config={root / 'proofyard.yaml'}",
+                f"--reports-dir={root / 'reports'}",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         wall = time.perf_counter() - start
         tail = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "no output"
-        print(f"pytest -m docs on the corpus (one item per file, reports written): "
-              f"{wall:.2f} s wall; {tail}")
+        print(
+            f"pytest -m docs on the corpus (one item per file, reports written): "
+            f"{wall:.2f} s wall; {tail}"
+        )
 
 
 if __name__ == "__main__":

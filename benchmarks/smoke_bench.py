@@ -23,8 +23,22 @@ from pathlib import Path
 from ops.smoke.imports import ImportRunner
 
 REPO = Path(__file__).resolve().parents[1]
-SKIP = {"antigravity", "this", "idlelib", "turtledemo", "tkinter", "turtle", "__hello__",
-        "__phello__", "pydoc_data", "test", "lib2to3", "ensurepip", "venv", "site"}
+SKIP = {
+    "antigravity",
+    "this",
+    "idlelib",
+    "turtledemo",
+    "tkinter",
+    "turtle",
+    "__hello__",
+    "__phello__",
+    "pydoc_data",
+    "test",
+    "lib2to3",
+    "ensurepip",
+    "venv",
+    "site",
+}
 
 
 def stdlib_top_level() -> list[str]:
@@ -53,8 +67,9 @@ def measure_fresh_interpreter(modules: list[str]) -> list[float]:
     walls = []
     for name in modules:
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-I", "-c", f"import {name}"], capture_output=True,
-                       check=False)
+        subprocess.run(
+            [sys.executable, "-I", "-c", f"import {name}"], capture_output=True, check=False
+        )
         walls.append(time.perf_counter() - start)
     return walls
 
@@ -71,22 +86,43 @@ def main() -> None:
     fresh = measure_fresh_interpreter(modules)
     fresh_overheads = [(wall - own) * 1000 for wall, (_, own, _) in zip(fresh, rows, strict=True)]
     print(f"standard-library top-level modules imported: {len(rows)}")
-    print(f"isolation overhead, forked child : median {statistics.median(overheads):6.2f} ms, "
-          f"p95 {percentile(overheads, 0.95):6.2f} ms, max {max(overheads):6.2f} ms "
-          f"(goal <= 20 ms) -> {'OK' if percentile(overheads, 0.95) <= 20 else 'OVER'}")
-    print(f"isolation overhead, fresh python : median {statistics.median(fresh_overheads):6.2f} ms, "
-          f"p95 {percentile(fresh_overheads, 0.95):6.2f} ms")
-    print(f"ratio fresh/forked (median overhead): "
-          f"{statistics.median(fresh_overheads) / max(statistics.median(overheads), 1e-9):.1f}x")
+    print(
+        f"isolation overhead, forked child : median {statistics.median(overheads):6.2f} ms, "
+        f"p95 {percentile(overheads, 0.95):6.2f} ms, max {max(overheads):6.2f} ms "
+        f"(goal <= 20 ms) -> {'OK' if percentile(overheads, 0.95) <= 20 else 'OVER'}"
+    )
+    print(
+        f"isolation overhead, fresh python : median {statistics.median(fresh_overheads):6.2f} ms, "
+        f"p95 {percentile(fresh_overheads, 0.95):6.2f} ms"
+    )
+    print(
+        f"ratio fresh/forked (median overhead): "
+        f"{statistics.median(fresh_overheads) / max(statistics.median(overheads), 1e-9):.1f}x"
+    )
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "pytest", "-m", "smoke", "-q",
-                             "-p", "no:cacheprovider",
-                             f"--reports-dir={REPO / 'reports' / 'bench'}"], cwd=REPO, capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-m",
+            "smoke",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--reports-dir={REPO / 'reports' / 'bench'}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     wall = time.perf_counter() - start
     last = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "no output"
-    print(f"pytest -m smoke on the self-target: {wall:.2f} s wall (goal <= 10 s) -> "
-          f"{'OK' if wall <= 10 else 'OVER'}; exit {result.returncode}; {last}")
+    print(
+        f"pytest -m smoke on the self-target: {wall:.2f} s wall (goal <= 10 s) -> "
+        f"{'OK' if wall <= 10 else 'OVER'}; exit {result.returncode}; {last}"
+    )
 
 
 if __name__ == "__main__":

@@ -36,19 +36,30 @@ class Comparison:
         if self.baseline is None:
             return None
         factor = 1 - self.tolerance if self.higher_is_better else 1 + self.tolerance
-        return self.baseline * factor if self.baseline else self.tolerance * (
-            -1 if self.higher_is_better else 1)
+        return (
+            self.baseline * factor
+            if self.baseline
+            else self.tolerance * (-1 if self.higher_is_better else 1)
+        )
 
     def describe(self) -> str:
         if self.baseline is None:
             return f"{self.key}: no baseline yet (current {self.current:g})"
         sense = "higher" if self.higher_is_better else "lower"
-        return (f"{self.key}: {self.current:g} vs baseline {self.baseline:g} "
-                f"(limit {self.limit:g}, {sense} is better): {self.verdict}")
+        return (
+            f"{self.key}: {self.current:g} vs baseline {self.baseline:g} "
+            f"(limit {self.limit:g}, {sense} is better): {self.verdict}"
+        )
 
 
-def compare(key: str, current: float, baseline: float | None, *, higher_is_better: bool,
-            tolerance: float = 0.0) -> Comparison:
+def compare(
+    key: str,
+    current: float,
+    baseline: float | None,
+    *,
+    higher_is_better: bool,
+    tolerance: float = 0.0,
+) -> Comparison:
     """Judge ``current`` against ``baseline`` allowing a relative ``tolerance``."""
     if baseline is None:
         return Comparison(key, current, None, "no-baseline", higher_is_better, tolerance)
@@ -92,8 +103,15 @@ class BaselineStore:
     def get(self, key: str) -> dict[str, Any] | None:
         return self.load().get(key)
 
-    def compare(self, key: str, current: float, *, higher_is_better: bool,
-                tolerance: float = 0.0, noisy: bool = False) -> Comparison:
+    def compare(
+        self,
+        key: str,
+        current: float,
+        *,
+        higher_is_better: bool,
+        tolerance: float = 0.0,
+        noisy: bool = False,
+    ) -> Comparison:
         """Judge ``current`` against the baseline value.
 
         With ``noisy`` (timings), the reference is the median of the recorded history rather
@@ -105,8 +123,9 @@ class BaselineStore:
         history = [float(item["value"]) for item in (entry or {}).get("history", [])]
         if noisy and history:
             baseline = float(statistics.median(history))
-        result = compare(key, current, baseline, higher_is_better=higher_is_better,
-                         tolerance=tolerance)
+        result = compare(
+            key, current, baseline, higher_is_better=higher_is_better, tolerance=tolerance
+        )
         if noisy and history and result.verdict == "regression":
             seen = min(history) <= current if higher_is_better else current <= max(history)
             if seen:
@@ -122,15 +141,59 @@ class BaselineStore:
             entries = self.load()
             entry = entries.get(key)
             now = time.time()
-            changed = entry is None or compare(
-                key, current, float(entry["value"]), higher_is_better=higher_is_better
-            ).verdict == "improved"
+            changed = (
+                entry is None
+                or compare(
+                    key, current, float(entry["value"]), higher_is_better=higher_is_better
+                ).verdict
+                == "improved"
+            )
             history = [] if entry is None else list(entry.get("history", []))
-            history = (history + [{"value": current, "time": now}])[-self.history:]
+            history = (history + [{"value": current, "time": now}])[-self.history :]
             value = current if changed else entry["value"]
-            entries[key] = {"value": value, "unit": unit, "higher_is_better": higher_is_better,
-                            "updated": now if changed else entry.get("updated", now),
-                            "history": history}
+            entries[key] = {
+                "value": value,
+                "unit": unit,
+                "higher_is_better": higher_is_better,
+                "updated": now if changed else entry.get("updated", now),
+                "history": history,
+            }
+            self._write(entries)
+            return changed
+
+    def counts(self, key: str) -> dict[str, int] | None:
+        """The finding counts stored under ``key`` (fingerprint to count), if any."""
+        entry = self.get(key)
+        return None if entry is None else dict(entry.get("counts", {}))
+
+    def ratchet_counts(self, key: str, counts: dict[str, int]) -> bool:
+        """Record finding counts: set them when absent, else only ever lower them.
+
+        A fingerprint's count drops when fewer are found; one that disappears is dropped;
+        new fingerprints are never added to an existing baseline. Returns whether it changed.
+        """
+        with locked(self.path):
+            entries = self.load()
+            entry = entries.get(key)
+            if entry is None:
+                tightened = dict(counts)
+            else:
+                old = entry.get("counts", {})
+                tightened = {
+                    fp: min(n, counts.get(fp, 0)) for fp, n in old.items() if counts.get(fp, 0) > 0
+                }
+            changed = entry is None or tightened != entry.get("counts")
+            history = [] if entry is None else list(entry.get("history", []))
+            history = (history + [{"value": sum(counts.values()), "time": time.time()}])[
+                -self.history :
+            ]
+            entries[key] = {
+                "value": sum(tightened.values()),
+                "counts": tightened,
+                "higher_is_better": False,
+                "updated": time.time(),
+                "history": history,
+            }
             self._write(entries)
             return changed
 

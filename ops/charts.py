@@ -12,8 +12,18 @@ from dataclasses import dataclass
 from html import escape
 
 WIDTH, HEIGHT, MARGIN = 640, 360, 56
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf")
+PALETTE = (
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 
 
 @dataclass(frozen=True)
@@ -46,7 +56,7 @@ def _frame(title: str, x_label: str, y_label: str) -> list[str]:
     return [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="11">',
-        f'<title>{escape(title)}</title>',
+        f"<title>{escape(title)}</title>",
         f'<text x="{WIDTH / 2}" y="16" text-anchor="middle" font-size="13">{escape(title)}</text>',
         f'<line x1="{MARGIN}" y1="{HEIGHT - MARGIN}" x2="{WIDTH - 16}" y2="{HEIGHT - MARGIN}" '
         'stroke="#333"/>',
@@ -59,35 +69,55 @@ def _frame(title: str, x_label: str, y_label: str) -> list[str]:
 
 def _ticks(lo: float, hi: float, log: bool) -> list[float]:
     if log:
-        return [10 ** e for e in range(math.floor(lo), math.ceil(hi) + 1)]
+        return [10**e for e in range(math.floor(lo), math.ceil(hi) + 1)]
     step = (hi - lo) / 4
     return [lo + step * i for i in range(5)]
 
 
-def scatter(points: Sequence[Point], *, title: str, x_label: str, y_label: str,
-            log_x: bool = False, log_y: bool = False, lines: bool = False) -> str:
+def scatter(
+    points: Sequence[Point],
+    *,
+    title: str,
+    x_label: str,
+    y_label: str,
+    log_x: bool = False,
+    log_y: bool = False,
+    lines: bool = False,
+) -> str:
     """A scatter (or, with ``lines``, a line per series) chart as an SVG document."""
     fx, (xlo, xhi) = _scale([p.x for p in points], MARGIN, WIDTH - 16, log_x)
     fy, (ylo, yhi) = _scale([p.y for p in points], HEIGHT - MARGIN, 24, log_y)
     parts = _frame(title, x_label, y_label)
     for tick in _ticks(xlo, xhi, log_x):
-        parts.append(f'<text x="{fx(tick):.1f}" y="{HEIGHT - MARGIN + 14}" text-anchor="middle">'
-                     f'{tick:.3g}</text>')
+        parts.append(
+            f'<text x="{fx(tick):.1f}" y="{HEIGHT - MARGIN + 14}" text-anchor="middle">'
+            f"{tick:.3g}</text>"
+        )
     for tick in _ticks(ylo, yhi, log_y):
-        parts.append(f'<text x="{MARGIN - 4}" y="{fy(tick):.1f}" text-anchor="end">{tick:.3g}</text>')
+        parts.append(
+            f'<text x="{MARGIN - 4}" y="{fy(tick):.1f}" text-anchor="end">{tick:.3g}</text>'
+        )
     series = sorted({p.series for p in points})
     for index, name in enumerate(series):
         color = PALETTE[index % len(PALETTE)]
-        members = [p for p in points if p.series == name and math.isfinite(p.x) and math.isfinite(p.y)]
+        members = [
+            p for p in points if p.series == name and math.isfinite(p.x) and math.isfinite(p.y)
+        ]
         if lines and len(members) > 1:
-            path = " ".join(f"{fx(p.x):.1f},{fy(p.y):.1f}" for p in sorted(members, key=lambda p: p.x))
+            path = " ".join(
+                f"{fx(p.x):.1f},{fy(p.y):.1f}" for p in sorted(members, key=lambda p: p.x)
+            )
             parts.append(f'<polyline fill="none" stroke="{color}" points="{path}"/>')
         for p in members:
-            parts.append(f'<circle cx="{fx(p.x):.1f}" cy="{fy(p.y):.1f}" r="3.5" fill="{color}">'
-                         f'<title>{escape(p.label or name)}: {p.x:.4g}, {p.y:.4g}</title></circle>')
+            parts.append(
+                f'<circle cx="{fx(p.x):.1f}" cy="{fy(p.y):.1f}" r="3.5" fill="{color}">'
+                f"<title>{escape(p.label or name)}: {p.x:.4g}, {p.y:.4g}</title></circle>"
+            )
         if name:
-            parts.append(f'<text x="{WIDTH - 150}" y="{36 + 14 * index}" fill="{color}">'
-                         f'{escape(name)}</text>')
+            parts.append(
+                f'<text x="{WIDTH - 150}" y="{36 + 14 * index}" fill="{color}">'
+                f"{escape(name)}</text>"
+            )
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -100,12 +130,16 @@ def bars(items: Sequence[tuple[str, float]], *, title: str, y_label: str) -> str
     for index, (label, value) in enumerate(items):
         height = 0 if not math.isfinite(value) else (HEIGHT - MARGIN - 30) * value / top
         x = MARGIN + 4 + index * width
-        parts.append(f'<rect x="{x:.1f}" y="{HEIGHT - MARGIN - height:.1f}" width="{width * 0.8:.1f}" '
-                     f'height="{height:.1f}" fill="{PALETTE[index % len(PALETTE)]}">'
-                     f'<title>{escape(label)}: {value:.4g}</title></rect>')
-        parts.append(f'<text x="{x + width * 0.4:.1f}" y="{HEIGHT - MARGIN + 12}" '
-                     f'text-anchor="end" transform="rotate(-35 {x + width * 0.4:.1f} '
-                     f'{HEIGHT - MARGIN + 12})" font-size="9">{escape(label)}</text>')
+        parts.append(
+            f'<rect x="{x:.1f}" y="{HEIGHT - MARGIN - height:.1f}" width="{width * 0.8:.1f}" '
+            f'height="{height:.1f}" fill="{PALETTE[index % len(PALETTE)]}">'
+            f"<title>{escape(label)}: {value:.4g}</title></rect>"
+        )
+        parts.append(
+            f'<text x="{x + width * 0.4:.1f}" y="{HEIGHT - MARGIN + 12}" '
+            f'text-anchor="end" transform="rotate(-35 {x + width * 0.4:.1f} '
+            f'{HEIGHT - MARGIN + 12})" font-size="9">{escape(label)}</text>'
+        )
     parts.append(f'<text x="{MARGIN - 4}" y="30" text-anchor="end">{top:.3g}</text>')
     parts.append("</svg>")
     return "\n".join(parts)

@@ -20,25 +20,34 @@ class UserError(Exception):
 
 
 def _config_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="configuration file (default: $PROOFYARD_CONFIG, "
-                                         "else ./proofyard.yaml)")
+    parser.add_argument(
+        "--config", help="configuration file (default: $PROOFYARD_CONFIG, else ./proofyard.yaml)"
+    )
     parser.add_argument("--env", help="environments.NAME overlay (default: $PROOFYARD_ENV)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one value (repeatable)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one value (repeatable)",
+    )
     parser.add_argument("--target", help="project to check; overrides target.root")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m ops", description="proofyard operations: configuration, and one "
-        "subcommand per ops module.")
+        prog="python -m ops",
+        description="proofyard operations: configuration, and one subcommand per ops module.",
+    )
     parser.add_argument("--log-level", choices=LEVELS, default="INFO")
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     config = commands.add_parser("config", help="show or validate the configuration")
     config_commands = config.add_subparsers(dest="action", required=True, metavar="ACTION")
-    show = config_commands.add_parser("show", help="print the effective config and each value's origin")
+    show = config_commands.add_parser(
+        "show", help="print the effective config and each value's origin"
+    )
     _config_options(show)
     show.add_argument("--json", action="store_true", help="print JSON instead of a table")
     show.set_defaults(handler=_config_show)

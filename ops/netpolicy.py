@@ -78,8 +78,9 @@ def guard_sockets(allow_hosts: Sequence[str] = ()) -> Iterator[None]:
         if host is not None:
             decision = decide(host, allow_hosts)
             if not decision.allowed:
-                raise NetworkBlocked(f"proofyard network policy blocked a connection to "
-                                     f"{host}: {decision.reason}")
+                raise NetworkBlocked(
+                    f"proofyard network policy blocked a connection to {host}: {decision.reason}"
+                )
 
     def connect(self, address):
         check(self, address)
@@ -125,7 +126,9 @@ def subprocess_isolation() -> SubprocessIsolation:
     if result.returncode != 0:
         reason = result.stderr.decode(errors="replace").strip().splitlines()
         return SubprocessIsolation(
-            False, f"not enforced: unshare --net failed: {reason[-1] if reason else result.returncode}")
+            False,
+            f"not enforced: unshare --net failed: {reason[-1] if reason else result.returncode}",
+        )
     return SubprocessIsolation(True, "enforced: user+network namespace with loopback only")
 
 
@@ -142,8 +145,9 @@ def subprocess_policy(allow_hosts: Sequence[str] = (), enabled: bool = True) -> 
     return subprocess_isolation()
 
 
-def isolated_argv(argv: Sequence[str], allow_hosts: Sequence[str] = (),
-                  enabled: bool = True) -> tuple[list[str], SubprocessIsolation]:
+def isolated_argv(
+    argv: Sequence[str], allow_hosts: Sequence[str] = (), enabled: bool = True
+) -> tuple[list[str], SubprocessIsolation]:
     """``argv`` wrapped to run without a route beyond loopback, where the platform allows."""
     isolation = subprocess_policy(allow_hosts, enabled)
     if not isolation.enforced:

@@ -50,7 +50,9 @@ def shell_argv(command: str | Sequence[str], shell: bool) -> list[str]:
     """
     if isinstance(command, str):
         if not shell:
-            raise ValueError(f"command {command!r} is a string: give an argv list or set shell: true")
+            raise ValueError(
+                f"command {command!r} is a string: give an argv list or set shell: true"
+            )
         return ["/bin/sh", "-c", command]
     return [sys.executable if part == PYTHON_PLACEHOLDER else part for part in command]
 
@@ -72,9 +74,15 @@ def run_command(
     start = time.perf_counter()
     try:
         stdin = subprocess.DEVNULL if input_text is None else subprocess.PIPE
-        process = subprocess.Popen(wrapped, cwd=cwd, env=full_env, stdin=stdin,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            wrapped,
+            cwd=cwd,
+            env=full_env,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
     except OSError as exc:
         return CommandResult(list(argv), None, "", "", 0.0, False, isolation, str(exc))
     timed_out = False
@@ -85,9 +93,15 @@ def run_command(
         timed_out = True
         stop_process_group(process, grace_s)
         stdout, stderr = process.communicate()
-    return CommandResult(list(argv), process.returncode, stdout.decode(errors="replace"),
-                         stderr.decode(errors="replace"), time.perf_counter() - start,
-                         timed_out, isolation)
+    return CommandResult(
+        list(argv),
+        process.returncode,
+        stdout.decode(errors="replace"),
+        stderr.decode(errors="replace"),
+        time.perf_counter() - start,
+        timed_out,
+        isolation,
+    )
 
 
 def stop_process_group(process: subprocess.Popen, grace_s: float) -> None:

@@ -15,8 +15,19 @@ from typing import Any
 from ops.findings import Finding
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-TOOL_PACKAGES = ("proofyard", "pytest", "pytest-xdist", "pytest-timeout", "pytest-html",
-                 "allure-pytest", "pytest-benchmark", "psutil", "pydantic", "PyYAML", "packaging")
+TOOL_PACKAGES = (
+    "proofyard",
+    "pytest",
+    "pytest-xdist",
+    "pytest-timeout",
+    "pytest-html",
+    "allure-pytest",
+    "pytest-benchmark",
+    "psutil",
+    "pydantic",
+    "PyYAML",
+    "packaging",
+)
 SECRET_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 SARIF_LEVELS = {"error": "error", "warning": "warning", "note": "note"}
 
@@ -39,9 +50,17 @@ class RunResults:
 
     tests: dict[str, TestResult] = field(default_factory=dict)
 
-    def add_phase(self, nodeid: str, suite: str | None, when: str, outcome: str,
-                  duration_s: float, record: dict[str, Any] | None, xfail: bool,
-                  message: str = "") -> None:
+    def add_phase(
+        self,
+        nodeid: str,
+        suite: str | None,
+        when: str,
+        outcome: str,
+        duration_s: float,
+        record: dict[str, Any] | None,
+        xfail: bool,
+        message: str = "",
+    ) -> None:
         """Fold one phase report (setup, call or teardown) into the item's result."""
         result = self.tests.setdefault(nodeid, TestResult(nodeid, suite))
         result.duration_s += duration_s
@@ -58,9 +77,11 @@ class RunResults:
 
     def table(self, name: str) -> list[dict[str, Any]]:
         """Rows of one named table from every test, in node id order."""
-        return [{"test": result.nodeid, **row}
-                for result in sorted(self.tests.values(), key=lambda r: r.nodeid)
-                for row in (result.record or {}).get("tables", {}).get(name, [])]
+        return [
+            {"test": result.nodeid, **row}
+            for result in sorted(self.tests.values(), key=lambda r: r.nodeid)
+            for row in (result.record or {}).get("tables", {}).get(name, [])
+        ]
 
     def findings(self) -> list[tuple[TestResult, Finding]]:
         """Every finding of every test, in a stable order."""
@@ -68,9 +89,17 @@ class RunResults:
         for result in self.tests.values():
             for data in (result.record or {}).get("findings", []):
                 found.append((result, Finding.from_dict(data)))
-        return sorted(found, key=lambda pair: (pair[0].suite or "", pair[1].path or "",
-                                               pair[1].line or 0, pair[1].rule,
-                                               pair[1].fingerprint, pair[0].nodeid))
+        return sorted(
+            found,
+            key=lambda pair: (
+                pair[0].suite or "",
+                pair[1].path or "",
+                pair[1].line or 0,
+                pair[1].rule,
+                pair[1].fingerprint,
+                pair[0].nodeid,
+            ),
+        )
 
 
 def tool_versions(packages: Iterable[str] = TOOL_PACKAGES) -> dict[str, str]:
@@ -88,10 +117,19 @@ def build_summary(results: RunResults, run_info: Mapping[str, Any]) -> dict[str,
     suites: dict[str, dict[str, Any]] = {}
     for result in sorted(results.tests.values(), key=lambda r: r.nodeid):
         name = result.suite or "unmarked"
-        suite = suites.setdefault(name, {
-            "counts": defaultdict(int), "duration_s": 0.0, "inspected": defaultdict(int),
-            "skipped_items": defaultdict(int), "findings": 0, "metrics": [], "tables": {},
-            "tests": []})
+        suite = suites.setdefault(
+            name,
+            {
+                "counts": defaultdict(int),
+                "duration_s": 0.0,
+                "inspected": defaultdict(int),
+                "skipped_items": defaultdict(int),
+                "findings": 0,
+                "metrics": [],
+                "tables": {},
+                "tests": [],
+            },
+        )
         record = result.record or {}
         suite["counts"][result.outcome] += 1
         suite["duration_s"] += result.duration_s
@@ -103,13 +141,19 @@ def build_summary(results: RunResults, run_info: Mapping[str, Any]) -> dict[str,
         for metric in record.get("metrics", []):
             suite["metrics"].append({"test": result.nodeid, **metric})
         for table, rows in record.get("tables", {}).items():
-            suite["tables"].setdefault(table, []).extend({"test": result.nodeid, **row}
-                                                          for row in rows)
-        suite["tests"].append({
-            "nodeid": result.nodeid, "outcome": result.outcome,
-            "duration_s": round(result.duration_s, 6), "message": result.message,
-            "inspected": record.get("inspected", {}), "findings": len(record.get("findings", [])),
-        })
+            suite["tables"].setdefault(table, []).extend(
+                {"test": result.nodeid, **row} for row in rows
+            )
+        suite["tests"].append(
+            {
+                "nodeid": result.nodeid,
+                "outcome": result.outcome,
+                "duration_s": round(result.duration_s, 6),
+                "message": result.message,
+                "inspected": record.get("inspected", {}),
+                "findings": len(record.get("findings", [])),
+            }
+        )
     for suite in suites.values():
         suite["duration_s"] = round(suite["duration_s"], 6)
         for key in ("counts", "inspected", "skipped_items"):
@@ -122,9 +166,14 @@ def build_sarif(results: RunResults, target_root: Path, version: str) -> dict[st
     rules: dict[str, dict[str, Any]] = {}
     sarif_results = []
     for result, finding in results.findings():
-        rules.setdefault(finding.rule, {
-            "id": finding.rule, "shortDescription": {"text": finding.rule},
-            "properties": {"suite": result.suite or "unmarked"}})
+        rules.setdefault(
+            finding.rule,
+            {
+                "id": finding.rule,
+                "shortDescription": {"text": finding.rule},
+                "properties": {"suite": result.suite or "unmarked"},
+            },
+        )
         entry: dict[str, Any] = {
             "ruleId": finding.rule,
             "level": SARIF_LEVELS[finding.severity],
@@ -133,10 +182,14 @@ def build_sarif(results: RunResults, target_root: Path, version: str) -> dict[st
             "properties": {"suite": result.suite or "unmarked", "test": result.nodeid},
         }
         if finding.path:
-            region = {key: value for key, value in (("startLine", finding.line),
-                                                    ("startColumn", finding.column)) if value}
+            region = {
+                key: value
+                for key, value in (("startLine", finding.line), ("startColumn", finding.column))
+                if value
+            }
             physical: dict[str, Any] = {
-                "artifactLocation": {"uri": finding.path, "uriBaseId": "TARGET"}}
+                "artifactLocation": {"uri": finding.path, "uriBaseId": "TARGET"}
+            }
             if region:
                 physical["region"] = region
             entry["locations"] = [{"physicalLocation": physical}]
@@ -144,20 +197,29 @@ def build_sarif(results: RunResults, target_root: Path, version: str) -> dict[st
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "proofyard", "version": version,
-                                "informationUri": "https://pypi.org/project/proofyard/",
-                                "rules": [rules[key] for key in sorted(rules)]}},
-            "originalUriBaseIds": {"TARGET": {"uri": target_root.as_uri() + "/"}},
-            "results": sarif_results,
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "proofyard",
+                        "version": version,
+                        "informationUri": "https://pypi.org/project/proofyard/",
+                        "rules": [rules[key] for key in sorted(rules)],
+                    }
+                },
+                "originalUriBaseIds": {"TARGET": {"uri": target_root.as_uri() + "/"}},
+                "results": sarif_results,
+            }
+        ],
     }
 
 
 def redact_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """Environment values with secret-looking names replaced by ``<redacted>``."""
-    return {name: "<redacted>" if SECRET_NAME.search(name) else value
-            for name, value in sorted(environ.items())}
+    return {
+        name: "<redacted>" if SECRET_NAME.search(name) else value
+        for name, value in sorted(environ.items())
+    }
 
 
 def allure_environment(info: Mapping[str, Any]) -> str:
@@ -170,5 +232,9 @@ def allure_environment(info: Mapping[str, Any]) -> str:
 
 
 def machine_info() -> dict[str, str]:
-    return {"python": platform.python_version(), "platform": platform.platform(),
-            "machine": platform.machine(), "cpus": str(os.cpu_count())}
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpus": str(os.cpu_count()),
+    }

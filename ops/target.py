@@ -13,9 +13,23 @@ from typing import Any
 import pathspec
 
 DEFAULT_EXCLUDES = (
-    ".git/", ".hg/", ".svn/", ".venv/", "venv/", ".tox/", ".nox/", "build/", "dist/",
-    "__pycache__/", ".mypy_cache/", ".pytest_cache/", ".ruff_cache/", "*.egg-info/",
-    "node_modules/", ".proofyard/", ".benchmarks/",
+    ".git/",
+    ".hg/",
+    ".svn/",
+    ".venv/",
+    "venv/",
+    ".tox/",
+    ".nox/",
+    "build/",
+    "dist/",
+    "__pycache__/",
+    ".mypy_cache/",
+    ".pytest_cache/",
+    ".ruff_cache/",
+    "*.egg-info/",
+    "node_modules/",
+    ".proofyard/",
+    ".benchmarks/",
 )
 NON_SOURCE_DIRS = frozenset({"tests", "test", "docs", "examples", "benchmarks", "scripts"})
 
@@ -58,8 +72,11 @@ class Target:
     def files(self, patterns: Iterable[str] = ("**/*",)) -> list[Path]:
         """Files under the root matching any glob in ``patterns``, excludes applied, sorted."""
         matcher = pathspec.GitIgnoreSpec.from_lines(list(patterns))
-        return sorted(path for path in self._walk(self.root)
-                      if matcher.match_file(path.relative_to(self.root).as_posix()))
+        return sorted(
+            path
+            for path in self._walk(self.root)
+            if matcher.match_file(path.relative_to(self.root).as_posix())
+        )
 
     def _walk(self, folder: Path) -> Iterator[Path]:
         for dirpath, dirnames, filenames in os.walk(folder):
@@ -93,9 +110,12 @@ class Target:
     def _discovered(self) -> list[str]:
         base = self.root / "src" if (self.root / "src").is_dir() else self.root
         return sorted(
-            child.name for child in base.iterdir()
-            if child.is_dir() and (child / "__init__.py").is_file()
-            and child.name not in NON_SOURCE_DIRS and not self.is_excluded(child)
+            child.name
+            for child in base.iterdir()
+            if child.is_dir()
+            and (child / "__init__.py").is_file()
+            and child.name not in NON_SOURCE_DIRS
+            and not self.is_excluded(child)
         )
 
     def modules(self) -> list[tuple[str, Path]]:

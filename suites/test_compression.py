@@ -8,7 +8,7 @@ import pytest
 from fixtures.compression import TABLE, compression_cases
 from ops.compression import datasets as data_mod
 from ops.compression.codecs import CodecError, is_lossless, load_codec
-from ops.compression.gates import absolute
+from ops.compression.gates import absolute_failures, tracked_values
 from ops.compression.measure import measure
 from ops.findings import Finding
 
@@ -18,17 +18,25 @@ pytestmark = pytest.mark.compression
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "case" in metafunc.fixturenames:
         cases = compression_cases(metafunc.config)
-        metafunc.parametrize("case", [pytest.param(c, id=f"{c[0].name}-{c[1].name}")
-                                      for c in cases] or [pytest.param(None, marks=pytest.mark.skip(
-                                          reason="no (codec, dataset) case configured"))])
+        metafunc.parametrize(
+            "case",
+            [pytest.param(c, id=f"{c[0].name}-{c[1].name}") for c in cases]
+            or [
+                pytest.param(
+                    None, marks=pytest.mark.skip(reason="no (codec, dataset) case configured")
+                )
+            ],
+        )
 
 
 def _load_data(dataset, target):
     if dataset.kind in ("gaussian", "heavy-tailed"):
-        return data_mod.synthetic(dataset.kind, tuple(dataset.shape or (256, 512)), dataset.seed,
-                                  dataset.dtype)
-    paths = sorted(p for p in target.root.glob(dataset.path or "") if p.is_file()
-                   and not target.is_excluded(p))
+        return data_mod.synthetic(
+            dataset.kind, tuple(dataset.shape or (256, 512)), dataset.seed, dataset.dtype
+        )
+    paths = sorted(
+        p for p in target.root.glob(dataset.path or "") if p.is_file() and not target.is_excluded(p)
+    )
     if not paths:
         pytest.fail(f"dataset {dataset.name}: {dataset.path!r} matches no file", pytrace=False)
     if dataset.kind == "bytes":
@@ -48,53 +56,58 @@ def test_compression_case(case, target, proofyard_config, compression_reference,
     data = _load_data(dataset, target)
     lossless = spec.lossless if spec.lossless is not None else is_lossless(codec)
     try:
-        result = measure(codec, data, lossless=lossless, repeats=section.repeats,
-                         warmup=section.warmup, reference=compression_reference)
+        result = measure(
+            codec,
+            data,
+            lossless=lossless,
+            repeats=section.repeats,
+            warmup=section.warmup,
+            reference=compression_reference,
+        )
     except Exception as exc:  # the plugin's own failure fails this case only, shown in full
-        check.require(False, Finding("compression.codec-error",
-                                     f"{spec.name} on {dataset.name} raised {exc!r}", context=where))
+        check.require(
+            False,
+            Finding(
+                "compression.codec-error",
+                f"{spec.name} on {dataset.name} raised {exc!r}",
+                context=where,
+            ),
+        )
     check.inspected("bytes", result.original_bytes)
-    row = {"codec": spec.name, "dataset": dataset.name, **result.as_row(),
-           **{key: result.fidelity.get(key) for key in ("rel_frobenius", "snr_db", "cosine")}}
+    row = {
+        "codec": spec.name,
+        "dataset": dataset.name,
+        **result.as_row(),
+        **{key: result.fidelity.get(key) for key in ("rel_frobenius", "snr_db", "cosine")},
+    }
     check.row(TABLE, **row)
-    for name, value, unit in (("ratio", result.ratio, "x"), ("bits_per_value", result.bits_per_value, "bit"),
-                              ("compress_mb_s", result.compress_mb_s, "MB/s"),
-                              ("decompress_mb_s", result.decompress_mb_s, "MB/s"),
-                              *((key, value, "") for key, value in result.fidelity.items())):
+    for name, value, unit in result.metrics():
         check.metric(name, value, unit, codec=spec.name, dataset=dataset.name)
 
-    failures = []
-    if lossless and not result.exact:
-        failures.append("lossless round trip is not exact")
-    error = result.fidelity.get("rel_frobenius")
-    gates = absolute("ratio", result.ratio, minimum=spec.min_ratio)
-    if result.fidelity:
-        gates += absolute("rel_frobenius", result.fidelity["rel_frobenius"], maximum=spec.max_rel_error)
-        gates += absolute("max_abs_error", result.fidelity["max_abs_error"], maximum=spec.max_abs_error)
-        gates += absolute("snr_db", result.fidelity["snr_db"], minimum=spec.min_snr_db)
-        gates += absolute("cosine", result.fidelity["cosine"], minimum=spec.min_cosine)
-    failures += [gate.detail + " failed" for gate in gates if not gate.passed]
-
+    failures = absolute_failures(spec, result, lossless)
     key = f"{spec.name}/{dataset.name}"
-    tolerance = {
-        "ratio": spec.ratio_regression if spec.ratio_regression is not None else section.ratio_regression,
-        "error": spec.error_regression if spec.error_regression is not None else section.error_regression,
-        "speed": spec.throughput_regression if spec.throughput_regression is not None
-        else section.throughput_regression,
-    }
-    measured = [("ratio", result.ratio, True, tolerance["ratio"]),
-                ("compress_norm", result.compress_norm, True, tolerance["speed"]),
-                ("decompress_norm", result.decompress_norm, True, tolerance["speed"])]
-    if error is not None:
-        measured.append(("rel_frobenius", error, False, tolerance["error"]))
-    comparisons = [baselines.compare(f"{key}/{name}", value, higher_is_better=higher,
-                                     tolerance=tol, noisy=name.endswith("_norm"))
-                   for name, value, higher, tol in measured]
+    comparisons = [
+        baselines.compare(
+            f"{key}/{t.name}",
+            t.value,
+            higher_is_better=t.higher_is_better,
+            tolerance=t.tolerance,
+            noisy=t.noisy,
+        )
+        for t in tracked_values(spec, section, result)
+    ]
     failures += [c.describe() for c in comparisons if c.verdict == "regression"]
-    check.require(not failures, Finding(
-        "compression.gate", f"{spec.name} on {dataset.name}: " + "; ".join(failures),
-        context=key))
+    check.require(
+        not failures,
+        Finding(
+            "compression.gate",
+            f"{spec.name} on {dataset.name}: " + "; ".join(failures),
+            context=key,
+        ),
+    )
     missing = [c.key for c in comparisons if c.verdict == "no-baseline"]
     if missing and not baselines.update:
-        pytest.skip(f"absolute gates passed; no baseline yet for {', '.join(missing)} in "
-                    f"{baselines.store.path} (run with --update-baselines)")
+        pytest.skip(
+            f"absolute gates passed; no baseline yet for {', '.join(missing)} in "
+            f"{baselines.store.path} (run with --update-baselines)"
+        )

@@ -11,6 +11,7 @@ from ops.deps import advisories, checks, licenses, wheelhouse
 from ops.deps.imports import collect_imports, import_findings
 from ops.findings import Finding
 from ops.importnames import stdlib_for
+from ops.pyversions import oldest_python
 from ops.smoke.environment import python_satisfies
 
 pytestmark = pytest.mark.deps
@@ -27,15 +28,21 @@ def required(declarations, proofyard_config, target):
     project = target.pyproject.get("project", {})
     extras = _selected(project.get("optional-dependencies", {}), section.extras)
     groups = _selected(target.pyproject.get("dependency-groups", {}), section.groups)
-    return [item for item in declarations.items
-            if item.group == "main" or item.group in {f"extra:{e}" for e in extras}
-            or item.group in {f"group:{g}" for g in groups}]
+    return [
+        item
+        for item in declarations.items
+        if item.group == "main"
+        or item.group in {f"extra:{e}" for e in extras}
+        or item.group in {f"group:{g}" for g in groups}
+    ]
 
 
 def test_declarations_parse(declarations, check):
     check.inspected("declarations", len(declarations.items))
-    check.findings(Finding("deps.declaration", e.message, e.source, e.line, context=e.message)
-                   for e in declarations.errors)
+    check.findings(
+        Finding("deps.declaration", e.message, e.source, e.line, context=e.message)
+        for e in declarations.errors
+    )
     if not declarations.items and not declarations.errors:
         pytest.skip("the target declares no dependencies")
     check.assert_no_findings("dependency declarations")
@@ -71,8 +78,15 @@ def test_dependency_cycles(environment, proofyard_config, check):
     cycles = checks.dependency_cycles(environment)
     check.inspected("installed distributions", len(environment.installed))
     severity = "error" if proofyard_config.config.deps.fail_on_cycles else "warning"
-    check.findings(Finding("deps.cycle", "dependency cycle: " + " -> ".join(cycle + cycle[:1]),
-                           severity=severity, context=",".join(cycle)) for cycle in cycles)
+    check.findings(
+        Finding(
+            "deps.cycle",
+            "dependency cycle: " + " -> ".join(cycle + cycle[:1]),
+            severity=severity,
+            context=",".join(cycle),
+        )
+        for cycle in cycles
+    )
     check.metric("dependency_cycles", len(cycles))
     check.assert_no_findings("dependency cycles")
 
@@ -86,10 +100,17 @@ def import_report(target, declarations, environment, proofyard_config):
         try:
             uses += collect_imports(relative, path.read_text(encoding="utf-8"))
         except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
-            errors.append(Finding("deps.unparsable", f"cannot parse: {exc}", relative,
-                                  getattr(exc, "lineno", None), context=str(exc)))
+            errors.append(
+                Finding(
+                    "deps.unparsable",
+                    f"cannot parse: {exc}",
+                    relative,
+                    getattr(exc, "lineno", None),
+                    context=str(exc),
+                )
+            )
     requires = target.pyproject.get("project", {}).get("requires-python")
-    oldest = _oldest_python(requires) or tuple(map(int, environment.python.split(".")[:2]))
+    oldest = oldest_python(requires) or tuple(map(int, environment.python.split(".")[:2]))
     newest = tuple(map(int, environment.python.split(".")[:2]))
     dev = {f"extra:{g}" for g in section.dev_groups} | {f"group:{g}" for g in section.dev_groups}
     declared = {item.name for item in declarations.items if item.group != "constraints"}
@@ -98,27 +119,17 @@ def import_report(target, declarations, environment, proofyard_config):
     owners = environment.import_owners()
     dist_modules = {name: set(dist.top_level) for name, dist in environment.installed.items()}
     found = import_findings(
-        uses, own={name.split(".")[0] for name in target.package_dirs},
-        stdlib=stdlib_for(environment.stdlib, oldest, newest), declared=declared,
-        dev_only=dev_only, main=main, owners=owners,
+        uses,
+        own={name.split(".")[0] for name in target.package_dirs},
+        stdlib=stdlib_for(environment.stdlib, oldest, newest),
+        declared=declared,
+        dev_only=dev_only,
+        main=main,
+        owners=owners,
         allow_unused={canonicalize_name(n) for n in section.allow_unused},
-        dist_modules=dist_modules)
+        dist_modules=dist_modules,
+    )
     return uses, errors, found
-
-
-def _oldest_python(requires):
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-    if not requires:
-        return None
-    try:
-        spec = SpecifierSet(requires)
-    except InvalidSpecifier:
-        return None
-    for minor in range(6, 30):
-        if spec.contains(f"3.{minor}.99", prereleases=True):
-            return (3, minor)
-    return None
 
 
 @pytest.mark.parametrize("kind", ["missing", "misplaced", "unused"])
@@ -147,8 +158,10 @@ def test_wheelhouse(proofyard_config, check):
         pytest.skip("deps.wheelhouse is not configured")
     folder = proofyard_config.resolve(section.wheelhouse)
     manifest = folder / section.wheelhouse_manifest
-    check.require(manifest.is_file(), Finding(
-        "deps.wheel-manifest", f"manifest {manifest} is missing", context=str(manifest)))
+    check.require(
+        manifest.is_file(),
+        Finding("deps.wheel-manifest", f"manifest {manifest} is missing", context=str(manifest)),
+    )
     inspected, problems = wheelhouse.verify(folder, manifest)
     check.inspected("wheels", inspected)
     check.findings(Finding(p.rule, f"{p.file}: {p.message}", context=p.file) for p in problems)
@@ -160,23 +173,39 @@ def test_licenses(required, environment, proofyard_config, check):
     closure = _closure({item.name for item in required}, environment)
     if not closure:
         pytest.skip("no installed dependencies to check")
-    results = licenses.check_licenses([environment.installed[n] for n in sorted(closure)],
-                                      policy.allow, policy.deny)
+    results = licenses.check_licenses(
+        [environment.installed[n] for n in sorted(closure)], policy.allow, policy.deny
+    )
     check.inspected("distributions", len(results))
     for result in results:
         label = result.expression or "none"
         if result.verdict == licenses.Verdict.DENIED:
-            check.finding(Finding("deps.license-denied", f"{result.name}: {label} "
-                                  f"({result.source}) is denied", context=result.name))
+            check.finding(
+                Finding(
+                    "deps.license-denied",
+                    f"{result.name}: {label} ({result.source}) is denied",
+                    context=result.name,
+                )
+            )
         elif result.verdict == licenses.Verdict.NOT_ALLOWED:
-            check.finding(Finding("deps.license-not-allowed", f"{result.name}: {label} "
-                                  f"({result.source}) is not in the allow list",
-                                  context=result.name))
-        elif result.verdict == licenses.Verdict.UNKNOWN and (policy.allow or policy.deny
-                                                             or policy.fail_on_unknown):
-            check.finding(Finding("deps.license-unknown", f"{result.name}: license unknown "
-                                  f"({result.source}: {label})", context=result.name,
-                                  severity="error" if policy.fail_on_unknown else "warning"))
+            check.finding(
+                Finding(
+                    "deps.license-not-allowed",
+                    f"{result.name}: {label} ({result.source}) is not in the allow list",
+                    context=result.name,
+                )
+            )
+        elif result.verdict == licenses.Verdict.UNKNOWN and (
+            policy.allow or policy.deny or policy.fail_on_unknown
+        ):
+            check.finding(
+                Finding(
+                    "deps.license-unknown",
+                    f"{result.name}: license unknown ({result.source}: {label})",
+                    context=result.name,
+                    severity="error" if policy.fail_on_unknown else "warning",
+                )
+            )
     if not (policy.allow or policy.deny or policy.fail_on_unknown):
         check.skipped("no license policy configured", len(results))
         pytest.skip("deps.licenses has no allow or deny list")
@@ -193,8 +222,9 @@ def _closure(names, environment):
         for requirement in environment.installed[name].requirements():
             child = canonicalize_name(requirement.name)
             marker = requirement.marker
-            if child in environment.installed and (marker is None or
-                                                   marker.evaluate(environment.marker_env(""))):
+            if child in environment.installed and (
+                marker is None or marker.evaluate(environment.marker_env(""))
+            ):
                 todo.append(child)
     return seen
 
@@ -215,8 +245,13 @@ def test_vulnerabilities(environment, proofyard_config, check):
         check.finding(Finding("deps.advisory-unreadable", error, context=error))
     for hit in advisories.match(database, environment.installed.values()):
         fixed = f"; fixed in {', '.join(hit.fixed)}" if hit.fixed else ""
-        check.finding(Finding("deps.vulnerable", f"{hit.name} {hit.version}: {hit.advisory_id} "
-                              f"{hit.summary}{fixed} (database {database.date}, "
-                              f"{len(database.advisories)} advisories)",
-                              context=f"{hit.name}:{hit.advisory_id}"))
+        check.finding(
+            Finding(
+                "deps.vulnerable",
+                f"{hit.name} {hit.version}: {hit.advisory_id} "
+                f"{hit.summary}{fixed} (database {database.date}, "
+                f"{len(database.advisories)} advisories)",
+                context=f"{hit.name}:{hit.advisory_id}",
+            )
+        )
     check.assert_no_findings("known vulnerabilities")

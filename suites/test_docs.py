@@ -26,21 +26,33 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     mode = loaded_config(metafunc.config).config.docs.python_blocks
     paths = sorted(docs.documents)
     if "document" in metafunc.fixturenames:
-        metafunc.parametrize("document", [pytest.param(p, id=docs.relative(p)) for p in paths]
-                             or _skip_param("target.docs matches no document"))
+        metafunc.parametrize(
+            "document",
+            [pytest.param(p, id=docs.relative(p)) for p in paths]
+            or _skip_param("target.docs matches no document"),
+        )
     if "block" in metafunc.fixturenames:
         params = []
         for path in paths:
             for fence in docs.documents[path].fences:
                 plan = blocks.plan_block(fence, mode)
-                marks = [pytest.mark.xfail(reason=fence.reason or "marked xfail", strict=False)] \
-                    if fence.directive == "xfail" else []
-                params.append(pytest.param((path, fence, plan), marks=marks,
-                                           id=f"{docs.relative(path)}:{fence.line}"))
+                marks = (
+                    [pytest.mark.xfail(reason=fence.reason or "marked xfail", strict=False)]
+                    if fence.directive == "xfail"
+                    else []
+                )
+                params.append(
+                    pytest.param(
+                        (path, fence, plan), marks=marks, id=f"{docs.relative(path)}:{fence.line}"
+                    )
+                )
         metafunc.parametrize("block", params or _skip_param("no fenced code blocks"))
     if "section" in metafunc.fixturenames:
-        params = [pytest.param((path, section), id=f"{docs.relative(path)}:{section.name}")
-                  for path in paths for section in docs.documents[path].generated]
+        params = [
+            pytest.param((path, section), id=f"{docs.relative(path)}:{section.name}")
+            for path in paths
+            for section in docs.documents[path].generated
+        ]
         metafunc.parametrize("section", params or _skip_param("no generated sections"))
 
 
@@ -60,25 +72,42 @@ def test_links(document, docset, check):
 
 def test_external_links(docset, proofyard_config, pytestconfig, check):
     section = proofyard_config.config.docs
-    external = [(path, url, line, column) for path, doc in sorted(docset.documents.items())
-                for url, line, column in check_document_links(doc, docset).external]
+    external = [
+        (path, url, line, column)
+        for path, doc in sorted(docset.documents.items())
+        for url, line, column in check_document_links(doc, docset).external
+    ]
     if not external:
         pytest.skip("no external links in the documents")
     if not (section.online or pytestconfig.getoption("docs_online")):
         check.skipped("external links (offline; use --docs-online)", len(external))
-        pytest.skip(f"{len(external)} external links counted, not checked offline "
-                    "(use --docs-online or docs.online: true)")
+        pytest.skip(
+            f"{len(external)} external links counted, not checked offline "
+            "(use --docs-online or docs.online: true)"
+        )
     cache = LinkCache(proofyard_config.resolve(".proofyard/cache/links.json"), section.cache_ttl_s)
-    statuses = check_urls([url for _, url, _, _ in external], cache=cache,
-                          timeout_s=section.online_timeout_s,
-                          concurrency=section.online_concurrency,
-                          per_host=section.online_per_host, retries=section.online_retries)
+    statuses = check_urls(
+        [url for _, url, _, _ in external],
+        cache=cache,
+        timeout_s=section.online_timeout_s,
+        concurrency=section.online_concurrency,
+        per_host=section.online_per_host,
+        retries=section.online_retries,
+    )
     check.inspected("external links", len(statuses))
     for path, url, line, column in external:
         status = statuses[url]
         if status.outcome != "ok":
-            check.finding(Finding(f"docs.external-{status.outcome}", f"{url}: {status.detail}",
-                                  docset.relative(path), line, column, context=url))
+            check.finding(
+                Finding(
+                    f"docs.external-{status.outcome}",
+                    f"{url}: {status.detail}",
+                    docset.relative(path),
+                    line,
+                    column,
+                    context=url,
+                )
+            )
     check.assert_no_findings("external links")
 
 
@@ -93,11 +122,22 @@ def test_code_block(block, target, import_roots, proofyard_config, check):
     if plan.action == "syntax":
         outcome = blocks.check_syntax(fence, filename)
     else:
-        outcome = blocks.run_block(fence, plan.action, filename, path.parent,
-                                   config.docs.block_timeout_s, import_roots,
-                                   config.network.allow_hosts, config.network.isolate_subprocesses)
-    check.require(outcome.ok, Finding(f"docs.block-{plan.action}", outcome.detail, filename,
-                                      fence.line, context=fence.content))
+        outcome = blocks.run_block(
+            fence,
+            plan.action,
+            filename,
+            path.parent,
+            config.docs.block_timeout_s,
+            import_roots,
+            config.network.allow_hosts,
+            config.network.isolate_subprocesses,
+        )
+    check.require(
+        outcome.ok,
+        Finding(
+            f"docs.block-{plan.action}", outcome.detail, filename, fence.line, context=fence.content
+        ),
+    )
 
 
 def test_generated_section(section, target, proofyard_config, pytestconfig, check):
@@ -105,26 +145,52 @@ def test_generated_section(section, target, proofyard_config, pytestconfig, chec
     filename = str(path.relative_to(target.root))
     commands = proofyard_config.config.docs.generated
     check.inspected("generated sections")
-    check.require(block.name in commands, Finding(
-        "docs.generated-unknown", f"generated:{block.name} has no command in docs.generated",
-        filename, block.begin_line, context=block.name))
+    check.require(
+        block.name in commands,
+        Finding(
+            "docs.generated-unknown",
+            f"generated:{block.name} has no command in docs.generated",
+            filename,
+            block.begin_line,
+            context=block.name,
+        ),
+    )
     spec = commands[block.name]
     network = proofyard_config.config.network
-    result = run_command(shell_argv(spec.run, spec.shell), timeout_s=spec.timeout_s,
-                         cwd=target.root, env=spec.env, allow_hosts=network.allow_hosts,
-                         isolate=network.isolate_subprocesses)
-    check.require(result.returncode == 0 and not result.timed_out, Finding(
-        "docs.generated-command", f"generated:{block.name}: command {result.describe()}\n"
-        f"{result.output[-2000:]}", filename, block.begin_line, context=block.name))
+    result = run_command(
+        shell_argv(spec.run, spec.shell),
+        timeout_s=spec.timeout_s,
+        cwd=target.root,
+        env=spec.env,
+        allow_hosts=network.allow_hosts,
+        isolate=network.isolate_subprocesses,
+    )
+    check.require(
+        result.returncode == 0 and not result.timed_out,
+        Finding(
+            "docs.generated-command",
+            f"generated:{block.name}: command {result.describe()}\n{result.output[-2000:]}",
+            filename,
+            block.begin_line,
+            context=block.name,
+        ),
+    )
     expected = generated.expected_block(result.stdout, spec.fence)
     difference = generated.diff(block, expected, filename)
     if difference and pytestconfig.getoption("update_baselines"):
         generated.rewrite(path, block, expected)
         return
-    check.require(not difference, Finding(
-        "docs.generated-drift", f"generated:{block.name} differs from its command's output "
-        f"(run with --update-baselines to rewrite it):\n{difference}", filename,
-        block.begin_line, context=block.name))
+    check.require(
+        not difference,
+        Finding(
+            "docs.generated-drift",
+            f"generated:{block.name} differs from its command's output "
+            f"(run with --update-baselines to rewrite it):\n{difference}",
+            filename,
+            block.begin_line,
+            context=block.name,
+        ),
+    )
 
 
 def test_required_documents(pytestconfig, proofyard_config, check):

@@ -27,33 +27,53 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     loaded = loaded_config(metafunc.config)
     smoke = loaded.config.smoke
     section = loaded.config.target
-    target = Target(loaded.target_root, tuple(section.packages), tuple(section.exclude),
-                    section.use_gitignore)
+    target = Target(
+        loaded.target_root, tuple(section.packages), tuple(section.exclude), section.use_gitignore
+    )
     if "module" in metafunc.fixturenames:
-        modules = [] if not smoke.imports.enabled else [
-            (name, path) for name, path in target.modules()
-            if not any(fnmatch.fnmatch(name, pattern) for pattern in smoke.imports.exclude)]
-        metafunc.parametrize("module", _params(modules, [name for name, _ in modules],
-                                               "no modules to import (no packages found)"))
+        modules = (
+            []
+            if not smoke.imports.enabled
+            else [
+                (name, path)
+                for name, path in target.modules()
+                if not any(fnmatch.fnmatch(name, pattern) for pattern in smoke.imports.exclude)
+            ]
+        )
+        metafunc.parametrize(
+            "module",
+            _params(
+                modules, [name for name, _ in modules], "no modules to import (no packages found)"
+            ),
+        )
     if "entry_point" in metafunc.fixturenames:
-        points = commands.declared_entry_points(target.pyproject) if smoke.entry_points.enabled else []
-        metafunc.parametrize("entry_point", _params(points, [p.name for p in points],
-                                                    "the target declares no scripts"))
-    for name, key, values in (("command", "commands", smoke.commands),
-                              ("service", "services", smoke.services),
-                              ("artifacts", "artifacts", smoke.artifacts)):
+        points = (
+            commands.declared_entry_points(target.pyproject) if smoke.entry_points.enabled else []
+        )
+        metafunc.parametrize(
+            "entry_point",
+            _params(points, [p.name for p in points], "the target declares no scripts"),
+        )
+    for name, key, values in (
+        ("command", "commands", smoke.commands),
+        ("service", "services", smoke.services),
+        ("artifacts", "artifacts", smoke.artifacts),
+    ):
         if name in metafunc.fixturenames:
-            metafunc.parametrize(name, _params(values, [v.name for v in values],
-                                               f"no smoke.{key} configured"))
+            metafunc.parametrize(
+                name, _params(values, [v.name for v in values], f"no smoke.{key} configured")
+            )
     if "probe" in metafunc.fixturenames:
-        metafunc.parametrize("probe", _params(smoke.probes, smoke.probes,
-                                              "no smoke.probes configured"))
+        metafunc.parametrize(
+            "probe", _params(smoke.probes, smoke.probes, "no smoke.probes configured")
+        )
 
 
 def _run(argv, proofyard_config, **kwargs):
     network = proofyard_config.config.network
-    return run_command(argv, allow_hosts=network.allow_hosts,
-                       isolate=network.isolate_subprocesses, **kwargs)
+    return run_command(
+        argv, allow_hosts=network.allow_hosts, isolate=network.isolate_subprocesses, **kwargs
+    )
 
 
 def test_import(module, importer, target, check):
@@ -63,36 +83,63 @@ def test_import(module, importer, target, check):
     check.metric("import_time", result.seconds, "s", module=name)
     if result.outcome == "optional-missing":
         pytest.skip(f"{name}: {result.detail}")
-    check.require(result.outcome == "ok", Finding(
-        "smoke.import", f"import of {name}: {result.outcome}\n{result.detail}",
-        str(path.relative_to(target.root)), 1, context=name))
+    check.require(
+        result.outcome == "ok",
+        Finding(
+            "smoke.import",
+            f"import of {name}: {result.outcome}\n{result.detail}",
+            str(path.relative_to(target.root)),
+            1,
+            context=name,
+        ),
+    )
 
 
 def test_entry_point(entry_point, target, import_roots, proofyard_config, check):
     smoke = proofyard_config.config.smoke.entry_points
-    result = _run(commands.entry_point_argv(entry_point, smoke.args), proofyard_config,
-                  timeout_s=smoke.timeout_s, cwd=target.root,
-                  env=commands.python_path_env(import_roots))
+    result = _run(
+        commands.entry_point_argv(entry_point, smoke.args),
+        proofyard_config,
+        timeout_s=smoke.timeout_s,
+        cwd=target.root,
+        env=commands.python_path_env(import_roots),
+    )
     check.inspected("entry points")
     check.metric("run_time", result.duration_s, "s", entry_point=entry_point.name)
     problems = commands.judge_command(result, 0, None)
-    check.require(not problems, Finding(
-        "smoke.entry-point", f"{entry_point.group} {entry_point.name} = {entry_point.value} "
-        f"{' '.join(smoke.args)}: {'; '.join(problems)}\n{commands.tail(result.output)}",
-        "pyproject.toml", context=entry_point.name))
+    check.require(
+        not problems,
+        Finding(
+            "smoke.entry-point",
+            f"{entry_point.group} {entry_point.name} = {entry_point.value} "
+            f"{' '.join(smoke.args)}: {'; '.join(problems)}\n{commands.tail(result.output)}",
+            "pyproject.toml",
+            context=entry_point.name,
+        ),
+    )
 
 
 def test_command(command, target, proofyard_config, check):
-    result = _run(shell_argv(command.run, command.shell), proofyard_config,
-                  timeout_s=command.timeout_s, cwd=target.root / (command.cwd or "."),
-                  env=command.env)
+    result = _run(
+        shell_argv(command.run, command.shell),
+        proofyard_config,
+        timeout_s=command.timeout_s,
+        cwd=target.root / (command.cwd or "."),
+        env=command.env,
+    )
     check.inspected("commands")
     check.metric("run_time", result.duration_s, "s", command=command.name)
     problems = commands.judge_command(result, command.expect_exit, command.expect_output)
-    check.require(not problems, Finding(
-        "smoke.command", f"command {command.name} "
-        f"({proofyard_config.origin_of(('smoke', 'commands'))}): {'; '.join(problems)}\n"
-        f"{commands.tail(result.output)}", context=command.name))
+    check.require(
+        not problems,
+        Finding(
+            "smoke.command",
+            f"command {command.name} "
+            f"({proofyard_config.origin_of(('smoke', 'commands'))}): {'; '.join(problems)}\n"
+            f"{commands.tail(result.output)}",
+            context=command.name,
+        ),
+    )
 
 
 def test_service(service, target, check):
@@ -105,36 +152,62 @@ def test_service(service, target, check):
             for probe in service.probes:
                 result = running.probe(probe)
                 check.inspected("probes")
-                check.metric("latency", result.latency_ms, "ms", service=service.name,
-                             path=probe.path)
+                check.metric(
+                    "latency", result.latency_ms, "ms", service=service.name, path=probe.path
+                )
                 problems += [f"{probe.method} {probe.path}: {p}" for p in result.problems]
             output = running.output()
     except ServiceError as exc:
         problems, output = [str(exc)], ""
-    check.require(not problems, Finding(
-        "smoke.service", f"service {service.name}: {'; '.join(problems)}"
-        + (f"\n--- service output ---\n{commands.tail(output, 40)}" if output else ""),
-        context=service.name))
+    check.require(
+        not problems,
+        Finding(
+            "smoke.service",
+            f"service {service.name}: {'; '.join(problems)}"
+            + (f"\n--- service output ---\n{commands.tail(output, 40)}" if output else ""),
+            context=service.name,
+        ),
+    )
 
 
 def test_probe(probe, target, import_roots, proofyard_config, check):
-    result = _run(commands.probe_argv(probe), proofyard_config, timeout_s=30, cwd=target.root,
-                  env=commands.python_path_env(import_roots))
+    result = _run(
+        commands.probe_argv(probe),
+        proofyard_config,
+        timeout_s=30,
+        cwd=target.root,
+        env=commands.python_path_env(import_roots),
+    )
     check.inspected("probes")
     problems = commands.judge_command(result, 0, None)
-    check.require(not problems, Finding(
-        "smoke.probe", f"probe {probe}: {'; '.join(problems)}\n{commands.tail(result.output)}",
-        context=probe))
+    check.require(
+        not problems,
+        Finding(
+            "smoke.probe",
+            f"probe {probe}: {'; '.join(problems)}\n{commands.tail(result.output)}",
+            context=probe,
+        ),
+    )
 
 
 def test_artifacts(artifacts, target, proofyard_config, check):
-    result = _run(shell_argv(artifacts.run, False), proofyard_config, timeout_s=artifacts.timeout_s, cwd=target.root)
+    result = _run(
+        shell_argv(artifacts.run, False),
+        proofyard_config,
+        timeout_s=artifacts.timeout_s,
+        cwd=target.root,
+    )
     check.inspected("artifact globs", len(artifacts.expect))
     problems = commands.judge_command(result, 0, None)
     problems += commands.missing_artifacts(target.root, artifacts.expect)
-    check.require(not problems, Finding(
-        "smoke.artifacts", f"artifacts {artifacts.name}: {'; '.join(problems)}",
-        context=artifacts.name))
+    check.require(
+        not problems,
+        Finding(
+            "smoke.artifacts",
+            f"artifacts {artifacts.name}: {'; '.join(problems)}",
+            context=artifacts.name,
+        ),
+    )
 
 
 def test_python_version(target, check):
@@ -150,8 +223,14 @@ def test_free_disk(target, proofyard_config, check):
     for relative in section.disk_paths:
         free = environment.free_disk_mb(target.root / relative)
         check.inspected("disks")
-        metric = check.metric("free_disk", free, "MB", section.min_free_disk_mb,
-                              free >= section.min_free_disk_mb, path=relative)
+        metric = check.metric(
+            "free_disk",
+            free,
+            "MB",
+            section.min_free_disk_mb,
+            free >= section.min_free_disk_mb,
+            path=relative,
+        )
         if not metric.passed:
             short.append(f"{relative}: {free:.0f} MB free < {section.min_free_disk_mb:g} MB")
     check.require(not short, Finding("smoke.free-disk", "; ".join(short)))
@@ -163,8 +242,12 @@ def test_required_env(proofyard_config, check):
         pytest.skip("no smoke.environment.required_env configured")
     check.inspected("environment variables", len(names))
     missing = environment.missing_env(names, os.environ)
-    check.require(not missing, Finding(
-        "smoke.required-env", f"required environment variables not set: {', '.join(missing)}"))
+    check.require(
+        not missing,
+        Finding(
+            "smoke.required-env", f"required environment variables not set: {', '.join(missing)}"
+        ),
+    )
 
 
 def test_gpu(proofyard_config, check):

@@ -44,11 +44,28 @@ def make_target(tmp_path: Path) -> Callable[..., Path]:
 def run_harness(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run ``python -m pytest ARGS`` from the harness root, reports under tmp_path."""
 
-    def run(*args: str, reports: str = "reports", timeout: float = 240,
-            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
-                f"--reports-dir={tmp_path / reports}", *args]
-        return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout,
-                              env=clean_env(**(env or {})))
+    def run(
+        *args: str,
+        reports: str = "reports",
+        timeout: float = 240,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        argv = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            f"--reports-dir={tmp_path / reports}",
+            *args,
+        ]
+        return subprocess.run(
+            argv,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=clean_env(**(env or {})),
+        )
 
     return run

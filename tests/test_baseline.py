@@ -15,17 +15,20 @@ from ops.baseline import BaselineError, BaselineStore, compare
 from tests.conftest import REPO
 
 
-@pytest.mark.parametrize(("current", "baseline", "higher", "tolerance", "verdict"), [
-    (10, None, False, 0.0, "no-baseline"),
-    (10, 10, False, 0.0, "pass"),
-    (9, 10, False, 0.0, "improved"),
-    (11, 10, False, 0.0, "regression"),
-    (10.4, 10, False, 0.05, "pass"),
-    (10.6, 10, False, 0.05, "regression"),
-    (4.0, 4.2, True, 0.01, "regression"),
-    (4.17, 4.2, True, 0.01, "pass"),
-    (4.5, 4.2, True, 0.01, "improved"),
-])
+@pytest.mark.parametrize(
+    ("current", "baseline", "higher", "tolerance", "verdict"),
+    [
+        (10, None, False, 0.0, "no-baseline"),
+        (10, 10, False, 0.0, "pass"),
+        (9, 10, False, 0.0, "improved"),
+        (11, 10, False, 0.0, "regression"),
+        (10.4, 10, False, 0.05, "pass"),
+        (10.6, 10, False, 0.05, "regression"),
+        (4.0, 4.2, True, 0.01, "regression"),
+        (4.17, 4.2, True, 0.01, "pass"),
+        (4.5, 4.2, True, 0.01, "improved"),
+    ],
+)
 def test_compare_verdicts(current, baseline, higher, tolerance, verdict):
     result = compare("k", current, baseline, higher_is_better=higher, tolerance=tolerance)
     assert result.verdict == verdict
@@ -77,8 +80,9 @@ def test_writer_killed_mid_write_leaves_previous_baseline_intact(tmp_path):
     store = BaselineStore(path)
     store.ratchet("kept", 1.5, higher_is_better=False)
     before = path.read_bytes()
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(REPO)],
-                              stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path), str(REPO)], stdout=subprocess.PIPE, text=True
+    )
     assert writer.stdout.readline().strip() == "writing"
     writer.send_signal(signal.SIGKILL)
     writer.wait()
@@ -99,8 +103,10 @@ def test_concurrent_ratchets_lose_no_entry(tmp_path):
         for i in range(25):
             store.ratchet(f"{sys.argv[2]}-{i}", i, higher_is_better=True)
     """)
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(path), name, str(REPO)])
-             for name in ("a", "b", "c")]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(path), name, str(REPO)])
+        for name in ("a", "b", "c")
+    ]
     deadline = time.time() + 60
     for proc in procs:
         assert proc.wait(timeout=max(1, deadline - time.time())) == 0

@@ -34,8 +34,12 @@ def test_builtin_codecs_round_trip_with_expected_ratio(name, weights):
     restored = codec.decompress(payload)
     assert restored.shape == weights.shape and restored.dtype == weights.dtype
     ratio = weights.nbytes / payload_size(payload)
-    expected = {"fp16": (1.99, 2.0), "int8": (3.8, 4.0), "int4": (7.3, 7.6),
-                "ternary": (15.5, 16.0)}.get(name, (1.0, 1.2))
+    expected = {
+        "fp16": (1.99, 2.0),
+        "int8": (3.8, 4.0),
+        "int4": (7.3, 7.6),
+        "ternary": (15.5, 16.0),
+    }.get(name, (1.0, 1.2))
     assert expected[0] <= ratio <= expected[1]
     if name in ("zlib", "bz2", "lzma", "zstd"):
         assert np.array_equal(restored, weights)
@@ -54,8 +58,9 @@ def test_ternary_uses_two_bits_per_weight():
     payload = TernaryCodec().compress(x)
     assert payload.arrays["packed"].nbytes == 3  # 9 weights, 4 per byte
     scale = np.abs(x).mean()
-    assert np.allclose(TernaryCodec().decompress(payload),
-                       np.clip(np.rint(x / scale), -1, 1) * scale)
+    assert np.allclose(
+        TernaryCodec().decompress(payload), np.clip(np.rint(x / scale), -1, 1) * scale
+    )
 
 
 def test_payload_sizes_come_from_real_bytes():
@@ -122,8 +127,9 @@ def _case(slowdown=1.0, machine=1.0, pad=0):
     clock = FakeClock()
     codec = Workload(clock, 0.010 * slowdown * machine, pad=pad)
     reference = Reference(Workload(clock, 0.004 * machine), DATA)
-    return measure(codec, DATA, lossless=True, repeats=5, warmup=1, clock=clock,
-                   reference=reference)
+    return measure(
+        codec, DATA, lossless=True, repeats=5, warmup=1, clock=clock, reference=reference
+    )
 
 
 def _store_baseline(tmp_path, result, runs=3):
@@ -135,9 +141,16 @@ def _store_baseline(tmp_path, result, runs=3):
 
 
 def _verdicts(store, result):
-    return (store.compare("c/ratio", result.ratio, higher_is_better=True, tolerance=0.01).verdict,
-            store.compare("c/compress_norm", result.compress_norm, higher_is_better=True,
-                          tolerance=0.15, noisy=True).verdict)
+    return (
+        store.compare("c/ratio", result.ratio, higher_is_better=True, tolerance=0.01).verdict,
+        store.compare(
+            "c/compress_norm",
+            result.compress_norm,
+            higher_is_better=True,
+            tolerance=0.15,
+            noisy=True,
+        ).verdict,
+    )
 
 
 def test_a_30_percent_slower_variant_is_caught(tmp_path):
@@ -166,9 +179,22 @@ def test_uniformly_slower_machine_does_not_fire_the_throughput_gate(tmp_path):
 
 
 def test_charts_escape_names_and_draw_every_case():
-    rows = [{"codec": "<script>x</script>", "dataset": "d", "ratio": 4.0, "rel_frobenius": 0.01,
-             "compress_mb_s": 100.0}, {"codec": "zlib", "dataset": "b", "ratio": 3.0,
-                                       "rel_frobenius": None, "compress_mb_s": 50.0}]
+    rows = [
+        {
+            "codec": "<script>x</script>",
+            "dataset": "d",
+            "ratio": 4.0,
+            "rel_frobenius": 0.01,
+            "compress_mb_s": 100.0,
+        },
+        {
+            "codec": "zlib",
+            "dataset": "b",
+            "ratio": 3.0,
+            "rel_frobenius": None,
+            "compress_mb_s": 50.0,
+        },
+    ]
     documents = charts(rows)
     assert set(documents) == {"compression-pareto.svg", "compression-throughput.svg"}
     for svg in documents.values():
@@ -204,9 +230,12 @@ class Exploding(Corrupting):
 
 
 @pytest.mark.slow
-def test_plugins_corruption_is_caught_and_a_crash_fails_only_its_case(run_harness, make_target,
-                                                                      tmp_path):
-    root = make_target({"mycodecs.py": PLUGINS, "data/a.bin": "x" * 5000}, """
+def test_plugins_corruption_is_caught_and_a_crash_fails_only_its_case(
+    run_harness, make_target, tmp_path
+):
+    root = make_target(
+        {"mycodecs.py": PLUGINS, "data/a.bin": "x" * 5000},
+        """
         target: {root: .}
         compression:
           repeats: 2
@@ -218,12 +247,20 @@ def test_plugins_corruption_is_caught_and_a_crash_fails_only_its_case(run_harnes
             - {name: honest, codec: "mycodecs:Honest"}
             - {name: exploding, codec: "mycodecs:Exploding"}
             - {name: int8, codec: int8, min_ratio: 2.5}  # 8x16: a scale per 16 values
-    """)
-    result = run_harness("-m", "compression", f"--proofyard-config={root / 'proofyard.yaml'}",
-                         "--update-baselines", env={"PYTHONPATH": str(root)})
+    """,
+    )
+    result = run_harness(
+        "-m",
+        "compression",
+        f"--proofyard-config={root / 'proofyard.yaml'}",
+        "--update-baselines",
+        env={"PYTHONPATH": str(root)},
+    )
     summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
-    outcomes = {t["nodeid"].split("[")[-1].rstrip("]"): (t["outcome"], t["message"])
-                for t in summary["suites"]["compression"]["tests"]}
+    outcomes = {
+        t["nodeid"].split("[")[-1].rstrip("]"): (t["outcome"], t["message"])
+        for t in summary["suites"]["compression"]["tests"]
+    }
     assert outcomes["corrupting-blob"][0] == "failed"
     assert "lossless round trip is not exact" in outcomes["corrupting-blob"][1]
     assert outcomes["exploding-blob"][0] == "failed"

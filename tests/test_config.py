@@ -57,20 +57,30 @@ def test_layers_in_order_with_provenance(tmp_path):
     assert env_layer.env_name == "ci"
     assert env_layer.config.smoke.imports.timeout_s == 55
     assert env_layer.config.smoke.entry_points.timeout_s == 44
-    assert env_layer.origin_of(("smoke", "imports", "timeout_s")) == \
-        "env PROOFYARD__SMOKE__IMPORTS__TIMEOUT_S"
+    assert (
+        env_layer.origin_of(("smoke", "imports", "timeout_s"))
+        == "env PROOFYARD__SMOKE__IMPORTS__TIMEOUT_S"
+    )
 
-    top = load_config(path, environ=environ, cwd=tmp_path,
-                      sets=["smoke.imports.timeout_s=66", "network.allow_hosts=[example.org]"])
+    top = load_config(
+        path,
+        environ=environ,
+        cwd=tmp_path,
+        sets=["smoke.imports.timeout_s=66", "network.allow_hosts=[example.org]"],
+    )
     assert top.config.smoke.imports.timeout_s == 66
     assert top.config.network.allow_hosts == ["example.org"]
     assert top.origin_of(("smoke", "imports", "timeout_s")) == "--set smoke.imports.timeout_s"
 
 
 def test_env_vars_reach_keys_with_underscores(tmp_path):
-    loaded = load_config(environ={"PROOFYARD__SMOKE__ENVIRONMENT__MIN_FREE_DISK_MB": "5",
-                                  "PROOFYARD__NETWORK__ISOLATE_SUBPROCESSES": "false"},
-                         cwd=tmp_path)
+    loaded = load_config(
+        environ={
+            "PROOFYARD__SMOKE__ENVIRONMENT__MIN_FREE_DISK_MB": "5",
+            "PROOFYARD__NETWORK__ISOLATE_SUBPROCESSES": "false",
+        },
+        cwd=tmp_path,
+    )
     assert loaded.config.smoke.environment.min_free_disk_mb == 5
     assert loaded.config.network.isolate_subprocesses is False
 
@@ -92,25 +102,42 @@ def test_target_option_is_relative_to_cwd_and_wins(tmp_path):
 
 def test_effective_values_list_every_leaf_with_origin(tmp_path):
     path = write(tmp_path, BASE)
-    rows = {key: origin for key, _, origin in effective_values(
-        load_config(path, environ={}, cwd=tmp_path))}
+    rows = {
+        key: origin
+        for key, _, origin in effective_values(load_config(path, environ={}, cwd=tmp_path))
+    }
     assert rows["smoke.imports.timeout_s"] == f"{path}:5"
     assert rows["reports.dir"] == "default"
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("smoke:\n  imprts:\n    timeout_s: 5\n",
-     [":2: smoke.imprts: unknown key 'imprts' (did you mean 'imports'?)"]),
-    ("smoke:\n  imports:\n    timeout_s: soon\n",
-     [":3: smoke.imports.timeout_s: Input should be a valid number"]),
-    ("smoke:\n  imports:\n    timeout_s: -1\n",
-     [":3: smoke.imports.timeout_s: Input should be greater than 0 (got -1)"]),
-    ("baselines:\n  history: 0\n", [":2: baselines.history: Input should be greater than or equal to 1"]),
-    ("target:\n  root: missing-dir\n", [":2: target.root: directory", "missing-dir does not exist"]),
-    ("target:\n  root: [unclosed\n", [":3:1: malformed YAML: expected ',' or ']'"]),
-    ("- just\n- a list\n", [":1:1: expected a mapping of sections, got list"]),
-    ("tagret:\n  root: .\n", [":1: tagret: unknown key 'tagret' (did you mean 'target'?)"]),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "smoke:\n  imprts:\n    timeout_s: 5\n",
+            [":2: smoke.imprts: unknown key 'imprts' (did you mean 'imports'?)"],
+        ),
+        (
+            "smoke:\n  imports:\n    timeout_s: soon\n",
+            [":3: smoke.imports.timeout_s: Input should be a valid number"],
+        ),
+        (
+            "smoke:\n  imports:\n    timeout_s: -1\n",
+            [":3: smoke.imports.timeout_s: Input should be greater than 0 (got -1)"],
+        ),
+        (
+            "baselines:\n  history: 0\n",
+            [":2: baselines.history: Input should be greater than or equal to 1"],
+        ),
+        (
+            "target:\n  root: missing-dir\n",
+            [":2: target.root: directory", "missing-dir does not exist"],
+        ),
+        ("target:\n  root: [unclosed\n", [":3:1: malformed YAML: expected ',' or ']'"]),
+        ("- just\n- a list\n", [":1:1: expected a mapping of sections, got list"]),
+        ("tagret:\n  root: .\n", [":1: tagret: unknown key 'tagret' (did you mean 'target'?)"]),
+    ],
+)
 def test_bad_config_names_file_line_and_key(tmp_path, text, expected):
     path = tmp_path / "proofyard.yaml"
     path.write_text(text, encoding="utf-8")
@@ -129,8 +156,11 @@ def test_unknown_environment_lists_the_known_ones(tmp_path):
 
 
 def test_bad_env_var_and_set_values_name_their_source(tmp_path):
-    with pytest.raises(ConfigError, match="env PROOFYARD__SMOKE__IMPORTS__TIMEOUT_S: "
-                                          "smoke.imports.timeout_s: Input should be greater"):
+    with pytest.raises(
+        ConfigError,
+        match="env PROOFYARD__SMOKE__IMPORTS__TIMEOUT_S: "
+        "smoke.imports.timeout_s: Input should be greater",
+    ):
         load_config(environ={"PROOFYARD__SMOKE__IMPORTS__TIMEOUT_S": "0"}, cwd=tmp_path)
     with pytest.raises(ConfigError, match="--set nonsense: expected KEY=VALUE"):
         load_config(environ={}, cwd=tmp_path, sets=["nonsense"])

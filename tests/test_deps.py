@@ -17,32 +17,57 @@ from tests.conftest import write_tree
 from tests.fakes import fake_venv
 
 STDLIB = frozenset({"os", "sys", "json", "typing", "importlib", "tomllib", "distutils"})
-MARKERS = {"python_version": "3.11", "python_full_version": "3.11.7", "sys_platform": "linux",
-           "platform_system": "Linux", "os_name": "posix", "implementation_name": "cpython",
-           "platform_machine": "x86_64", "platform_python_implementation": "CPython",
-           "platform_release": "", "platform_version": "", "implementation_version": "3.11.7"}
+MARKERS = {
+    "python_version": "3.11",
+    "python_full_version": "3.11.7",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "os_name": "posix",
+    "implementation_name": "cpython",
+    "platform_machine": "x86_64",
+    "platform_python_implementation": "CPython",
+    "platform_release": "",
+    "platform_version": "",
+    "implementation_version": "3.11.7",
+}
 
 
 def make_env(dists):
-    return from_snapshot({"python": "3.11.7", "executable": "/py", "markers": MARKERS,
-                          "stdlib": sorted(STDLIB), "distributions": [
-                              {"name": name, "version": version, "requires": requires,
-                               "license_expression": lic, "license": None, "classifiers": [],
-                               "top_level": top}
-                              for name, version, requires, lic, top in dists]})
+    return from_snapshot(
+        {
+            "python": "3.11.7",
+            "executable": "/py",
+            "markers": MARKERS,
+            "stdlib": sorted(STDLIB),
+            "distributions": [
+                {
+                    "name": name,
+                    "version": version,
+                    "requires": requires,
+                    "license_expression": lic,
+                    "license": None,
+                    "classifiers": [],
+                    "top_level": top,
+                }
+                for name, version, requires, lic, top in dists
+            ],
+        }
+    )
 
 
-ENV = make_env([
-    ("PyYAML", "6.0.1", [], "MIT", ["yaml"]),
-    ("requests", "2.31.0", ["urllib3<3,>=1.21", "idna>=2.5"], "Apache-2.0", ["requests"]),
-    ("urllib3", "2.0.7", [], "MIT", ["urllib3"]),
-    ("idna", "3.6", [], "BSD-3-Clause", ["idna"]),
-    ("pytest", "8.0.0", ["pluggy>=1.5"], "MIT", ["pytest", "_pytest"]),
-    ("pluggy", "1.4.0", ["pytest ; extra == 'dev'"], "MIT", ["pluggy"]),
-    ("cyc-a", "1.0", ["cyc-b"], "GPL-3.0-only", ["cyc_a"]),
-    ("cyc-b", "1.0", ["cyc-a"], None, ["cyc_b"]),
-    ("rich", "13.0", ["markdown-it-py>=2.2 ; extra == 'md'"], "MIT", ["rich"]),
-])
+ENV = make_env(
+    [
+        ("PyYAML", "6.0.1", [], "MIT", ["yaml"]),
+        ("requests", "2.31.0", ["urllib3<3,>=1.21", "idna>=2.5"], "Apache-2.0", ["requests"]),
+        ("urllib3", "2.0.7", [], "MIT", ["urllib3"]),
+        ("idna", "3.6", [], "BSD-3-Clause", ["idna"]),
+        ("pytest", "8.0.0", ["pluggy>=1.5"], "MIT", ["pytest", "_pytest"]),
+        ("pluggy", "1.4.0", ["pytest ; extra == 'dev'"], "MIT", ["pluggy"]),
+        ("cyc-a", "1.0", ["cyc-b"], "GPL-3.0-only", ["cyc_a"]),
+        ("cyc-b", "1.0", ["cyc-a"], None, ["cyc_b"]),
+        ("rich", "13.0", ["markdown-it-py>=2.2 ; extra == 'md'"], "MIT", ["rich"]),
+    ]
+)
 
 PYPROJECT = """
     [project]
@@ -63,20 +88,24 @@ PYPROJECT = """
 
 
 def test_pyproject_requirements_and_setup_cfg_are_read(tmp_path):
-    root = write_tree(tmp_path, {
-        "requirements.txt": "-r base.txt\n-c constraints.txt\nrequests==2.31.0 \\\n"
-                            "    --hash=sha256:abc\n# comment\n-e .\nbad==\n",
-        "base.txt": "pyyaml==6.0.1  # pinned\n",
-        "constraints.txt": "urllib3<2\n",
-        "setup.cfg": "[options]\ninstall_requires =\n    idna>=3\n"
-                     "[options.extras_require]\nsocks = pysocks\n",
-    })
+    root = write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "-r base.txt\n-c constraints.txt\nrequests==2.31.0 \\\n"
+            "    --hash=sha256:abc\n# comment\n-e .\nbad==\n",
+            "base.txt": "pyyaml==6.0.1  # pinned\n",
+            "constraints.txt": "urllib3<2\n",
+            "setup.cfg": "[options]\ninstall_requires =\n    idna>=3\n"
+            "[options.extras_require]\nsocks = pysocks\n",
+        },
+    )
     errors = []
     items = from_requirements(root, "requirements.txt", "requirements", errors)
     assert [(i.name, i.group, i.source, i.line, i.pinned) for i in items] == [
         ("pyyaml", "requirements", "base.txt", 1, "6.0.1"),
         ("urllib3", "constraints", "constraints.txt", 1, None),
-        ("requests", "requirements", "requirements.txt", 3, "2.31.0")]
+        ("requests", "requirements", "requirements.txt", 3, "2.31.0"),
+    ]
     assert [(e.source, e.line) for e in errors] == [("requirements.txt", 7)]
     cfg = from_setup_cfg(root, errors)
     assert [(i.name, i.group) for i in cfg] == [("idna", "main"), ("pysocks", "extra:socks")]
@@ -97,35 +126,47 @@ def test_declared_vs_installed_evaluates_markers_and_extras(tmp_path):
     inspected, found = checks.declared_vs_installed(main, ENV)
     assert inspected == 3  # the win32-only requirement does not apply here
     assert [(f.rule, f.message) for f in found] == [
-        ("deps.missing", "rich[md]: extra [md] needs markdown-it-py>=2.2 (not installed)")]
+        ("deps.missing", "rich[md]: extra [md] needs markdown-it-py>=2.2 (not installed)")
+    ]
     old = make_env([("PyYAML", "5.4", [], "MIT", ["yaml"])])
     _, found = checks.declared_vs_installed(main[:1], old)
     assert found[0].rule == "deps.version-mismatch" and "installed PyYAML 5.4" in found[0].message
 
 
 def test_clean_declarations_raise_nothing(tmp_path):
-    root = write_tree(tmp_path, {"pyproject.toml": '[project]\nname = "x"\n'
-                                 'dependencies = ["pyyaml>=6", "requests"]\n'})
-    inspected, found = checks.declared_vs_installed(from_pyproject(root, Target(root).pyproject,
-                                                                   []), ENV)
+    root = write_tree(
+        tmp_path,
+        {"pyproject.toml": '[project]\nname = "x"\ndependencies = ["pyyaml>=6", "requests"]\n'},
+    )
+    inspected, found = checks.declared_vs_installed(
+        from_pyproject(root, Target(root).pyproject, []), ENV
+    )
     assert (inspected, found) == (2, [])
 
 
 def test_pin_drift_and_conflicting_pins(tmp_path):
-    root = write_tree(tmp_path, {"a.txt": "requests==2.30.0\nidna==3.6\n",
-                                 "b.txt": "requests==2.31.0\n"})
-    items = from_requirements(root, "a.txt", "requirements", []) + \
-        from_requirements(root, "b.txt", "requirements", [])
+    root = write_tree(
+        tmp_path, {"a.txt": "requests==2.30.0\nidna==3.6\n", "b.txt": "requests==2.31.0\n"}
+    )
+    items = from_requirements(root, "a.txt", "requirements", []) + from_requirements(
+        root, "b.txt", "requirements", []
+    )
     inspected, found = checks.pin_drift(items, ENV)
     assert inspected == 2
     assert sorted((f.rule, f.path, f.line) for f in found) == [
-        ("deps.pin-conflict", "a.txt", 1), ("deps.pin-drift", "a.txt", 1)]
+        ("deps.pin-conflict", "a.txt", 1),
+        ("deps.pin-drift", "a.txt", 1),
+    ]
 
 
 def test_environment_conflicts_and_cycles_are_separate():
-    broken = make_env([("requests", "2.31.0", ["urllib3<2", "idna>=2.5", "certifi"], None,
-                        ["requests"]), ("urllib3", "2.0.7", [], None, []),
-                       ("idna", "3.6", [], None, [])])
+    broken = make_env(
+        [
+            ("requests", "2.31.0", ["urllib3<2", "idna>=2.5", "certifi"], None, ["requests"]),
+            ("urllib3", "2.0.7", [], None, []),
+            ("idna", "3.6", [], None, []),
+        ]
+    )
     _, found = checks.environment_conflicts(broken)
     assert sorted(f.rule for f in found) == ["deps.env-conflict", "deps.env-missing"]
     assert checks.dependency_cycles(ENV) == [["cyc-a", "cyc-b"]]
@@ -157,40 +198,61 @@ SOURCE = textwrap.dedent("""
 def test_import_analysis_finds_missing_misplaced_and_unused(tmp_path):
     uses = collect_imports("demo/core.py", SOURCE)
     optional = {u.module: u.reason for u in uses if u.optional}
-    assert optional == {"orjson": "guarded by try/except ImportError",  # not the fallback
-                        "mypy_types_only": "only under TYPE_CHECKING",
-                        "numpy": "checked with find_spec"}
+    assert optional == {
+        "orjson": "guarded by try/except ImportError",  # not the fallback
+        "mypy_types_only": "only under TYPE_CHECKING",
+        "numpy": "checked with find_spec",
+    }
     declared = _declared(tmp_path)
     found = import_findings(
-        uses, own={"demo"}, stdlib=stdlib_for(STDLIB, (3, 8), (3, 11)),
-        declared={i.name for i in declared}, dev_only={"pytest", "ruff"},
-        main={i.name for i in declared if i.group == "main"}, owners=ENV.import_owners(),
-        allow_unused={"rich"}, dist_modules={})
+        uses,
+        own={"demo"},
+        stdlib=stdlib_for(STDLIB, (3, 8), (3, 11)),
+        declared={i.name for i in declared},
+        dev_only={"pytest", "ruff"},
+        main={i.name for i in declared if i.group == "main"},
+        owners=ENV.import_owners(),
+        allow_unused={"rich"},
+        dist_modules={},
+    )
     assert [(f.message.split(":")[0], f.line) for f in found["missing"]] == [
-        ("import tomllib", 4), ("import undeclared_thing", 16)]  # tomllib is 3.11+, target 3.8+
+        ("import tomllib", 4),
+        ("import undeclared_thing", 16),
+    ]  # tomllib is 3.11+, target 3.8+
     assert [f.line for f in found["misplaced"]] == [15]
     assert [f.context for f in found["unused"]] == ["requests", "win-only"]
 
 
 def test_clean_imports_raise_nothing():
     uses = collect_imports("demo/core.py", "import os\nimport yaml\nimport requests\n")
-    found = import_findings(uses, own={"demo"}, stdlib=STDLIB, declared={"pyyaml", "requests"},
-                            dev_only=set(), main={"pyyaml", "requests"},
-                            owners=ENV.import_owners(), allow_unused=set(), dist_modules={})
+    found = import_findings(
+        uses,
+        own={"demo"},
+        stdlib=STDLIB,
+        declared={"pyyaml", "requests"},
+        dev_only=set(),
+        main={"pyyaml", "requests"},
+        owners=ENV.import_owners(),
+        allow_unused=set(),
+        dist_modules={},
+    )
     assert found == {"missing": [], "misplaced": [], "unused": []}
 
 
-@pytest.mark.parametrize(("expression", "verdict"), [
-    ("MIT", "ALLOWED"),
-    ("MIT OR GPL-3.0-only", "ALLOWED"),
-    ("GPL-3.0-only OR MIT", "ALLOWED"),
-    ("MIT AND GPL-3.0-only", "DENIED"),
-    ("(MIT OR Apache-2.0) AND BSD-3-Clause", "ALLOWED"),
-    ("Apache-2.0 WITH LLVM-exception", "ALLOWED"),
-    ("GPL-2.0-only WITH Classpath-exception-2.0", "ALLOWED"),
-    ("LGPL-2.1-only", "NOT_ALLOWED"),
-    ("EPL-2.0 OR LGPL-2.1-only", "NOT_ALLOWED"),
-])
+@pytest.mark.parametrize(
+    ("expression", "verdict"),
+    [
+        ("MIT", "ALLOWED"),
+        ("MIT OR GPL-3.0-only", "ALLOWED"),
+        ("GPL-3.0-only OR MIT", "ALLOWED"),
+        ("MIT AND GPL-3.0-only", "DENIED"),
+        ("(MIT OR Apache-2.0) AND BSD-3-Clause", "ALLOWED"),
+        ("Apache-2.0 WITH LLVM-exception", "ALLOWED"),
+        ("GPL-2.0-only WITH Classpath-exception-2.0", "ALLOWED"),
+        ("LGPL-2.1-only", "NOT_ALLOWED"),
+        ("EPL-2.0 OR LGPL-2.1-only", "NOT_ALLOWED"),
+    ],
+)
 def test_spdx_expressions(expression, verdict):
     allow = {"mit", "apache-2.0", "bsd-3-clause", "gpl-2.0-only with classpath-exception-2.0"}
     deny = {"gpl-3.0-only"}
@@ -198,34 +260,73 @@ def test_spdx_expressions(expression, verdict):
 
 
 def test_license_sources_and_unknowns():
-    results = {r.name: r for r in licenses.check_licenses(
-        ENV.installed.values(), ["MIT", "Apache-2.0", "BSD-3-Clause"], ["GPL-3.0-only"])}
+    results = {
+        r.name: r
+        for r in licenses.check_licenses(
+            ENV.installed.values(), ["MIT", "Apache-2.0", "BSD-3-Clause"], ["GPL-3.0-only"]
+        )
+    }
     assert results["cyc-a"].verdict == licenses.Verdict.DENIED
     assert results["cyc-b"].verdict == licenses.Verdict.UNKNOWN
     assert results["requests"].verdict == licenses.Verdict.ALLOWED
     classified = make_env([("x", "1", [], None, [])]).installed["x"]
-    object.__setattr__(classified, "classifiers",
-                       ("License :: OSI Approved :: BSD License",))
+    object.__setattr__(classified, "classifiers", ("License :: OSI Approved :: BSD License",))
     assert licenses.license_of(classified) == ("BSD-3-Clause", "classifiers")
 
 
 OSV = [
-    {"id": "PYSEC-1", "modified": "2026-01-02T00:00:00Z", "summary": "bad yaml",
-     "affected": [{"package": {"ecosystem": "PyPI", "name": "pyyaml"},
-                   "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"},
-                                                               {"fixed": "6.0.2"}]}]}]},
-    {"id": "PYSEC-2", "modified": "2026-03-04T00:00:00Z", "summary": "old requests",
-     "affected": [{"package": {"ecosystem": "PyPI", "name": "requests"},
-                   "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "2.0"},
-                                                               {"fixed": "2.31.0"}]}]}]},
-    {"id": "GHSA-3", "modified": "2025-05-05T00:00:00Z", "summary": "listed version",
-     "affected": [{"package": {"ecosystem": "PyPI", "name": "idna"}, "versions": ["3.6"]}]},
-    {"id": "NPM-4", "affected": [{"package": {"ecosystem": "npm", "name": "pyyaml"},
-                                  "versions": ["6.0.1"]}]},
-    {"id": "PYSEC-5", "modified": "2026-01-01T00:00:00Z", "summary": "last affected",
-     "affected": [{"package": {"ecosystem": "PyPI", "name": "urllib3"},
-                   "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "1.0"},
-                                                               {"last_affected": "2.0.6"}]}]}]},
+    {
+        "id": "PYSEC-1",
+        "modified": "2026-01-02T00:00:00Z",
+        "summary": "bad yaml",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": "pyyaml"},
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "6.0.2"}]}
+                ],
+            }
+        ],
+    },
+    {
+        "id": "PYSEC-2",
+        "modified": "2026-03-04T00:00:00Z",
+        "summary": "old requests",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": "requests"},
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "2.0"}, {"fixed": "2.31.0"}]}
+                ],
+            }
+        ],
+    },
+    {
+        "id": "GHSA-3",
+        "modified": "2025-05-05T00:00:00Z",
+        "summary": "listed version",
+        "affected": [{"package": {"ecosystem": "PyPI", "name": "idna"}, "versions": ["3.6"]}],
+    },
+    {
+        "id": "NPM-4",
+        "affected": [{"package": {"ecosystem": "npm", "name": "pyyaml"}, "versions": ["6.0.1"]}],
+    },
+    {
+        "id": "PYSEC-5",
+        "modified": "2026-01-01T00:00:00Z",
+        "summary": "last affected",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": "urllib3"},
+                "ranges": [
+                    {
+                        "type": "ECOSYSTEM",
+                        "events": [{"introduced": "1.0"}, {"last_affected": "2.0.6"}],
+                    }
+                ],
+            }
+        ],
+    },
 ]
 
 
@@ -240,16 +341,19 @@ def test_osv_matching_is_deterministic(tmp_path):
     assert len(database.errors) == 1
     hits = advisories.match(database, ENV.installed.values())
     assert [(h.name, h.advisory_id, h.fixed) for h in hits] == [
-        ("idna", "GHSA-3", ()), ("pyyaml", "PYSEC-1", ("6.0.2",))]
+        ("idna", "GHSA-3", ()),
+        ("pyyaml", "PYSEC-1", ("6.0.2",)),
+    ]
 
 
 def test_wheelhouse_manifest_both_ways(tmp_path):
     (tmp_path / "a-1.0-py3-none-any.whl").write_bytes(b"a")
     (tmp_path / "b-1.0-py3-none-any.whl").write_bytes(b"b")
     (tmp_path / "c-1.0-py3-none-any.whl").write_bytes(b"c")
-    hashes = {name: wheelhouse.sha256_of(tmp_path / name)
-              for name in ("a-1.0-py3-none-any.whl", "b-1.0-py3-none-any.whl",
-                           "c-1.0-py3-none-any.whl")}
+    hashes = {
+        name: wheelhouse.sha256_of(tmp_path / name)
+        for name in ("a-1.0-py3-none-any.whl", "b-1.0-py3-none-any.whl", "c-1.0-py3-none-any.whl")
+    }
     manifest = tmp_path / "SHA256SUMS"
     manifest.write_text(wheelhouse.format_manifest(hashes))
     assert wheelhouse.verify(tmp_path, manifest) == (3, [])
@@ -260,7 +364,8 @@ def test_wheelhouse_manifest_both_ways(tmp_path):
     assert sorted((p.rule, p.file) for p in problems) == [
         ("deps.wheel-hash", "b-1.0-py3-none-any.whl"),
         ("deps.wheel-missing", "c-1.0-py3-none-any.whl"),
-        ("deps.wheel-unlisted", "d-1.0-py3-none-any.whl")]
+        ("deps.wheel-unlisted", "d-1.0-py3-none-any.whl"),
+    ]
 
 
 def test_the_real_environment_is_described():
@@ -288,19 +393,26 @@ DEPS_TARGET = {
 @pytest.mark.slow
 @pytest.mark.parametrize("defective", [False, True], ids=["clean", "defects"])
 def test_deps_suite_end_to_end(run_harness, make_target, tmp_path, defective):
-    dists = [("alpha", "1.0", [], "MIT"), ("beta", "2.0", ["alpha>=1"], "Apache-2.0"),
-             ("gamma", "0.1", [], "BSD-3-Clause"), ("delta", "1.0", [], "MIT")]
+    dists = [
+        ("alpha", "1.0", [], "MIT"),
+        ("beta", "2.0", ["alpha>=1"], "Apache-2.0"),
+        ("gamma", "0.1", [], "BSD-3-Clause"),
+        ("delta", "1.0", [], "MIT"),
+    ]
     files = dict(DEPS_TARGET)
     if defective:
         dists[1] = ("beta", "2.1", ["alpha>=2", "missing-dep"], "GPL-3.0-only")
         files["demo/extra.py"] = "import delta\nimport nowhere_declared\n"
     python = fake_venv(tmp_path / "venv", dists)
-    root = make_target(files, f"""
+    root = make_target(
+        files,
+        f"""
         target: {{root: .}}
         deps:
           python: {python}
           licenses: {{allow: [MIT, Apache-2.0, BSD-3-Clause], deny: [GPL-3.0-only]}}
-    """)
+    """,
+    )
     result = run_harness("-m", "deps", f"--proofyard-config={root / 'proofyard.yaml'}")
     sarif = json.loads((tmp_path / "reports" / "findings.sarif").read_text())
     rules = sorted(r["ruleId"] for r in sarif["runs"][0]["results"])
@@ -309,6 +421,12 @@ def test_deps_suite_end_to_end(run_harness, make_target, tmp_path, defective):
         assert rules == []
         return
     assert result.returncode == 1
-    assert rules == ["deps.env-conflict", "deps.env-missing", "deps.import-misplaced",
-                     "deps.import-missing", "deps.license-denied", "deps.pin-drift",
-                     "deps.version-mismatch"]
+    assert rules == [
+        "deps.env-conflict",
+        "deps.env-missing",
+        "deps.import-misplaced",
+        "deps.import-missing",
+        "deps.license-denied",
+        "deps.pin-drift",
+        "deps.version-mismatch",
+    ]

@@ -144,10 +144,14 @@ def test_every_seeded_link_defect_is_found_with_its_position(tmp_path):
         ("docs.escapes-root", 8, 43),
         ("docs.missing-anchor", 6, 50),  # docs/guide.md -> ../README.md#custom-anchor
     }
-    assert "no anchor #nonexistent in docs/guide.md (closest: #details-attr)" in \
-        found[("docs.missing-anchor", 6, 55)]
-    assert "#no-such-section: no such anchor in this file (closest: #" in \
-        found[("docs.missing-anchor", 7, 13)]
+    assert (
+        "no anchor #nonexistent in docs/guide.md (closest: #details-attr)"
+        in found[("docs.missing-anchor", 6, 55)]
+    )
+    assert (
+        "#no-such-section: no such anchor in this file (closest: #"
+        in found[("docs.missing-anchor", 7, 13)]
+    )
     empty = required_documents(root, ["LICENSE", "CHANGELOG.md"])
     assert [f.rule for f in empty] == ["docs.required-empty", "docs.required-missing"]
 
@@ -175,7 +179,11 @@ def test_clean_blocks_pass_and_the_shell_block_never_runs(tmp_path):
     root = write_tree(tmp_path / "clean", CLEAN)
     results = _outcomes(root)
     assert [(lang, action) for lang, action, _ in results] == [
-        ("pycon", "doctest"), ("python", "doctest"), ("python", "run"), ("bash", "skip")]
+        ("pycon", "doctest"),
+        ("python", "doctest"),
+        ("python", "run"),
+        ("bash", "skip"),
+    ]
     assert all(outcome.ok for _, _, outcome in results if outcome is not None)
     assert not (root / "SHOULD_NOT_EXIST").exists()
 
@@ -195,17 +203,24 @@ def test_closing_fence_is_never_expected_output(tmp_path):
 
 
 def test_directive_comments_skip_or_xfail_a_block(tmp_path):
-    root = write_tree(tmp_path, {"a.md": (
-        '<!-- proofyard: skip reason="needs a GPU" -->\n```python\nimport cuda\n```\n\n'
-        '<!-- proofyard: xfail reason="known bug" -->\n```python\nraise ValueError\n```\n')})
+    root = write_tree(
+        tmp_path,
+        {
+            "a.md": (
+                '<!-- proofyard: skip reason="needs a GPU" -->\n```python\nimport cuda\n```\n\n'
+                '<!-- proofyard: xfail reason="known bug" -->\n```python\nraise ValueError\n```\n'
+            )
+        },
+    )
     skipped, xfailed = _fences(root, "a.md")
     assert blocks.plan_block(skipped, "run") == blocks.BlockPlan("skip", "needs a GPU")
     assert (xfailed.directive, xfailed.reason) == ("xfail", "known bug")
 
 
 def test_syntax_mode_checks_without_running(tmp_path):
-    root = write_tree(tmp_path, {"a.md": "```python\nopen('/nope').read()\n```\n\n"
-                                         "```python\ndef broken(:\n```\n"})
+    root = write_tree(
+        tmp_path, {"a.md": "```python\nopen('/nope').read()\n```\n\n```python\ndef broken(:\n```\n"}
+    )
     good, bad = _fences(root, "a.md")
     assert blocks.check_syntax(good, "a.md").ok
     outcome = blocks.check_syntax(bad, "a.md")
@@ -268,23 +283,36 @@ def _closed_port():
 
 def test_online_outcomes_retries_and_cache(server, tmp_path):
     dead = f"http://127.0.0.1:{_closed_port()}/"
-    urls = [f"{server}/ok", f"{server}/missing", f"{server}/flaky", f"{server}/to-file",
-            f"{server}/no-head", dead]
+    urls = [
+        f"{server}/ok",
+        f"{server}/missing",
+        f"{server}/flaky",
+        f"{server}/to-file",
+        f"{server}/no-head",
+        dead,
+    ]
     cache = LinkCache(tmp_path / "links.json", ttl_s=3600)
     results = check_urls(urls, cache=cache, retries=2, backoff_s=0.01, timeout_s=5)
-    outcomes = {url.rsplit("/", 1)[-1] or "dead": (r.outcome, r.status) for url, r in results.items()}
-    assert outcomes == {"ok": ("ok", 200), "missing": ("http-error", 404),
-                        "flaky": ("ok", 200), "to-file": ("http-error", 302),
-                        "no-head": ("ok", 200), "dead": ("unreachable", None)}
+    outcomes = {
+        url.rsplit("/", 1)[-1] or "dead": (r.outcome, r.status) for url, r in results.items()
+    }
+    assert outcomes == {
+        "ok": ("ok", 200),
+        "missing": ("http-error", 404),
+        "flaky": ("ok", 200),
+        "to-file": ("http-error", 302),
+        "no-head": ("ok", 200),
+        "dead": ("unreachable", None),
+    }
     saved = json.loads((tmp_path / "links.json").read_text())
     assert set(saved) == {f"{server}/ok", f"{server}/flaky", f"{server}/no-head"}
     hits_before = dict(_Handler.hits)
-    again = check_urls(urls, cache=LinkCache(tmp_path / "links.json", 3600), retries=0,
-                       timeout_s=5)
+    again = check_urls(urls, cache=LinkCache(tmp_path / "links.json", 3600), retries=0, timeout_s=5)
     assert again[f"{server}/ok"].cached and _Handler.hits["/ok"] == hits_before["/ok"]
     assert _Handler.hits["/missing"] == hits_before["/missing"] + 1  # failures never cached
-    expired = check_urls([f"{server}/ok"], cache=LinkCache(tmp_path / "links.json", 0.0),
-                         timeout_s=5)
+    expired = check_urls(
+        [f"{server}/ok"], cache=LinkCache(tmp_path / "links.json", 0.0), timeout_s=5
+    )
     assert not expired[f"{server}/ok"].cached
 
 
@@ -301,12 +329,28 @@ DOCS_CONFIG = """
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("files", "failed", "rules"), [
-    (CLEAN, 0, []),
-    (DEFECTS, 6, ["docs.block-doctest", "docs.block-run", "docs.escapes-root",
-                  "docs.generated-drift", "docs.missing-anchor", "docs.missing-file",
-                  "docs.missing-image", "docs.required-empty", "docs.undefined-reference"]),
-], ids=["clean", "defects"])
+@pytest.mark.parametrize(
+    ("files", "failed", "rules"),
+    [
+        (CLEAN, 0, []),
+        (
+            DEFECTS,
+            6,
+            [
+                "docs.block-doctest",
+                "docs.block-run",
+                "docs.escapes-root",
+                "docs.generated-drift",
+                "docs.missing-anchor",
+                "docs.missing-file",
+                "docs.missing-image",
+                "docs.required-empty",
+                "docs.undefined-reference",
+            ],
+        ),
+    ],
+    ids=["clean", "defects"],
+)
 def test_docs_suite_end_to_end(run_harness, make_target, tmp_path, files, failed, rules):
     root = make_target(files, DOCS_CONFIG)
     result = run_harness("-m", "docs", f"--proofyard-config={root / 'proofyard.yaml'}")

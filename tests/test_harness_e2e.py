@@ -42,18 +42,23 @@ def test_bad_config_is_a_usage_error_without_traceback(run_harness, make_target)
     root = make_target({"pkg/__init__.py": ""}, "smoke:\n  imports:\n    timeout: 5\n")
     result = run_harness("-m", "smoke", f"--proofyard-config={root / 'proofyard.yaml'}")
     assert result.returncode == 4, result.stdout + result.stderr
-    assert f"{root / 'proofyard.yaml'}:3: smoke.imports.timeout: unknown key 'timeout' " \
-           "(did you mean 'timeout_s'?)" in result.stderr
+    assert (
+        f"{root / 'proofyard.yaml'}:3: smoke.imports.timeout: unknown key 'timeout' "
+        "(did you mean 'timeout_s'?)" in result.stderr
+    )
     for text in (result.stdout, result.stderr):
         assert "Traceback" not in text and "INTERNALERROR" not in text
 
 
-@pytest.mark.parametrize("args", [
-    ("--set", "smoke.imports.timeout_s=-4"),
-    ("--target=/nonexistent/path/for/proofyard",),
-    ("--target", "/tmp"),  # the separate form would move pytest's rootdir: refused
-    ("--env", "nosuchenv"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--set", "smoke.imports.timeout_s=-4"),
+        ("--target=/nonexistent/path/for/proofyard",),
+        ("--target", "/tmp"),  # the separate form would move pytest's rootdir: refused
+        ("--env", "nosuchenv"),
+    ],
+)
 def test_bad_options_are_usage_errors(run_harness, args):
     result = run_harness("-m", "smoke", *args)
     assert result.returncode == 4
@@ -68,12 +73,14 @@ def _read_reports(folder):
 
 
 def test_serial_and_xdist_runs_write_every_report_with_the_same_findings(
-        run_harness, make_target, tmp_path):
+    run_harness, make_target, tmp_path
+):
     root = make_target(DEFECTIVE, "target:\n  root: .\n")
     config = str(root / "proofyard.yaml")
     serial = run_harness("-m", "smoke", f"--proofyard-config={config}", reports="serial")
-    parallel = run_harness("-m", "smoke", f"--proofyard-config={config}", "-n", "2",
-                           reports="parallel")
+    parallel = run_harness(
+        "-m", "smoke", f"--proofyard-config={config}", "-n", "2", reports="parallel"
+    )
     assert serial.returncode == 1, serial.stdout[-3000:]
     assert "rootdir: " + str(REPO) in serial.stdout and "UnknownMarkWarning" not in serial.stdout
     assert parallel.returncode == 1, parallel.stdout[-3000:]
@@ -102,14 +109,17 @@ def test_serial_and_xdist_runs_write_every_report_with_the_same_findings(
     assert outcomes["test_entry_point[demo-ok]"] == "passed"
 
     def fingerprints(sarif):
-        return sorted((r["ruleId"], r["partialFingerprints"]["proofyard/v1"])
-                      for r in sarif["runs"][0]["results"])
+        return sorted(
+            (r["ruleId"], r["partialFingerprints"]["proofyard/v1"])
+            for r in sarif["runs"][0]["results"]
+        )
 
     assert fingerprints(serial_sarif) == fingerprints(parallel_sarif)
     results = serial_sarif["runs"][0]["results"]
     assert [r["ruleId"] for r in results] == ["smoke.import"]
-    assert results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
-        "pkg/broken.py"
+    assert (
+        results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "pkg/broken.py"
+    )
     assert serial_sarif["version"] == "2.1.0"
     props = {p.get("name") for p in serial_junit.iter("property")}
     assert {"inspected.modules", "metric.import_time"} <= props
@@ -136,7 +146,15 @@ def test_a_suite_check_that_inspected_nothing_fails(pytester):
     pytester.makepyfile(test_honesty=HONESTY_TEST)
     pytester.makeini("[pytest]\nmarkers =\n    smoke: smoke\n")
     result = pytester.runpytest_subprocess(
-        "-p", "fixtures.config", "-p", "fixtures.network", "-p", "fixtures.recording",
-        "-p", "fixtures.reporting", f"--reports-dir={pytester.path / 'out'}")
+        "-p",
+        "fixtures.config",
+        "-p",
+        "fixtures.network",
+        "-p",
+        "fixtures.recording",
+        "-p",
+        "fixtures.reporting",
+        f"--reports-dir={pytester.path / 'out'}",
+    )
     result.assert_outcomes(passed=1, failed=1, skipped=1)
     result.stdout.fnmatch_lines(["*test_checks_nothing*inspected nothing*"])

@@ -16,23 +16,26 @@ from ops import netpolicy
 from ops.netpolicy import NetworkBlocked, decide, guard_sockets, isolated_argv
 
 
-@pytest.mark.parametrize(("host", "allow", "allowed"), [
-    ("127.0.0.1", (), True),
-    ("127.8.9.10", (), True),
-    ("::1", (), True),
-    ("[::1]", (), True),
-    ("::ffff:127.0.0.1", (), True),
-    ("localhost", (), True),
-    ("LOCALHOST", (), True),
-    ("10.0.0.1", (), False),
-    ("192.168.1.5", (), False),
-    ("8.8.8.8", (), False),
-    ("example.org", (), False),
-    ("example.org", ("example.org",), True),
-    ("10.1.2.3", ("10.0.0.0/8",), True),
-    ("11.1.2.3", ("10.0.0.0/8",), False),
-    ("0.0.0.0", (), False),
-])
+@pytest.mark.parametrize(
+    ("host", "allow", "allowed"),
+    [
+        ("127.0.0.1", (), True),
+        ("127.8.9.10", (), True),
+        ("::1", (), True),
+        ("[::1]", (), True),
+        ("::ffff:127.0.0.1", (), True),
+        ("localhost", (), True),
+        ("LOCALHOST", (), True),
+        ("10.0.0.1", (), False),
+        ("192.168.1.5", (), False),
+        ("8.8.8.8", (), False),
+        ("example.org", (), False),
+        ("example.org", ("example.org",), True),
+        ("10.1.2.3", ("10.0.0.0/8",), True),
+        ("11.1.2.3", ("10.0.0.0/8",), False),
+        ("0.0.0.0", (), False),
+    ],
+)
 def test_decide(host, allow, allowed):
     assert decide(host, allow).allowed is allowed
 
@@ -81,11 +84,13 @@ def test_guard_allows_real_loopback_traffic():
             peer.close()
 
 
-CHILD = ("import socket, json\n"
-         "names = [name for _, name in socket.if_nameindex()]\n"
-         "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
-         "c = socket.create_connection(s.getsockname(), timeout=5)\n"
-         "print(json.dumps(names))\n")
+CHILD = (
+    "import socket, json\n"
+    "names = [name for _, name in socket.if_nameindex()]\n"
+    "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+    "c = socket.create_connection(s.getsockname(), timeout=5)\n"
+    "print(json.dumps(names))\n"
+)
 
 
 def test_subprocess_runs_with_loopback_only_where_enforced():

@@ -73,11 +73,19 @@ def test_src_layout_packages_and_modules_are_found(target):
     assert [name for name, _ in target.modules()][:3] == ["demo", "demo.clean", "demo.cli"]
 
 
-@pytest.mark.parametrize(("module", "outcome"), [
-    ("demo", "ok"), ("demo.clean", "ok"), ("demo.cli", "ok"), ("demo.leak_check", "ok"),
-    ("demo.raises", "error"), ("demo.undeclared", "error"), ("demo.hangs", "timeout"),
-    ("demo.optional", "optional-missing"),
-])
+@pytest.mark.parametrize(
+    ("module", "outcome"),
+    [
+        ("demo", "ok"),
+        ("demo.clean", "ok"),
+        ("demo.cli", "ok"),
+        ("demo.leak_check", "ok"),
+        ("demo.raises", "error"),
+        ("demo.undeclared", "error"),
+        ("demo.hangs", "timeout"),
+        ("demo.optional", "optional-missing"),
+    ],
+)
 def test_import_outcomes(results, module, outcome):
     assert results[module].outcome == outcome, results[module].detail
 
@@ -105,8 +113,12 @@ def test_a_hanging_import_is_killed_at_its_timeout(results):
 
 def _run_entry(target, name, args=("--help",)):
     points = {p.name: p for p in commands.declared_entry_points(target.pyproject)}
-    return run_command(commands.entry_point_argv(points[name], args), timeout_s=20,
-                       cwd=target.root, env=commands.python_path_env([target.root / "src"]))
+    return run_command(
+        commands.entry_point_argv(points[name], args),
+        timeout_s=20,
+        cwd=target.root,
+        env=commands.python_path_env([target.root / "src"]),
+    )
 
 
 def test_working_console_script_passes(target):
@@ -123,25 +135,36 @@ def test_failing_console_script_is_reported_with_its_exit_code(target):
 
 def test_command_timeout_kills_the_process_group():
     start = time.perf_counter()
-    result = run_command([sys.executable, "-c", "import subprocess, time; "
-                          "subprocess.Popen(['sleep', '60']); time.sleep(60)"], timeout_s=1)
+    result = run_command(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, time; subprocess.Popen(['sleep', '60']); time.sleep(60)",
+        ],
+        timeout_s=1,
+    )
     assert result.timed_out and time.perf_counter() - start < 10
     assert commands.judge_command(result, 0, None)[0].startswith("timed out after")
 
 
 def test_expected_output_pattern_and_exit_code(tmp_path):
-    result = run_command([sys.executable, "-c", "print('version 1.2'); raise SystemExit(2)"],
-                         timeout_s=10)
+    result = run_command(
+        [sys.executable, "-c", "print('version 1.2'); raise SystemExit(2)"], timeout_s=10
+    )
     assert commands.judge_command(result, 2, r"version \d+\.\d+") == []
     assert commands.judge_command(result, 0, r"nope") == [
-        "exit code 2, expected 0", "output does not match /nope/"]
+        "exit code 2, expected 0",
+        "output does not match /nope/",
+    ]
 
 
 def test_missing_and_empty_artifacts(tmp_path):
     write_tree(tmp_path, {"out/model.bin": "x", "out/empty.txt": ""})
     assert commands.missing_artifacts(tmp_path, ["out/*.bin"]) == []
     assert commands.missing_artifacts(tmp_path, ["out/*.txt", "out/*.onnx"]) == [
-        "out/*.txt: only empty files (empty.txt)", "out/*.onnx: no file matches"]
+        "out/*.txt: only empty files (empty.txt)",
+        "out/*.onnx: no file matches",
+    ]
 
 
 SERVER = textwrap.dedent("""
@@ -172,9 +195,12 @@ def _service(tmp_path, delay, status):
     (tmp_path / "server.py").write_text(SERVER)
     port = _free_port()
     return ServiceCheck(
-        name="api", run=[sys.executable, "server.py", str(port), str(delay), str(status)],
-        ready_url=f"http://127.0.0.1:{port}/", timeout_s=15,
-        probes=[ProbeCheck(path="/health", expect_json={"status": "ok"})])
+        name="api",
+        run=[sys.executable, "server.py", str(port), str(delay), str(status)],
+        ready_url=f"http://127.0.0.1:{port}/",
+        timeout_s=15,
+        probes=[ProbeCheck(path="/health", expect_json={"status": "ok"})],
+    )
 
 
 def test_service_ready_after_two_seconds_is_polled_not_slept(tmp_path):
@@ -203,8 +229,12 @@ def test_service_health_500_fails_its_probe_and_keeps_output(tmp_path):
 
 def test_service_that_exits_early_and_port_in_use_are_clear(tmp_path):
     port = _free_port()
-    spec = ServiceCheck(name="dies", run=[sys.executable, "-c", "raise SystemExit(7)"],
-                        ready_port=port, timeout_s=10)
+    spec = ServiceCheck(
+        name="dies",
+        run=[sys.executable, "-c", "raise SystemExit(7)"],
+        ready_port=port,
+        timeout_s=10,
+    )
     with pytest.raises(ServiceError, match="exited early with code 7"):
         with RunningService(spec, tmp_path) as running:
             running.wait_ready()

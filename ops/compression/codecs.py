@@ -40,8 +40,10 @@ def payload_size(payload: Any) -> int:
         return sum(payload_size(value) for value in payload.values())
     if isinstance(payload, list | tuple):
         return sum(payload_size(value) for value in payload)
-    raise TypeError(f"cannot measure a payload of type {type(payload).__name__}: return bytes, "
-                    "a numpy array, or an object with size_of()")
+    raise TypeError(
+        f"cannot measure a payload of type {type(payload).__name__}: return bytes, "
+        "a numpy array, or an object with size_of()"
+    )
 
 
 # --- lossless -----------------------------------------------------------------------------
@@ -54,7 +56,8 @@ def _frame(x: Any) -> tuple[bytes, bytes]:
     if isinstance(x, np.ndarray):
         array = np.ascontiguousarray(x)
         header = _HEADER.pack(1, array.dtype.str.encode(), array.ndim) + struct.pack(
-            f"<{array.ndim}Q", *array.shape)
+            f"<{array.ndim}Q", *array.shape
+        )
         return header, array.tobytes()
     return _HEADER.pack(0, b"", 0), bytes(x)
 
@@ -83,8 +86,8 @@ class LosslessCodec:
 
     def decompress(self, payload: bytes) -> Any:
         (length,) = struct.unpack_from("<I", payload)
-        header = payload[4: 4 + length]
-        return _unframe(header, self._decompress(payload[4 + length:]))
+        header = payload[4 : 4 + length]
+        return _unframe(header, self._decompress(payload[4 + length :]))
 
 
 def zlib_codec(level: int = 6) -> LosslessCodec:
@@ -103,11 +106,15 @@ def zstd_codec(level: int = 3) -> LosslessCodec:
     import zstandard
 
     return LosslessCodec(
-        "zstd", level, lambda b, lv: zstandard.ZstdCompressor(level=lv).compress(b),
-        lambda b: zstandard.ZstdDecompressor().decompress(b))
+        "zstd",
+        level,
+        lambda b, lv: zstandard.ZstdCompressor(level=lv).compress(b),
+        lambda b: zstandard.ZstdDecompressor().decompress(b),
+    )
 
 
 # --- lossy tensor codecs ----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Packed:
@@ -131,7 +138,9 @@ class Fp16Codec:
     lossy = True
 
     def compress(self, x: np.ndarray) -> Packed:
-        return Packed({"values": np.asarray(x).astype(np.float16)}, np.shape(x), np.asarray(x).dtype.str)
+        return Packed(
+            {"values": np.asarray(x).astype(np.float16)}, np.shape(x), np.asarray(x).dtype.str
+        )
 
     def decompress(self, payload: Packed) -> np.ndarray:
         return payload.arrays["values"].astype(np.dtype(payload.dtype)).reshape(payload.shape)
@@ -147,8 +156,9 @@ class Int8Codec:
         scales = np.abs(matrix).max(axis=1, keepdims=True) / 127.0
         scales[scales == 0] = 1.0
         q = np.clip(np.rint(matrix / scales), -127, 127).astype(np.int8)
-        return Packed({"q": q, "scales": scales.astype(np.float32)}, np.shape(x),
-                      np.asarray(x).dtype.str)
+        return Packed(
+            {"q": q, "scales": scales.astype(np.float32)}, np.shape(x), np.asarray(x).dtype.str
+        )
 
     def decompress(self, payload: Packed) -> np.ndarray:
         values = payload.arrays["q"].astype(np.float32) * payload.arrays["scales"]
@@ -174,8 +184,11 @@ class Int4Codec:
         scales[scales == 0] = 1.0
         q = (np.clip(np.rint(groups / scales), -8, 7).astype(np.int8) + 8).astype(np.uint8).ravel()
         packed = (q[0::2] | (q[1::2] << 4)).astype(np.uint8)
-        return Packed({"packed": packed, "scales": scales.astype(np.float16).ravel()},
-                      np.shape(x), np.asarray(x).dtype.str)
+        return Packed(
+            {"packed": packed, "scales": scales.astype(np.float16).ravel()},
+            np.shape(x),
+            np.asarray(x).dtype.str,
+        )
 
     def decompress(self, payload: Packed) -> np.ndarray:
         packed = payload.arrays["packed"]
@@ -201,8 +214,11 @@ class TernaryCodec:
         padded[: trits.size] = trits
         quads = padded.reshape(-1, 4)
         packed = quads[:, 0] | (quads[:, 1] << 2) | (quads[:, 2] << 4) | (quads[:, 3] << 6)
-        return Packed({"packed": packed.astype(np.uint8), "scale": np.array([scale], np.float32)},
-                      np.shape(x), np.asarray(x).dtype.str)
+        return Packed(
+            {"packed": packed.astype(np.uint8), "scale": np.array([scale], np.float32)},
+            np.shape(x),
+            np.asarray(x).dtype.str,
+        )
 
     def decompress(self, payload: Packed) -> np.ndarray:
         packed = payload.arrays["packed"]
@@ -213,8 +229,14 @@ class TernaryCodec:
 
 
 BUILTIN: dict[str, Callable[..., Any]] = {
-    "zlib": zlib_codec, "bz2": bz2_codec, "lzma": lzma_codec, "zstd": zstd_codec,
-    "fp16": Fp16Codec, "int8": Int8Codec, "int4": Int4Codec, "ternary": TernaryCodec,
+    "zlib": zlib_codec,
+    "bz2": bz2_codec,
+    "lzma": lzma_codec,
+    "zstd": zstd_codec,
+    "fp16": Fp16Codec,
+    "int8": Int8Codec,
+    "int4": Int4Codec,
+    "ternary": TernaryCodec,
 }
 
 

@@ -1,4 +1,4 @@
-"""Absolute thresholds of a measured case.
+"""Gates of a measured case: absolute thresholds, and what to compare with the baseline.
 
 Regressions against the baseline use ``ops.baseline.compare``; throughput is compared
 normalised by a reference codec timed paired with each case (``measure.timed``).
@@ -7,6 +7,9 @@ normalised by a reference codec timed paired with each case (``measure.timed``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from ops.compression.measure import CaseResult
+from ops.config.schema import CompressionCodec, CompressionConfig
 
 
 @dataclass(frozen=True)
@@ -18,13 +21,73 @@ class GateCheck:
     detail: str
 
 
-def absolute(name: str, value: float, minimum: float | None = None,
-             maximum: float | None = None) -> list[GateCheck]:
+@dataclass(frozen=True)
+class Tracked:
+    """A value compared with its baseline: noisy values use the history's median."""
+
+    name: str
+    value: float
+    higher_is_better: bool
+    tolerance: float
+
+    @property
+    def noisy(self) -> bool:
+        return self.name.endswith("_norm")
+
+
+def absolute(
+    name: str, value: float, minimum: float | None = None, maximum: float | None = None
+) -> list[GateCheck]:
     checks = []
     if minimum is not None:
-        checks.append(GateCheck(name, value, minimum, value >= minimum,
-                                f"{name} {value:.6g} >= {minimum:g}"))
+        checks.append(
+            GateCheck(name, value, minimum, value >= minimum, f"{name} {value:.6g} >= {minimum:g}")
+        )
     if maximum is not None:
-        checks.append(GateCheck(name, value, maximum, value <= maximum,
-                                f"{name} {value:.6g} <= {maximum:g}"))
+        checks.append(
+            GateCheck(name, value, maximum, value <= maximum, f"{name} {value:.6g} <= {maximum:g}")
+        )
     return checks
+
+
+def absolute_failures(spec: CompressionCodec, result: CaseResult, lossless: bool) -> list[str]:
+    """Sentences for every absolute gate the case fails (exact round trip included)."""
+    failures = ["lossless round trip is not exact"] if lossless and not result.exact else []
+    checks = absolute("ratio", result.ratio, minimum=spec.min_ratio)
+    if result.fidelity:
+        scores = result.fidelity
+        checks += absolute("rel_frobenius", scores["rel_frobenius"], maximum=spec.max_rel_error)
+        checks += absolute("max_abs_error", scores["max_abs_error"], maximum=spec.max_abs_error)
+        checks += absolute("snr_db", scores["snr_db"], minimum=spec.min_snr_db)
+        checks += absolute("cosine", scores["cosine"], minimum=spec.min_cosine)
+    return failures + [check.detail + " failed" for check in checks if not check.passed]
+
+
+def tracked_values(
+    spec: CompressionCodec, section: CompressionConfig, result: CaseResult
+) -> list[Tracked]:
+    """The values gated against the baseline, each with its tolerance (per codec or default)."""
+
+    def pick(own: float | None, default: float) -> float:
+        return own if own is not None else default
+
+    speed = pick(spec.throughput_regression, section.throughput_regression)
+    tracked = [
+        Tracked("ratio", result.ratio, True, pick(spec.ratio_regression, section.ratio_regression))
+    ]
+    tracked += [
+        Tracked(name, value, True, speed)
+        for name, value in (
+            ("compress_norm", result.compress_norm),
+            ("decompress_norm", result.decompress_norm),
+        )
+        if value is not None
+    ]
+    error = result.fidelity.get("rel_frobenius")
+    if error is not None:
+        tracked.append(
+            Tracked(
+                "rel_frobenius", error, False, pick(spec.error_regression, section.error_regression)
+            )
+        )
+    return tracked

@@ -42,9 +42,24 @@ class CaseResult:
     def decompress_mb_s(self) -> float:
         return self.original_bytes / 1e6 / self.decompress_s if self.decompress_s else float("inf")
 
+    def metrics(self) -> list[tuple[str, float, str]]:
+        """(name, value, unit) of every figure measured."""
+        return [
+            ("ratio", self.ratio, "x"),
+            ("bits_per_value", self.bits_per_value, "bit"),
+            ("compress_mb_s", self.compress_mb_s, "MB/s"),
+            ("decompress_mb_s", self.decompress_mb_s, "MB/s"),
+            *((key, value, "") for key, value in self.fidelity.items()),
+        ]
+
     def as_row(self) -> dict[str, Any]:
-        return {**asdict(self), "ratio": self.ratio, "bits_per_value": self.bits_per_value,
-                "compress_mb_s": self.compress_mb_s, "decompress_mb_s": self.decompress_mb_s}
+        return {
+            **asdict(self),
+            "ratio": self.ratio,
+            "bits_per_value": self.bits_per_value,
+            "compress_mb_s": self.compress_mb_s,
+            "decompress_mb_s": self.decompress_mb_s,
+        }
 
 
 MIN_SAMPLE_S = 0.02
@@ -57,7 +72,9 @@ def _loops_for(function: Callable[[], Any], clock: Callable[[], float], min_samp
     return max(1, int(min_sample_s / first)) if first > 0 else 1
 
 
-def _sample(function: Callable[[], Any], loops: int, clock: Callable[[], float]) -> tuple[Any, float]:
+def _sample(
+    function: Callable[[], Any], loops: int, clock: Callable[[], float]
+) -> tuple[Any, float]:
     result = None
     start = clock()
     for _ in range(loops):
@@ -71,10 +88,14 @@ class Timing:
     relative: float | None  # median of (seconds per call / reference seconds per call), paired
 
 
-def timed(function: Callable[[], Any], repeats: int, warmup: int,
-          clock: Callable[[], float] = time.perf_counter,
-          reference: Callable[[], Any] | None = None,
-          min_sample_s: float = MIN_SAMPLE_S) -> tuple[Any, Timing]:
+def timed(
+    function: Callable[[], Any],
+    repeats: int,
+    warmup: int,
+    clock: Callable[[], float] = time.perf_counter,
+    reference: Callable[[], Any] | None = None,
+    min_sample_s: float = MIN_SAMPLE_S,
+) -> tuple[Any, Timing]:
     """Time ``function``: ``warmup`` untimed calls, then ``repeats`` samples; each sample runs
     it enough times to last ``min_sample_s`` (calibrated on one call), so sub-millisecond
     codecs are not timed at the clock's noise level.
@@ -111,7 +132,7 @@ def fidelity(original: np.ndarray, restored: np.ndarray) -> dict[str, float]:
     return {
         "mse": noise / a.size,
         "max_abs_error": float(np.abs(error).max()) if a.size else 0.0,
-        "rel_frobenius": (noise ** 0.5) / (signal ** 0.5) if signal else 0.0,
+        "rel_frobenius": (noise**0.5) / (signal**0.5) if signal else 0.0,
         "cosine": float(np.dot(a, b)) / norms if norms else 1.0,
         "snr_db": 10 * np.log10(signal / noise) if noise else float("inf"),
     }
@@ -119,10 +140,17 @@ def fidelity(original: np.ndarray, restored: np.ndarray) -> dict[str, float]:
 
 def same(original: Any, restored: Any) -> bool:
     if isinstance(original, np.ndarray):
-        return (isinstance(restored, np.ndarray) and restored.dtype == original.dtype
-                and restored.shape == original.shape and np.array_equal(original, restored))
-    return bytes(original) == bytes(restored) if isinstance(restored, bytes | bytearray | memoryview) \
+        return (
+            isinstance(restored, np.ndarray)
+            and restored.dtype == original.dtype
+            and restored.shape == original.shape
+            and np.array_equal(original, restored)
+        )
+    return (
+        bytes(original) == bytes(restored)
+        if isinstance(restored, bytes | bytearray | memoryview)
         else False
+    )
 
 
 @dataclass(frozen=True)
@@ -137,9 +165,16 @@ class Reference:
         return nbytes(self.data)
 
 
-def measure(codec: Any, data: Any, *, lossless: bool, repeats: int = 5, warmup: int = 1,
-            clock: Callable[[], float] = time.perf_counter,
-            reference: Reference | None = None) -> CaseResult:
+def measure(
+    codec: Any,
+    data: Any,
+    *,
+    lossless: bool,
+    repeats: int = 5,
+    warmup: int = 1,
+    clock: Callable[[], float] = time.perf_counter,
+    reference: Reference | None = None,
+) -> CaseResult:
     """Ratio, throughput (median of repeats after warm-up) and fidelity of one case."""
     ref_compress = ref_decompress = None
     if reference is not None:
@@ -147,8 +182,9 @@ def measure(codec: Any, data: Any, *, lossless: bool, repeats: int = 5, warmup: 
         ref_compress = lambda: reference.codec.compress(reference.data)  # noqa: E731
         ref_decompress = lambda: reference.codec.decompress(ref_payload)  # noqa: E731
     payload, compress = timed(lambda: codec.compress(data), repeats, warmup, clock, ref_compress)
-    restored, decompress = timed(lambda: codec.decompress(payload), repeats, warmup, clock,
-                                 ref_decompress)
+    restored, decompress = timed(
+        lambda: codec.decompress(payload), repeats, warmup, clock, ref_decompress
+    )
     values = int(data.size) if isinstance(data, np.ndarray) else len(data)
     exact = same(data, restored)
     scores = {} if lossless or not isinstance(data, np.ndarray) else fidelity(data, restored)
@@ -159,5 +195,14 @@ def measure(codec: Any, data: Any, *, lossless: bool, repeats: int = 5, warmup: 
             return None
         return nbytes(data) / reference.size / timing.relative
 
-    return CaseResult(nbytes(data), payload_size(payload), values, compress.seconds,
-                      decompress.seconds, exact, scores, norm(compress), norm(decompress))
+    return CaseResult(
+        nbytes(data),
+        payload_size(payload),
+        values,
+        compress.seconds,
+        decompress.seconds,
+        exact,
+        scores,
+        norm(compress),
+        norm(decompress),
+    )

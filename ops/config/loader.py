@@ -79,8 +79,9 @@ def load_config(
     for key_path, value, label in _set_layer(sets):
         _merge(merged, _nest(key_path, value), lambda _p, label=label: label, origins, ())
     if target is not None:
-        _merge(merged, {"target": {"root": str(Path(cwd, target))}}, lambda _p: "--target",
-               origins, ())
+        _merge(
+            merged, {"target": {"root": str(Path(cwd, target))}}, lambda _p: "--target", origins, ()
+        )
     try:
         config = ProofyardConfig.model_validate(merged)
     except ValidationError as exc:
@@ -182,7 +183,7 @@ def _environment_layer(environ: Mapping[str, str]) -> list[tuple[KeyPath, Any, s
     layer = []
     for name in sorted(environ):
         if name.startswith(ENV_PREFIX):
-            key_path = tuple(part.lower() for part in name[len(ENV_PREFIX):].split("__"))
+            key_path = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
             if not all(key_path):
                 raise ConfigError(f"env {name}: empty key segment (use SECTION__KEY)")
             layer.append((key_path, _parse_scalar(environ[name]), f"env {name}"))
@@ -194,7 +195,9 @@ def _set_layer(sets: Iterable[str]) -> list[tuple[KeyPath, Any, str]]:
     for option in sets:
         key, sep, raw = option.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set {option}: expected KEY=VALUE, for example smoke.imports.timeout_s=5")
+            raise ConfigError(
+                f"--set {option}: expected KEY=VALUE, for example smoke.imports.timeout_s=5"
+            )
         key_path = tuple(key.strip().split("."))
         if not all(key_path):
             raise ConfigError(f"--set {option}: empty key segment")

@@ -93,7 +93,8 @@ class CommandCheck(Section):
     name: str
     run: list[str] | str = Field(
         description="argv list ({python} is the harness's interpreter); a string only with "
-        "shell: true.")
+        "shell: true."
+    )
     shell: bool = False
     expect_exit: int = 0
     expect_output: str | None = Field(None, description="Regular expression searched in output.")
@@ -167,8 +168,10 @@ class GeneratedCommand(Section):
     shell: bool = False
     fence: str | None = Field(None, description="Wrap the output in a code fence of this language.")
     timeout_s: float = Field(30.0, gt=0, le=3600)
-    env: dict[str, str] = Field(default_factory=lambda: {"COLUMNS": "100"},
-                                description="Environment for the command (fixed width by default).")
+    env: dict[str, str] = Field(
+        default_factory=lambda: {"COLUMNS": "100"},
+        description="Environment for the command (fixed width by default).",
+    )
 
 
 class DocsConfig(Section):
@@ -197,18 +200,24 @@ class DepsConfig(Section):
     """The deps suite."""
 
     python: str | None = Field(None, description="Interpreter to check (default: the harness's).")
-    requirements: list[str] = Field(default_factory=lambda: ["requirements*.txt"],
-                                    description="Globs of requirements files (-r/-c followed).")
+    requirements: list[str] = Field(
+        default_factory=lambda: ["requirements*.txt"],
+        description="Globs of requirements files (-r/-c followed).",
+    )
     constraints: list[str] = Field(default_factory=list, description="Globs of constraints files.")
-    extras: list[str] = Field(default_factory=list,
-                              description="Extras whose dependencies must be installed ('*': all).")
-    groups: list[str] = Field(default_factory=list,
-                              description="Dependency groups that must be installed ('*': all).")
+    extras: list[str] = Field(
+        default_factory=list, description="Extras whose dependencies must be installed ('*': all)."
+    )
+    groups: list[str] = Field(
+        default_factory=list, description="Dependency groups that must be installed ('*': all)."
+    )
     dev_groups: list[str] = Field(
         default_factory=lambda: ["dev", "test", "tests", "testing", "lint", "docs", "typing"],
-        description="Extras and groups that hold development-only dependencies.")
-    allow_unused: list[str] = Field(default_factory=list,
-                                    description="Declared distributions allowed to go unimported.")
+        description="Extras and groups that hold development-only dependencies.",
+    )
+    allow_unused: list[str] = Field(
+        default_factory=list, description="Declared distributions allowed to go unimported."
+    )
     fail_on_cycles: bool = False
     wheelhouse: str | None = Field(None, description="Folder of vendored wheels.")
     wheelhouse_manifest: str = Field("SHA256SUMS", description="Manifest inside the wheelhouse.")
@@ -246,14 +255,18 @@ class CompressionCodec(Section):
 
 
 def _default_datasets() -> list[CompressionDataset]:
-    return [CompressionDataset(name=f"{kind}-{rows}x{cols}", kind=kind, shape=[rows, cols], seed=seed)
-            for seed, (rows, cols) in enumerate(((256, 512), (512, 1024), (1024, 2048)))
-            for kind in ("gaussian", "heavy-tailed")]
+    return [
+        CompressionDataset(name=f"{kind}-{rows}x{cols}", kind=kind, shape=[rows, cols], seed=seed)
+        for seed, (rows, cols) in enumerate(((256, 512), (512, 1024), (1024, 2048)))
+        for kind in ("gaussian", "heavy-tailed")
+    ]
 
 
 def _default_codecs() -> list[CompressionCodec]:
-    return [CompressionCodec(name=name, codec=name) for name in
-            ("zlib", "bz2", "lzma", "zstd", "fp16", "int8", "int4", "ternary")]
+    return [
+        CompressionCodec(name=name, codec=name)
+        for name in ("zlib", "bz2", "lzma", "zstd", "fp16", "int8", "int4", "ternary")
+    ]
 
 
 class CompressionConfig(Section):
@@ -266,9 +279,124 @@ class CompressionConfig(Section):
     lossless_on_tensors: bool = Field(False, description="Also run lossless codecs on tensors.")
     ratio_regression: float = Field(0.01, ge=0, le=1, description="Allowed ratio loss.")
     error_regression: float = Field(0.05, ge=0, description="Allowed relative error growth.")
-    throughput_regression: float = Field(0.15, ge=0, le=1,
-                                         description="Allowed normalised throughput loss.")
+    throughput_regression: float = Field(
+        0.15, ge=0, le=1, description="Allowed normalised throughput loss."
+    )
     reference_mb: float = Field(1.0, gt=0, le=1024, description="Size of the reference workload.")
+
+
+class Gate(Section):
+    """What every quality gate shares."""
+
+    enabled: bool = True
+    mode: Literal["absolute", "ratchet"] = Field(
+        "absolute", description="ratchet: fail only on what is new or worse than the baseline."
+    )
+    severity: Literal["error", "warning"] = "error"
+    include: list[str] = Field(default_factory=list, description="Globs; empty means all files.")
+    exclude: list[str] = Field(default_factory=list)
+
+
+class LintGate(Gate):
+    max_total: int = Field(0, ge=0, description="Most ruff violations allowed in total.")
+    per_rule: dict[str, int] = Field(
+        default_factory=dict, description="Most violations per rule code or prefix."
+    )
+    args: list[str] = Field(default_factory=list, description="Extra ruff check arguments.")
+
+
+class ComplexityGate(Gate):
+    max_complexity: int = Field(10, ge=1, description="Per function (radon cc rule).")
+    max_over: int = Field(0, ge=0, description="Functions allowed over max_complexity.")
+    max_average: float | None = Field(None, gt=0)
+
+
+class MaintainabilityGate(Gate):
+    min_index: float = Field(20.0, ge=0, le=100, description="Per file (radon mi formula).")
+
+
+class TypeHintsGate(Gate):
+    min_functions_percent: float = Field(
+        0.0, ge=0, le=100, description="Public functions fully annotated."
+    )
+    min_annotations_percent: float = Field(
+        0.0, ge=0, le=100, description="Parameters and returns annotated."
+    )
+
+
+class DocstringsGate(Gate):
+    min_percent: float = Field(0.0, ge=0, le=100)
+    public_only: bool = Field(
+        False, description="Count public objects only (default: interrogate's default counting)."
+    )
+
+
+class MarkersGate(Gate):
+    max_markers: int = Field(0, ge=0)
+    tags: list[str] = Field(default_factory=lambda: ["TODO", "FIXME", "XXX"])
+
+
+class ErrorHandlingGate(Gate):
+    max_findings: int = Field(0, ge=0)
+
+
+class PrintGate(Gate):
+    cli_modules: list[str] = Field(
+        default_factory=list, description="Globs of command-line modules that may print."
+    )
+    max_calls: int = Field(0, ge=0)
+
+
+class SizeGate(Gate):
+    max_file_lines: int = Field(1000, ge=1)
+    max_function_lines: int = Field(100, ge=1)
+    max_class_methods: int = Field(30, ge=1)
+    max_class_lines: int = Field(800, ge=1)
+
+
+class LayerRule(Section):
+    source: str = Field(description="Module prefix, e.g. pkg.core")
+    forbid: list[str] = Field(description="Module prefixes it must not import.")
+
+
+class LayeringGate(Gate):
+    rules: list[LayerRule] = Field(default_factory=list)
+    allow_cycles: bool = False
+
+
+class DuplicationGate(Gate):
+    max_percent: float = Field(10.0, ge=0, le=100)
+
+
+class CoverageGate(Gate):
+    enabled: bool = False
+    command: list[str] | None = Field(None, description="Test command run under coverage.")
+    data_file: str | None = Field(None, description="An existing .coverage data file instead.")
+    min_line: float = Field(80.0, ge=0, le=100)
+    min_branch: float | None = Field(None, ge=0, le=100)
+    timeout_s: float = Field(600.0, gt=0)
+
+
+class QualityConfig(Section):
+    """The quality suite: one item per gate."""
+
+    files: list[str] = Field(default_factory=lambda: ["**/*.py"], description="Globs analysed.")
+    max_file_bytes: int = Field(2_000_000, ge=1000, description="Larger files are only counted.")
+    file_time_limit_s: float = Field(20.0, gt=0, description="Per-file analysis time limit.")
+    workers: int | None = Field(None, ge=1, le=64, description="Default: available cores.")
+    lint: LintGate = Field(default_factory=LintGate)
+    complexity: ComplexityGate = Field(default_factory=ComplexityGate)
+    maintainability: MaintainabilityGate = Field(default_factory=MaintainabilityGate)
+    type_hints: TypeHintsGate = Field(default_factory=TypeHintsGate)
+    docstrings: DocstringsGate = Field(default_factory=DocstringsGate)
+    markers: MarkersGate = Field(default_factory=MarkersGate)
+    error_handling: ErrorHandlingGate = Field(default_factory=ErrorHandlingGate)
+    prints: PrintGate = Field(default_factory=PrintGate)
+    size: SizeGate = Field(default_factory=SizeGate)
+    layering: LayeringGate = Field(default_factory=LayeringGate)
+    duplication: DuplicationGate = Field(default_factory=DuplicationGate)
+    parse_health: Gate = Field(default_factory=Gate)
+    coverage: CoverageGate = Field(default_factory=CoverageGate)
 
 
 class ProofyardConfig(Section):
@@ -283,3 +411,4 @@ class ProofyardConfig(Section):
     docs: DocsConfig = Field(default_factory=DocsConfig)
     deps: DepsConfig = Field(default_factory=DepsConfig)
     compression: CompressionConfig = Field(default_factory=CompressionConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)

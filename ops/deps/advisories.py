@@ -80,7 +80,8 @@ def match(database: AdvisoryDatabase, installed: Iterable[Installed]) -> list[Ma
             package = affected.get("package", {})
             if package.get("ecosystem") == "PyPI" and package.get("name"):
                 by_name.setdefault(canonicalize_name(package["name"]), []).append(
-                    {"advisory": advisory, "affected": affected})
+                    {"advisory": advisory, "affected": affected}
+                )
     matches = []
     for dist in installed:
         for entry in by_name.get(dist.name, []):
@@ -88,12 +89,20 @@ def match(database: AdvisoryDatabase, installed: Iterable[Installed]) -> list[Ma
             try:
                 version = Version(dist.version)
                 hit = dist.version in affected.get("versions", []) or _in_ranges(
-                    version, affected.get("ranges", []))
+                    version, affected.get("ranges", [])
+                )
             except InvalidVersion:
                 hit = dist.version in affected.get("versions", [])
             if hit:
-                fixed = tuple(event["fixed"] for r in affected.get("ranges", [])
-                              for event in r.get("events", []) if "fixed" in event)
-                matches.append(Match(advisory["id"], dist.name, dist.version,
-                                     advisory.get("summary", ""), fixed))
+                fixed = tuple(
+                    event["fixed"]
+                    for r in affected.get("ranges", [])
+                    for event in r.get("events", [])
+                    if "fixed" in event
+                )
+                matches.append(
+                    Match(
+                        advisory["id"], dist.name, dist.version, advisory.get("summary", ""), fixed
+                    )
+                )
     return sorted(matches, key=lambda m: (m.name, m.advisory_id))

@@ -10,6 +10,7 @@ from packaging.utils import canonicalize_name
 from ops.deps.declared import Declared
 from ops.deps.environment import Environment
 from ops.findings import Finding
+from ops.graphs import strongly_connected_cycles
 
 
 def applies(declared: Declared, env: Environment, extras: Iterable[str] = ("",)) -> bool:
@@ -20,7 +21,9 @@ def applies(declared: Declared, env: Environment, extras: Iterable[str] = ("",))
     return any(marker.evaluate(env.marker_env(extra)) for extra in extras)
 
 
-def declared_vs_installed(declared: Sequence[Declared], env: Environment) -> tuple[int, list[Finding]]:
+def declared_vs_installed(
+    declared: Sequence[Declared], env: Environment
+) -> tuple[int, list[Finding]]:
     """Each applicable requirement is installed at a version its specifier accepts."""
     findings = []
     inspected = 0
@@ -32,12 +35,22 @@ def declared_vs_installed(declared: Sequence[Declared], env: Environment) -> tup
         dist = env.installed.get(item.name)
         where = dict(path=item.source, line=item.line, context=str(item.requirement))
         if dist is None:
-            findings.append(Finding("deps.missing", f"{item.requirement} ({item.group}) is not "
-                                                    "installed", **where))
+            findings.append(
+                Finding(
+                    "deps.missing", f"{item.requirement} ({item.group}) is not installed", **where
+                )
+            )
         elif item.requirement.specifier and not item.requirement.specifier.contains(
-                dist.version, prereleases=True):
-            findings.append(Finding("deps.version-mismatch", f"{item.requirement} ({item.group}):"
-                                    f" installed {dist.display_name} {dist.version}", **where))
+            dist.version, prereleases=True
+        ):
+            findings.append(
+                Finding(
+                    "deps.version-mismatch",
+                    f"{item.requirement} ({item.group}):"
+                    f" installed {dist.display_name} {dist.version}",
+                    **where,
+                )
+            )
         else:
             for wanted in sorted(item.requirement.extras):
                 findings += _extra_problems(item, wanted, env)
@@ -49,16 +62,25 @@ def _extra_problems(item: Declared, extra: str, env: Environment) -> list[Findin
     problems = []
     for requirement in dist.requirements():
         marker = requirement.marker
-        if marker is None or not marker.evaluate(env.marker_env(extra)) or \
-                marker.evaluate(env.marker_env("")):
+        if (
+            marker is None
+            or not marker.evaluate(env.marker_env(extra))
+            or marker.evaluate(env.marker_env(""))
+        ):
             continue  # only what the extra adds
         installed = env.installed.get(canonicalize_name(requirement.name))
         if installed is None or not requirement.specifier.contains(installed.version, True):
             have = f"installed {installed.version}" if installed else "not installed"
-            problems.append(Finding(
-                "deps.missing", f"{item.requirement}: extra [{extra}] needs {requirement.name}"
-                f"{requirement.specifier} ({have})", item.source, item.line,
-                context=f"{item.requirement}[{extra}]{requirement.name}"))
+            problems.append(
+                Finding(
+                    "deps.missing",
+                    f"{item.requirement}: extra [{extra}] needs {requirement.name}"
+                    f"{requirement.specifier} ({have})",
+                    item.source,
+                    item.line,
+                    context=f"{item.requirement}[{extra}]{requirement.name}",
+                )
+            )
     return problems
 
 
@@ -73,17 +95,37 @@ def pin_drift(declared: Sequence[Declared], env: Environment) -> tuple[int, list
         versions = {item.pinned for item in items}
         if len(versions) > 1:
             places = ", ".join(f"{i.source}:{i.line} =={i.pinned}" for i in items)
-            findings.append(Finding("deps.pin-conflict", f"{name} is pinned differently: {places}",
-                                    items[0].source, items[0].line, context=name))
+            findings.append(
+                Finding(
+                    "deps.pin-conflict",
+                    f"{name} is pinned differently: {places}",
+                    items[0].source,
+                    items[0].line,
+                    context=name,
+                )
+            )
         dist = env.installed.get(name)
         for item in items:
             if dist is None:
-                findings.append(Finding("deps.pin-drift", f"{name}=={item.pinned} is pinned but "
-                                        "not installed", item.source, item.line, context=name))
+                findings.append(
+                    Finding(
+                        "deps.pin-drift",
+                        f"{name}=={item.pinned} is pinned but not installed",
+                        item.source,
+                        item.line,
+                        context=name,
+                    )
+                )
             elif not SpecifierSet(f"=={item.pinned}").contains(dist.version, prereleases=True):
-                findings.append(Finding("deps.pin-drift", f"{name}=={item.pinned} is pinned but "
-                                        f"{dist.version} is installed", item.source, item.line,
-                                        context=name))
+                findings.append(
+                    Finding(
+                        "deps.pin-drift",
+                        f"{name}=={item.pinned} is pinned but {dist.version} is installed",
+                        item.source,
+                        item.line,
+                        context=name,
+                    )
+                )
     return len(pins), findings
 
 
@@ -92,73 +134,44 @@ def environment_conflicts(env: Environment) -> tuple[int, list[Finding]]:
     findings = []
     for dist in sorted(env.installed.values(), key=lambda d: d.name):
         for requirement in dist.requirements():
-            if requirement.marker is not None and not requirement.marker.evaluate(env.marker_env("")):
+            if requirement.marker is not None and not requirement.marker.evaluate(
+                env.marker_env("")
+            ):
                 continue
             needed = env.installed.get(canonicalize_name(requirement.name))
             if needed is None:
-                findings.append(Finding("deps.env-missing", f"{dist.display_name} {dist.version} "
-                                        f"requires {requirement}, which is not installed",
-                                        context=f"{dist.name}->{requirement}"))
+                findings.append(
+                    Finding(
+                        "deps.env-missing",
+                        f"{dist.display_name} {dist.version} "
+                        f"requires {requirement}, which is not installed",
+                        context=f"{dist.name}->{requirement}",
+                    )
+                )
             elif requirement.specifier and not requirement.specifier.contains(needed.version, True):
-                findings.append(Finding("deps.env-conflict", f"{dist.display_name} {dist.version} "
-                                        f"requires {requirement}, but {needed.display_name} "
-                                        f"{needed.version} is installed",
-                                        context=f"{dist.name}->{requirement}"))
+                findings.append(
+                    Finding(
+                        "deps.env-conflict",
+                        f"{dist.display_name} {dist.version} "
+                        f"requires {requirement}, but {needed.display_name} "
+                        f"{needed.version} is installed",
+                        context=f"{dist.name}->{requirement}",
+                    )
+                )
     return len(env.installed), findings
 
 
 def dependency_cycles(env: Environment) -> list[list[str]]:
     """Cycles in the installed dependency graph, each as the list of names around it."""
-    graph = {name: sorted({canonicalize_name(r.name) for r in dist.requirements()
-                           if (r.marker is None or r.marker.evaluate(env.marker_env("")))
-                           and canonicalize_name(r.name) in env.installed})
-             for name, dist in env.installed.items()}
+    graph = {
+        name: sorted(
+            {
+                canonicalize_name(r.name)
+                for r in dist.requirements()
+                if (r.marker is None or r.marker.evaluate(env.marker_env("")))
+                and canonicalize_name(r.name) in env.installed
+            }
+        )
+        for name, dist in env.installed.items()
+    }
     return strongly_connected_cycles(graph)
-
-
-def strongly_connected_cycles(graph: dict[str, list[str]]) -> list[list[str]]:
-    """Tarjan's algorithm (iterative): components with more than one node, or a self-loop."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    cycles: list[list[str]] = []
-    counter = 0
-    for root in sorted(graph):
-        if root in index:
-            continue
-        work = [(root, iter(graph.get(root, [])))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, children = work[-1]
-            advanced = False
-            for child in children:
-                if child not in index:
-                    index[child] = low[child] = counter
-                    counter += 1
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(graph.get(child, []))))
-                    advanced = True
-                    break
-                if child in on_stack:
-                    low[node] = min(low[node], index[child])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == index[node]:
-                component = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                if len(component) > 1 or node in graph.get(node, []):
-                    cycles.append(sorted(component))
-    return sorted(cycles)

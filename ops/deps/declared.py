@@ -43,8 +43,9 @@ class DeclarationError:
     message: str
 
 
-def _parse(text: str, source: str, line: int, group: str,
-           errors: list[DeclarationError]) -> Declared | None:
+def _parse(
+    text: str, source: str, line: int, group: str, errors: list[DeclarationError]
+) -> Declared | None:
     try:
         return Declared(Requirement(text), source, line, group)
     except InvalidRequirement as exc:
@@ -59,8 +60,9 @@ def _line_of(lines: list[str], needle: str, default: int = 1) -> int:
     return default
 
 
-def from_pyproject(root: Path, pyproject: dict[str, Any],
-                   errors: list[DeclarationError]) -> list[Declared]:
+def from_pyproject(
+    root: Path, pyproject: dict[str, Any], errors: list[DeclarationError]
+) -> list[Declared]:
     path = root / "pyproject.toml"
     lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
     found: list[Declared] = []
@@ -82,8 +84,9 @@ def from_pyproject(root: Path, pyproject: dict[str, Any],
     return found
 
 
-def _group_items(groups: dict[str, Any], name: str, seen: set[str],
-                 errors: list[DeclarationError]) -> Iterator[str]:
+def _group_items(
+    groups: dict[str, Any], name: str, seen: set[str], errors: list[DeclarationError]
+) -> Iterator[str]:
     """PEP 735: strings, and ``{include-group = NAME}`` tables (cycles reported)."""
     if name in seen:
         errors.append(DeclarationError("pyproject.toml", 1, f"dependency group cycle at {name!r}"))
@@ -95,8 +98,13 @@ def _group_items(groups: dict[str, Any], name: str, seen: set[str],
             yield from _group_items(groups, item["include-group"], seen | {name}, errors)
 
 
-def from_requirements(root: Path, relative: str, group: str, errors: list[DeclarationError],
-                      seen: set[Path] | None = None) -> list[Declared]:
+def from_requirements(
+    root: Path,
+    relative: str,
+    group: str,
+    errors: list[DeclarationError],
+    seen: set[Path] | None = None,
+) -> list[Declared]:
     """A requirements or constraints file, following ``-r`` and ``-c`` includes."""
     seen = set() if seen is None else seen
     path = (root / relative).resolve()
@@ -169,7 +177,9 @@ def from_setup_cfg(root: Path, errors: list[DeclarationError]) -> list[Declared]
         for extra, block in parser.items("options.extras_require"):
             for text in (line.strip() for line in block.splitlines()):
                 if text:
-                    item = _parse(text, "setup.cfg", _line_of(lines, text), f"extra:{extra}", errors)
+                    item = _parse(
+                        text, "setup.cfg", _line_of(lines, text), f"extra:{extra}", errors
+                    )
                     if item:
                         found.append(item)
     return found

@@ -69,14 +69,21 @@ class Environment:
 
 
 def from_snapshot(data: dict[str, Any]) -> Environment:
-    env = Environment(data["python"], data["executable"], data["markers"],
-                      frozenset(data["stdlib"]))
+    env = Environment(
+        data["python"], data["executable"], data["markers"], frozenset(data["stdlib"])
+    )
     for item in data["distributions"]:
         name = canonicalize_name(item["name"])
         env.installed[name] = Installed(
-            name, item["name"], item["version"], tuple(item["requires"]),
-            item.get("license_expression"), item.get("license"),
-            tuple(item.get("classifiers", [])), tuple(item.get("top_level", [])))
+            name,
+            item["name"],
+            item["version"],
+            tuple(item["requires"]),
+            item.get("license_expression"),
+            item.get("license"),
+            tuple(item.get("classifiers", [])),
+            tuple(item.get("top_level", [])),
+        )
     return env
 
 
@@ -84,11 +91,13 @@ def read_environment(python: str | None = None, timeout_s: float = 60.0) -> Envi
     """Describe the interpreter ``python`` (default: the one running the harness)."""
     argv = [python or sys.executable, "-I", str(SNAPSHOT)]
     try:
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s,
-                                check=False)
+        result = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout_s, check=False
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise EnvironmentError_(f"cannot run {argv[0]}: {exc}") from None
     if result.returncode != 0:
-        raise EnvironmentError_(f"{argv[0]} failed to describe its packages: "
-                                f"{result.stderr.strip()[-500:]}")
+        raise EnvironmentError_(
+            f"{argv[0]} failed to describe its packages: {result.stderr.strip()[-500:]}"
+        )
     return from_snapshot(json.loads(result.stdout))

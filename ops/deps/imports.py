@@ -31,8 +31,11 @@ class _Collector(ast.NodeVisitor):
     def _add(self, name: str | None, line: int) -> None:
         if name and not name.startswith("__future__"):
             top = name.split(".")[0]
-            reason = self.guards[-1] if self.guards else (
-                "checked with find_spec" if top in self.probed else "")
+            reason = (
+                self.guards[-1]
+                if self.guards
+                else ("checked with find_spec" if top in self.probed else "")
+            )
             self.uses.append(ImportUse(top, self.path, line, bool(reason), reason))
 
     def visit_Import(self, node: ast.Import) -> None:
@@ -70,8 +73,11 @@ class _Collector(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         name = _dotted(node.func)
         argument = node.args[0] if node.args else None
-        text = argument.value if isinstance(argument, ast.Constant) and isinstance(
-            argument.value, str) else None
+        text = (
+            argument.value
+            if isinstance(argument, ast.Constant) and isinstance(argument.value, str)
+            else None
+        )
         if text and name.endswith("find_spec"):
             self.probed.add(text.split(".")[0])
         elif text and name in ("importlib.import_module", "import_module", "__import__"):
@@ -116,10 +122,18 @@ def distribution_of(module: str, owners: Mapping[str, set[str]]) -> set[str]:
     return set(owners.get(module, ())) or {distribution_for_import(module)}
 
 
-def import_findings(uses: Iterable[ImportUse], *, own: set[str], stdlib: frozenset[str],
-                    declared: set[str], dev_only: set[str], main: set[str],
-                    owners: Mapping[str, set[str]], allow_unused: set[str],
-                    dist_modules: Mapping[str, set[str]]) -> dict[str, list[Finding]]:
+def import_findings(
+    uses: Iterable[ImportUse],
+    *,
+    own: set[str],
+    stdlib: frozenset[str],
+    declared: set[str],
+    dev_only: set[str],
+    main: set[str],
+    owners: Mapping[str, set[str]],
+    allow_unused: set[str],
+    dist_modules: Mapping[str, set[str]],
+) -> dict[str, list[Finding]]:
     """Missing, misplaced (dev-only) and unused dependencies, by rule."""
     found: dict[str, list[Finding]] = {"missing": [], "misplaced": [], "unused": []}
     used_dists: set[str] = set()
@@ -135,24 +149,42 @@ def import_findings(uses: Iterable[ImportUse], *, own: set[str], stdlib: frozens
             key = ("missing", use.module)
             if key not in reported:
                 reported.add(key)
-                found["missing"].append(Finding(
-                    "deps.import-missing", f"import {use.module}: no declared distribution "
-                    f"provides it (expected {' or '.join(sorted(dists))})", use.path, use.line,
-                    context=use.module))
+                found["missing"].append(
+                    Finding(
+                        "deps.import-missing",
+                        f"import {use.module}: no declared distribution "
+                        f"provides it (expected {' or '.join(sorted(dists))})",
+                        use.path,
+                        use.line,
+                        context=use.module,
+                    )
+                )
         elif dists & dev_only and not dists & (declared - dev_only):
             key = ("misplaced", use.module)
             if key not in reported:
                 reported.add(key)
-                found["misplaced"].append(Finding(
-                    "deps.import-misplaced", f"import {use.module}: "
-                    f"{', '.join(sorted(dists & dev_only))} is declared only as a development "
-                    "dependency but production code imports it", use.path, use.line,
-                    context=use.module))
+                found["misplaced"].append(
+                    Finding(
+                        "deps.import-misplaced",
+                        f"import {use.module}: "
+                        f"{', '.join(sorted(dists & dev_only))} is declared only as a development "
+                        "dependency but production code imports it",
+                        use.path,
+                        use.line,
+                        context=use.module,
+                    )
+                )
     for dist in sorted(main - used_dists - allow_unused):
         modules = dist_modules.get(dist, set())
-        found["unused"].append(Finding(
-            "deps.unused", f"{dist} is declared but production code never imports it"
-            + (f" (it provides {', '.join(sorted(modules))})" if modules else "")
-            + "; add it to deps.allow_unused if it is a plugin or a command-line tool",
-            "pyproject.toml", context=dist, severity="error"))
+        found["unused"].append(
+            Finding(
+                "deps.unused",
+                f"{dist} is declared but production code never imports it"
+                + (f" (it provides {', '.join(sorted(modules))})" if modules else "")
+                + "; add it to deps.allow_unused if it is a plugin or a command-line tool",
+                "pyproject.toml",
+                context=dist,
+                severity="error",
+            )
+        )
     return found

@@ -20,9 +20,9 @@ CLASSIFIERS = {
     "License :: OSI Approved :: Mozilla Public License 2.0 (MPL 2.0)": "MPL-2.0",
     "License :: OSI Approved :: GNU General Public License v2 (GPLv2)": "GPL-2.0-only",
     "License :: OSI Approved :: GNU General Public License v3 (GPLv3)": "GPL-3.0-only",
-    "License :: OSI Approved :: GNU General Public License v2 or later (GPLv2+)": "GPL-2.0-or-later",
-    "License :: OSI Approved :: GNU General Public License v3 or later (GPLv3+)": "GPL-3.0-or-later",
-    "License :: OSI Approved :: GNU Lesser General Public License v2 or later (LGPLv2+)": "LGPL-2.0-or-later",
+    "License :: OSI Approved :: GNU General Public License v2 or later (GPLv2+)": "GPL-2.0-or-later",  # noqa: E501
+    "License :: OSI Approved :: GNU General Public License v3 or later (GPLv3+)": "GPL-3.0-or-later",  # noqa: E501
+    "License :: OSI Approved :: GNU Lesser General Public License v2 or later (LGPLv2+)": "LGPL-2.0-or-later",  # noqa: E501
     "License :: OSI Approved :: GNU Lesser General Public License v3 (LGPLv3)": "LGPL-3.0-only",
     "License :: OSI Approved :: GNU Affero General Public License v3": "AGPL-3.0-only",
     "License :: OSI Approved :: The Unlicense (Unlicense)": "Unlicense",
@@ -33,9 +33,17 @@ CLASSIFIERS = {
     "License :: Public Domain": "LicenseRef-Public-Domain",
 }
 # Free-text License fields that name an SPDX license in other words.
-ALIASES = {"bsd": "BSD-3-Clause", "new bsd": "BSD-3-Clause", "bsd license": "BSD-3-Clause",
-           "mit license": "MIT", "apache 2.0": "Apache-2.0", "apache license 2.0": "Apache-2.0",
-           "apache software license": "Apache-2.0", "psf": "PSF-2.0", "mpl 2.0": "MPL-2.0"}
+ALIASES = {
+    "bsd": "BSD-3-Clause",
+    "new bsd": "BSD-3-Clause",
+    "bsd license": "BSD-3-Clause",
+    "mit license": "MIT",
+    "apache 2.0": "Apache-2.0",
+    "apache license 2.0": "Apache-2.0",
+    "apache software license": "Apache-2.0",
+    "psf": "PSF-2.0",
+    "mpl 2.0": "MPL-2.0",
+}
 TOKEN = re.compile(r"\(|\)|[A-Za-z0-9.+:-]+")
 SPDX_ID = re.compile(r"^(LicenseRef-)?[A-Za-z0-9.+-]+$")
 
@@ -61,61 +69,74 @@ class ExpressionError(ValueError):
     """Not an SPDX license expression."""
 
 
-def evaluate(expression: str, allow: set[str], deny: set[str]) -> Verdict:
-    tokens = TOKEN.findall(expression)
-    if not tokens or "".join(tokens).replace(" ", "") != re.sub(r"\s+", "", expression):
-        raise ExpressionError(expression)
-    position = 0
+class _Parser:
+    """Recursive descent over SPDX tokens: ``either := both (OR both)*``,
+    ``both := leaf (AND leaf)*``, ``leaf := ( either ) | ID [WITH ID]``."""
 
-    def peek() -> str | None:
-        return tokens[position] if position < len(tokens) else None
+    def __init__(self, expression: str, allow: set[str], deny: set[str]) -> None:
+        self.expression = expression
+        self.tokens = TOKEN.findall(expression)
+        if not self.tokens or "".join(self.tokens) != re.sub(r"\s+", "", expression):
+            raise ExpressionError(expression)
+        self.position = 0
+        self.allow, self.deny = allow, deny
 
-    def take() -> str:
-        nonlocal position
-        position += 1
-        return tokens[position - 1]
+    def peek(self) -> str:
+        return self.tokens[self.position].upper() if self.position < len(self.tokens) else ""
 
-    def leaf() -> Verdict:
-        token = take()
+    def take(self) -> str:
+        if self.position >= len(self.tokens):
+            raise ExpressionError(self.expression)
+        self.position += 1
+        return self.tokens[self.position - 1]
+
+    def judge(self, license_id: str) -> Verdict | None:
+        lowered = license_id.lower()
+        if lowered in self.deny:
+            return Verdict.DENIED
+        if lowered in self.allow:
+            return Verdict.ALLOWED
+        return None
+
+    def leaf(self) -> Verdict:
+        token = self.take()
         if token == "(":
-            value = either()
-            if take() != ")":
-                raise ExpressionError(expression)
+            value = self.either()
+            if self.take() != ")":
+                raise ExpressionError(self.expression)
             return value
         if token.upper() in ("AND", "OR", "WITH", ")") or not SPDX_ID.match(token):
-            raise ExpressionError(expression)
-        license_id = token
-        if peek() is not None and peek().upper() == "WITH":
-            take()
-            exception = take()
-            combined = f"{license_id} WITH {exception}"
-            if combined.lower() in deny:
-                return Verdict.DENIED
-            if combined.lower() in allow:
-                return Verdict.ALLOWED
-        lowered = license_id.lower()
-        if lowered in deny:
-            return Verdict.DENIED
-        if lowered in allow:
-            return Verdict.ALLOWED
-        return Verdict.NOT_ALLOWED if allow else Verdict.UNKNOWN
+            raise ExpressionError(self.expression)
+        if self.peek() == "WITH":
+            self.take()
+            combined = self.judge(f"{token} WITH {self.take()}")
+            if combined is not None:
+                return combined
+        verdict = self.judge(token)
+        if verdict is not None:
+            return verdict
+        return Verdict.NOT_ALLOWED if self.allow else Verdict.UNKNOWN
 
-    def both() -> Verdict:
-        value = leaf()
-        while peek() is not None and peek().upper() == "AND":
-            take()
-            value = min(value, leaf())
+    def both(self) -> Verdict:
+        value = self.leaf()
+        while self.peek() == "AND":
+            self.take()
+            value = min(value, self.leaf())
         return value
 
-    def either() -> Verdict:
-        value = both()
-        while peek() is not None and peek().upper() == "OR":
-            take()
-            value = max(value, both())
+    def either(self) -> Verdict:
+        value = self.both()
+        while self.peek() == "OR":
+            self.take()
+            value = max(value, self.both())
         return value
 
-    result = either()
-    if position != len(tokens):
+
+def evaluate(expression: str, allow: set[str], deny: set[str]) -> Verdict:
+    """The verdict on an SPDX expression: OR takes the best operand, AND the worst."""
+    parser = _Parser(expression, allow, deny)
+    result = parser.either()
+    if parser.position != len(parser.tokens):
         raise ExpressionError(expression)
     return result
 
@@ -140,8 +161,9 @@ def license_of(dist: Installed) -> tuple[str | None, str]:
     return None, "no license metadata"
 
 
-def check_licenses(dists: Iterable[Installed], allow: Iterable[str],
-                   deny: Iterable[str]) -> list[LicenseResult]:
+def check_licenses(
+    dists: Iterable[Installed], allow: Iterable[str], deny: Iterable[str]
+) -> list[LicenseResult]:
     allowed = {name.lower() for name in allow}
     denied = {name.lower() for name in deny}
     results = []

@@ -48,15 +48,19 @@ def describe() -> dict:
             continue  # a later entry on sys.path is shadowed by the first
         seen.add(name.lower())
         meta = dist.metadata
-        distributions.append({
-            "name": name,
-            "version": dist.version,
-            "requires": dist.requires or [],
-            "license_expression": meta.get("License-Expression"),
-            "license": meta.get("License"),
-            "classifiers": [c for c in meta.get_all("Classifier") or [] if c.startswith("License ::")],
-            "top_level": sorted(set(imports.get(name.lower(), []))),
-        })
+        distributions.append(
+            {
+                "name": name,
+                "version": dist.version,
+                "requires": dist.requires or [],
+                "license_expression": meta.get("License-Expression"),
+                "license": meta.get("License"),
+                "classifiers": [
+                    c for c in meta.get_all("Classifier") or [] if c.startswith("License ::")
+                ],
+                "top_level": sorted(set(imports.get(name.lower(), []))),
+            }
+        )
     return {
         "python": platform.python_version(),
         "executable": sys.executable,

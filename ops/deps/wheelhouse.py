@@ -33,8 +33,13 @@ def read_manifest(path: Path) -> tuple[dict[str, str], list[ManifestProblem]]:
         digest, _, name = line.partition("  ")
         name = name.strip().lstrip("*")
         if len(digest) != 64 or not name:
-            problems.append(ManifestProblem("deps.wheel-manifest", f"{path.name}:{number}",
-                                            f"expected '<sha256>  <file>', got {line!r}"))
+            problems.append(
+                ManifestProblem(
+                    "deps.wheel-manifest",
+                    f"{path.name}:{number}",
+                    f"expected '<sha256>  <file>', got {line!r}",
+                )
+            )
             continue
         entries[name] = digest.lower()
     return entries, problems
@@ -47,18 +52,28 @@ def format_manifest(hashes: dict[str, str]) -> str:
 def verify(folder: Path, manifest: Path) -> tuple[int, list[ManifestProblem]]:
     """Every manifest entry exists with its hash, and every package file is in the manifest."""
     entries, problems = read_manifest(manifest)
-    files = sorted(p.name for p in folder.iterdir()
-                   if p.is_file() and p.name.endswith(PACKAGE_SUFFIXES))
+    files = sorted(
+        p.name for p in folder.iterdir() if p.is_file() and p.name.endswith(PACKAGE_SUFFIXES)
+    )
     for name, digest in sorted(entries.items()):
         path = folder / name
         if not path.is_file():
-            problems.append(ManifestProblem("deps.wheel-missing", name,
-                                            f"listed in {manifest.name} but not in the wheelhouse"))
+            problems.append(
+                ManifestProblem(
+                    "deps.wheel-missing",
+                    name,
+                    f"listed in {manifest.name} but not in the wheelhouse",
+                )
+            )
         elif sha256_of(path) != digest:
-            problems.append(ManifestProblem("deps.wheel-hash", name,
-                                            f"SHA-256 differs from {manifest.name}"))
+            problems.append(
+                ManifestProblem("deps.wheel-hash", name, f"SHA-256 differs from {manifest.name}")
+            )
     for name in files:
         if name not in entries:
-            problems.append(ManifestProblem("deps.wheel-unlisted", name,
-                                            f"in the wheelhouse but not in {manifest.name}"))
+            problems.append(
+                ManifestProblem(
+                    "deps.wheel-unlisted", name, f"in the wheelhouse but not in {manifest.name}"
+                )
+            )
     return len(set(entries) | set(files)), problems

@@ -14,8 +14,20 @@ from ops.proc import run_command
 
 PYTHON = {"python", "py", "python3"}
 DOCTEST = {"pycon", "doctest", "python-repl"}
-SHELL = {"bash", "sh", "shell", "console", "zsh", "fish", "shell-session", "sh-session",
-         "powershell", "ps1", "bat", "cmd"}
+SHELL = {
+    "bash",
+    "sh",
+    "shell",
+    "console",
+    "zsh",
+    "fish",
+    "shell-session",
+    "sh-session",
+    "powershell",
+    "ps1",
+    "bat",
+    "cmd",
+}
 Mode = Literal["run", "syntax", "off"]
 
 # Runs one doctest from stdin; the fence content never includes the closing fence, so the
@@ -76,21 +88,39 @@ def check_syntax(fence: Fence, filename: str) -> BlockOutcome:
     return BlockOutcome(True)
 
 
-def run_block(fence: Fence, action: str, filename: str, cwd: Path, timeout_s: float,
-              import_roots: Sequence[Path], allow_hosts: Sequence[str] = (),
-              isolate: bool = True) -> BlockOutcome:
+def run_block(
+    fence: Fence,
+    action: str,
+    filename: str,
+    cwd: Path,
+    timeout_s: float,
+    import_roots: Sequence[Path],
+    allow_hosts: Sequence[str] = (),
+    isolate: bool = True,
+) -> BlockOutcome:
     """Run a python block in a subprocess, or a doctest block through ``doctest``."""
     env = {"PYTHONPATH": ":".join(str(root) for root in import_roots)}
     if action == "doctest":
-        spec = {"text": fence.content, "name": f"{filename}:{fence.line}",
-                "filename": filename, "lineno": fence.line}
+        spec = {
+            "text": fence.content,
+            "name": f"{filename}:{fence.line}",
+            "filename": filename,
+            "lineno": fence.line,
+        }
         argv = [sys.executable, "-c", DOCTEST_RUNNER]
         stdin = json.dumps(spec)
     else:
         argv = [sys.executable, "-c", fence.content]
         stdin = None
-    result = run_command(argv, timeout_s=timeout_s, cwd=cwd, env=env, allow_hosts=allow_hosts,
-                         isolate=isolate, input_text=stdin)
+    result = run_command(
+        argv,
+        timeout_s=timeout_s,
+        cwd=cwd,
+        env=env,
+        allow_hosts=allow_hosts,
+        isolate=isolate,
+        input_text=stdin,
+    )
     if result.error or result.timed_out:
         return BlockOutcome(False, result.describe())
     if result.returncode != 0:

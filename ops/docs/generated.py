@@ -22,9 +22,13 @@ def diff(section: GeneratedSection, expected: str, filename: str) -> str:
     """A unified diff from the document's block to the expected one ('' when equal)."""
     if normalise(section.content) == normalise(expected):
         return ""
-    lines = difflib.unified_diff(normalise(section.content).splitlines(),
-                                 normalise(expected).splitlines(),
-                                 f"{filename} (generated:{section.name})", "expected", lineterm="")
+    lines = difflib.unified_diff(
+        normalise(section.content).splitlines(),
+        normalise(expected).splitlines(),
+        f"{filename} (generated:{section.name})",
+        "expected",
+        lineterm="",
+    )
     return "\n".join(lines)
 
 
@@ -32,6 +36,9 @@ def rewrite(path: Path, section: GeneratedSection, expected: str) -> None:
     """Replace the block's content in the file (atomically), markers kept."""
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     newline = "\n"
-    new = lines[: section.begin_line] + [line + newline for line in expected.splitlines()] + \
-        lines[section.end_line - 1:]
+    new = (
+        lines[: section.begin_line]
+        + [line + newline for line in expected.splitlines()]
+        + lines[section.end_line - 1 :]
+    )
     write_atomic(path, "".join(new))

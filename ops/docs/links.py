@@ -51,7 +51,9 @@ def _parse_many(paths: list[Path], dialect: Dialect) -> list[tuple[Path, Documen
     parsed = []
     for path in paths:
         try:
-            parsed.append((path, parse_document(path, path.read_text(encoding="utf-8"), dialect), ""))
+            parsed.append(
+                (path, parse_document(path, path.read_text(encoding="utf-8"), dialect), "")
+            )
         except (OSError, UnicodeDecodeError) as exc:
             parsed.append((path, None, str(exc)))
     return parsed
@@ -120,17 +122,33 @@ def check_document_links(doc: Document, docs: DocSet) -> LinkReport:
         _check_link(doc, link.target, link.line, link.column, link.kind, docs, where, report)
     for label, line, column in doc.undefined_refs:
         report.count("references")
-        report.findings.append(Finding(
-            "docs.undefined-reference", f"reference [{label}] has no definition", where, line,
-            column, context=label))
+        report.findings.append(
+            Finding(
+                "docs.undefined-reference",
+                f"reference [{label}] has no definition",
+                where,
+                line,
+                column,
+                context=label,
+            )
+        )
     for line, problem in doc.problems:
-        report.findings.append(Finding("docs.generated-markers", problem, where, line,
-                                       context=problem))
+        report.findings.append(
+            Finding("docs.generated-markers", problem, where, line, context=problem)
+        )
     return report
 
 
-def _check_link(doc: Document, target: str, line: int, column: int, kind: str, docs: DocSet,
-                where: str, report: LinkReport) -> None:
+def _check_link(
+    doc: Document,
+    target: str,
+    line: int,
+    column: int,
+    kind: str,
+    docs: DocSet,
+    where: str,
+    report: LinkReport,
+) -> None:
     def finding(rule: str, message: str) -> None:
         report.findings.append(Finding(rule, message, where, line, column, context=target))
 
@@ -150,8 +168,10 @@ def _check_link(doc: Document, target: str, line: int, column: int, kind: str, d
     if not parts.path:
         report.count("anchors")
         if fragment and not _has_anchor(doc, fragment):
-            finding("docs.missing-anchor",
-                    f"#{fragment}: no such anchor in this file{_closest(doc, fragment)}")
+            finding(
+                "docs.missing-anchor",
+                f"#{fragment}: no such anchor in this file{_closest(doc, fragment)}",
+            )
         return
     report.count("images" if kind == "image" else "links")
     relative = unquote(parts.path)
@@ -164,19 +184,30 @@ def _check_link(doc: Document, target: str, line: int, column: int, kind: str, d
         rule = "docs.missing-image" if kind == "image" else "docs.missing-file"
         finding(rule, f"{target}: {docs.relative(resolved)} does not exist")
         return
-    if not fragment:
-        return
-    if resolved.is_file() and resolved.suffix.lower() in MARKDOWN_SUFFIXES:
-        report.count("anchors")
-        other = docs.load(resolved)
-        if other is None:
-            finding("docs.unreadable", f"{target}: cannot read {docs.relative(resolved)}: "
-                                       f"{docs.unreadable.get(resolved, '')}")
-        elif not _has_anchor(other, fragment):
-            finding("docs.missing-anchor", f"{target}: no anchor #{fragment} in "
-                                           f"{docs.relative(resolved)}{_closest(other, fragment)}")
-    else:
+    if fragment:
+        _check_fragment(resolved, fragment, docs, finding, report, target)
+
+
+def _check_fragment(
+    resolved: Path, fragment: str, docs: DocSet, finding, report: LinkReport, target: str
+) -> None:
+    """A #fragment into another file: that file's headings and explicit anchors."""
+    if not (resolved.is_file() and resolved.suffix.lower() in MARKDOWN_SUFFIXES):
         report.skip("anchors into non-Markdown files are not checked")
+        return
+    report.count("anchors")
+    other = docs.load(resolved)
+    if other is None:
+        finding(
+            "docs.unreadable",
+            f"{target}: cannot read {docs.relative(resolved)}: {docs.unreadable.get(resolved, '')}",
+        )
+    elif not _has_anchor(other, fragment):
+        finding(
+            "docs.missing-anchor",
+            f"{target}: no anchor #{fragment} in "
+            f"{docs.relative(resolved)}{_closest(other, fragment)}",
+        )
 
 
 def _has_anchor(doc: Document, fragment: str) -> bool:
@@ -199,10 +230,22 @@ def required_documents(root: Path, names: Iterable[str]) -> list[Finding]:
     for name in names:
         matches = sorted(root.glob(name))
         if not matches:
-            found.append(Finding("docs.required-missing", f"required document {name} is missing",
-                                 name, context=name))
+            found.append(
+                Finding(
+                    "docs.required-missing",
+                    f"required document {name} is missing",
+                    name,
+                    context=name,
+                )
+            )
         for path in matches:
             if path.is_file() and not path.read_text(encoding="utf-8", errors="replace").strip():
-                found.append(Finding("docs.required-empty", f"required document {name} is empty",
-                                     path.relative_to(root).as_posix(), context=name))
+                found.append(
+                    Finding(
+                        "docs.required-empty",
+                        f"required document {name} is empty",
+                        path.relative_to(root).as_posix(),
+                        context=name,
+                    )
+                )
     return found

@@ -37,8 +37,9 @@ class LinkStatus:
 class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         if urlsplit(newurl).scheme.lower() not in ("http", "https"):
-            raise urllib.error.HTTPError(newurl, code, f"redirect to non-http URL {newurl}",
-                                         headers, fp)
+            raise urllib.error.HTTPError(
+                newurl, code, f"redirect to non-http URL {newurl}", headers, fp
+            )
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -69,9 +70,16 @@ class LinkCache:
         write_atomic(self.path, json.dumps(self.entries, indent=1, sort_keys=True))
 
 
-def check_urls(urls: Iterable[str], *, cache: LinkCache | None = None, timeout_s: float = 10.0,
-               concurrency: int = 8, per_host: int = 2, retries: int = 2,
-               backoff_s: float = 0.5) -> dict[str, LinkStatus]:
+def check_urls(
+    urls: Iterable[str],
+    *,
+    cache: LinkCache | None = None,
+    timeout_s: float = 10.0,
+    concurrency: int = 8,
+    per_host: int = 2,
+    retries: int = 2,
+    backoff_s: float = 0.5,
+) -> dict[str, LinkStatus]:
     """Check each distinct URL once; returns the status of each."""
     unique = sorted(set(urls))
     opener = urllib.request.build_opener(_HttpOnlyRedirects)
@@ -80,8 +88,9 @@ def check_urls(urls: Iterable[str], *, cache: LinkCache | None = None, timeout_s
 
     def limit_for(url: str) -> threading.Semaphore:
         with limits_lock:
-            return host_limits.setdefault(urlsplit(url).netloc.lower(),
-                                          threading.Semaphore(per_host))
+            return host_limits.setdefault(
+                urlsplit(url).netloc.lower(), threading.Semaphore(per_host)
+            )
 
     def check(url: str) -> LinkStatus:
         now = time.time()
@@ -108,8 +117,9 @@ def check_urls(urls: Iterable[str], *, cache: LinkCache | None = None, timeout_s
 
 def _request(opener: urllib.request.OpenerDirector, url: str, timeout_s: float) -> LinkStatus:
     for method in ("HEAD", "GET"):
-        request = urllib.request.Request(url, method=method,
-                                         headers={"User-Agent": "proofyard-linkcheck"})
+        request = urllib.request.Request(
+            url, method=method, headers={"User-Agent": "proofyard-linkcheck"}
+        )
         try:
             with opener.open(request, timeout=timeout_s) as response:
                 return LinkStatus(url, "ok", response.status)

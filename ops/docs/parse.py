@@ -101,22 +101,35 @@ def parse_markdown(path: Path, text: str, dialect: Dialect = "github") -> Docume
             doc.anchors.update(EXPLICIT_ANCHOR.findall(token.content))
         elif token.type == "fence" and token.map:
             previous = tokens[index - 1] if index else None
-            directive = DIRECTIVE.search(previous.content) if previous is not None and \
-                previous.type == "html_block" else None
-            doc.fences.append(Fence(token.info.strip(), token.content, token.map[0] + 1,
-                                    directive.group(1) if directive else None,
-                                    (directive.group(2) or "") if directive else ""))
+            directive = (
+                DIRECTIVE.search(previous.content)
+                if previous is not None and previous.type == "html_block"
+                else None
+            )
+            doc.fences.append(
+                Fence(
+                    token.info.strip(),
+                    token.content,
+                    token.map[0] + 1,
+                    directive.group(1) if directive else None,
+                    (directive.group(2) or "") if directive else "",
+                )
+            )
     _add_definition_links(doc, definitions, lines)
-    markers = [(token.map[0], kind, name) for token in tokens
-               if token.type == "html_block" and token.map
-               for kind, name in GENERATED.findall(token.content)]
+    markers = [
+        (token.map[0], kind, name)
+        for token in tokens
+        if token.type == "html_block" and token.map
+        for kind, name in GENERATED.findall(token.content)
+    ]
     doc.generated = _generated_sections(markers, lines, doc)
     return doc
 
 
 def _add_heading(doc: Document, inline: Token, slugger: Slugger, line: int) -> None:
-    text = "".join(child.content for child in inline.children or []
-                   if child.type in ("text", "code_inline"))
+    text = "".join(
+        child.content for child in inline.children or [] if child.type in ("text", "code_inline")
+    )
     explicit = HEADING_ID.search(text)
     if explicit:
         doc.anchors.add(explicit.group(1))
@@ -126,8 +139,9 @@ def _add_heading(doc: Document, inline: Token, slugger: Slugger, line: int) -> N
     doc.anchors.add(anchor)
 
 
-def _scan_inline(doc: Document, token: Token, lines: list[str], references: set[str],
-                 definitions: set[str]) -> None:
+def _scan_inline(
+    doc: Document, token: Token, lines: list[str], references: set[str], definitions: set[str]
+) -> None:
     start = token.map[0]
     search_from = (start, 0)
     for child in token.children or []:
@@ -149,12 +163,16 @@ def _scan_inline(doc: Document, token: Token, lines: list[str], references: set[
         label = match.group(2) or match.group(1)
         if normalizeReference(label) not in references:
             line, column, _ = _locate(lines, match.group(0), (start, 0), token.map[1]) or (
-                start + 1, 1, None)
+                start + 1,
+                1,
+                None,
+            )
             doc.undefined_refs.append((label, line, column))
 
 
-def _locate(lines: list[str], needle: str, start: tuple[int, int],
-            end_line: int) -> tuple[int, int, tuple[int, int]] | None:
+def _locate(
+    lines: list[str], needle: str, start: tuple[int, int], end_line: int
+) -> tuple[int, int, tuple[int, int]] | None:
     """1-based line and column of ``needle`` at or after ``start`` within the block, and
     where to search next; None when the source does not spell it out."""
     line_index, column = start
@@ -176,8 +194,11 @@ def _add_definition_links(doc: Document, definitions: set[str], lines: list[str]
     for index, text in enumerate(lines):
         match = REFERENCE_DEFINITION.match(text)
         if match:
-            for href in [href for href in unplaced if href == match.group(1)
-                         or href == _normalised_href(match.group(1))]:
+            for href in [
+                href
+                for href in unplaced
+                if href == match.group(1) or href == _normalised_href(match.group(1))
+            ]:
                 doc.links.append(Link(href, index + 1, match.start(1) + 1, "link"))
                 unplaced.discard(href)
     doc.links.extend(Link(href, 1, 1, "link") for href in sorted(unplaced))
@@ -187,8 +208,9 @@ def _normalised_href(raw: str) -> str:
     return _markdown().normalizeLink(raw)
 
 
-def _generated_sections(markers: list[tuple[int, str, str]], lines: list[str],
-                        doc: Document) -> list[GeneratedSection]:
+def _generated_sections(
+    markers: list[tuple[int, str, str]], lines: list[str], doc: Document
+) -> list[GeneratedSection]:
     """Pair BEGIN/END marker comments (HTML blocks only: markers quoted in code don't count)."""
     sections = []
     open_sections: dict[str, int] = {}
@@ -197,7 +219,7 @@ def _generated_sections(markers: list[tuple[int, str, str]], lines: list[str],
             open_sections[name] = index
         elif name in open_sections:
             begin = open_sections.pop(name)
-            content = "\n".join(lines[begin + 1: index])
+            content = "\n".join(lines[begin + 1 : index])
             sections.append(GeneratedSection(name, begin + 1, index + 1, content))
         else:
             doc.problems.append((index + 1, f"END generated:{name} without BEGIN"))

@@ -13,9 +13,13 @@ Dialect = Literal["github", "gitlab", "mkdocs"]
 def github_slug(text: str) -> str:
     """GitHub: lowercase; drop everything but letters, marks, numbers, ``_``, spaces and ``-``;
     each space becomes a hyphen (runs of hyphens are kept)."""
-    kept = "".join(char for char in text.strip().lower()
-                   if char in " -" or unicodedata.category(char)[0] in "LMN"
-                   or unicodedata.category(char) == "Pc")
+    kept = "".join(
+        char
+        for char in text.strip().lower()
+        if char in " -"
+        or unicodedata.category(char)[0] in "LMN"
+        or unicodedata.category(char) == "Pc"
+    )
     return kept.replace(" ", "-")
 
 

@@ -56,11 +56,19 @@ def gpu_info() -> GpuInfo:
             handle = pynvml.nvmlDeviceGetHandleByIndex(index)
             memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
             name = pynvml.nvmlDeviceGetName(handle)
-            devices.append({"index": index, "name": name if isinstance(name, str) else name.decode(),
-                            "memory_total_mb": memory.total / 2**20})
+            devices.append(
+                {
+                    "index": index,
+                    "name": name if isinstance(name, str) else name.decode(),
+                    "memory_total_mb": memory.total / 2**20,
+                }
+            )
     finally:
         pynvml.nvmlShutdown()
     if not devices:
         return GpuInfo(False, "no GPU: NVML reports no device")
-    return GpuInfo(True, f"{len(devices)} GPU(s): " + ", ".join(str(d["name"]) for d in devices),
-                   tuple(devices))
+    return GpuInfo(
+        True,
+        f"{len(devices)} GPU(s): " + ", ".join(str(d["name"]) for d in devices),
+        tuple(devices),
+    )

@@ -32,8 +32,10 @@ def _child(module: str, result_fd: int, output_fd: int) -> None:
     except BaseException as exc:  # the import's own failure is the result we report
         frames = traceback.format_exception(exc)
         answer = {
-            "status": "error", "seconds": time.perf_counter() - start,
-            "type": type(exc).__name__, "message": str(exc),
+            "status": "error",
+            "seconds": time.perf_counter() - start,
+            "type": type(exc).__name__,
+            "message": str(exc),
             "missing": getattr(exc, "name", None) if isinstance(exc, ImportError) else None,
             "traceback": "".join(frames[-6:]),
         }
@@ -80,8 +82,12 @@ def import_in_child(module: str, timeout_s: float) -> dict:
     if timed_out:
         return {"status": "timeout", "seconds": wall, "output": captured}
     if not chunks:
-        return {"status": "crashed", "seconds": wall, "output": captured,
-                "message": f"child ended with wait status {status} before reporting"}
+        return {
+            "status": "crashed",
+            "seconds": wall,
+            "output": captured,
+            "message": f"child ended with wait status {status} before reporting",
+        }
     return {**json.loads(b"".join(chunks)), "wall_seconds": wall, "output": captured}
 
 

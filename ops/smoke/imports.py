@@ -55,32 +55,56 @@ def classify(module: str, answer: dict[str, Any], optional: dict[str, str]) -> I
     if status == "ok":
         return ImportResult(module, "ok", seconds)
     if status == "timeout":
-        return ImportResult(module, "timeout", seconds,
-                            f"import did not finish within {seconds:.1f} s and was killed\n"
-                            + answer.get("output", ""))
+        return ImportResult(
+            module,
+            "timeout",
+            seconds,
+            f"import did not finish within {seconds:.1f} s and was killed\n"
+            + answer.get("output", ""),
+        )
     if status == "crashed":
-        return ImportResult(module, "crashed", seconds,
-                            answer.get("message", "") + "\n" + answer.get("output", ""))
+        return ImportResult(
+            module, "crashed", seconds, answer.get("message", "") + "\n" + answer.get("output", "")
+        )
     missing = answer.get("missing")
     if answer.get("type") in ("ModuleNotFoundError", "ImportError") and missing:
         extra = optional.get(distribution_for_import(missing))
         if extra is not None:
-            return ImportResult(module, "optional-missing", seconds,
-                                f"optional dependency {missing!r} (extra [{extra}]) is not installed")
-    return ImportResult(module, "error", seconds,
-                        f"{answer.get('type')}: {answer.get('message')}\n{answer.get('traceback', '')}")
+            return ImportResult(
+                module,
+                "optional-missing",
+                seconds,
+                f"optional dependency {missing!r} (extra [{extra}]) is not installed",
+            )
+    return ImportResult(
+        module,
+        "error",
+        seconds,
+        f"{answer.get('type')}: {answer.get('message')}\n{answer.get('traceback', '')}",
+    )
 
 
 class ImportRunner:
     """A running import server; use as a context manager."""
 
-    def __init__(self, import_roots: Sequence[Path], cwd: Path, allow_hosts: Sequence[str] = (),
-                 isolate: bool = True) -> None:
+    def __init__(
+        self,
+        import_roots: Sequence[Path],
+        cwd: Path,
+        allow_hosts: Sequence[str] = (),
+        isolate: bool = True,
+    ) -> None:
         argv, self.isolation = isolated_argv(
-            [sys.executable, "-I", str(SERVER), *map(str, import_roots)], allow_hosts, isolate)
-        self._process = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, text=True,
-                                         start_new_session=True)
+            [sys.executable, "-I", str(SERVER), *map(str, import_roots)], allow_hosts, isolate
+        )
+        self._process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
 
     def run(self, module: str, timeout_s: float) -> dict[str, Any]:
         """The server's raw answer for one module."""

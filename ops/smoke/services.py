@@ -69,16 +69,26 @@ class RunningService:
         else:
             raise ServiceError(f"service {spec.name}: give ready_url or ready_port")
         if _port_open(self.port):
-            raise ServiceError(f"service {spec.name}: port {self.port} on 127.0.0.1 is already "
-                               "in use before the service started")
+            raise ServiceError(
+                f"service {spec.name}: port {self.port} on 127.0.0.1 is already "
+                "in use before the service started"
+            )
         self._log = tempfile.TemporaryFile()
         full_env = {**os.environ, **(env or {}), **spec.env}
         try:
             self.process = subprocess.Popen(
-                spec.run, cwd=Path(cwd, spec.cwd or "."), env=full_env, stdin=subprocess.DEVNULL,
-                stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+                spec.run,
+                cwd=Path(cwd, spec.cwd or "."),
+                env=full_env,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         except OSError as exc:
-            raise ServiceError(f"service {spec.name}: cannot start {spec.run[0]!r}: {exc}") from None
+            raise ServiceError(
+                f"service {spec.name}: cannot start {spec.run[0]!r}: {exc}"
+            ) from None
 
     def wait_ready(self) -> float:
         """Poll readiness with exponential backoff; return seconds until ready."""
@@ -91,8 +101,9 @@ class RunningService:
             if self._ready():
                 return time.perf_counter() - start
             if time.perf_counter() - start > self.spec.timeout_s:
-                raise ServiceError(f"service {self.spec.name}: not ready after "
-                                   f"{self.spec.timeout_s:g} s")
+                raise ServiceError(
+                    f"service {self.spec.name}: not ready after {self.spec.timeout_s:g} s"
+                )
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
 
@@ -146,5 +157,8 @@ def _json_problems(body: bytes, expected: dict[str, Any]) -> list[str]:
         return ["body is not JSON"]
     if not isinstance(data, dict):
         return ["JSON body is not an object"]
-    return [f"JSON field {key!r} is {data.get(key)!r}, expected {value!r}"
-            for key, value in expected.items() if data.get(key) != value]
+    return [
+        f"JSON field {key!r} is {data.get(key)!r}, expected {value!r}"
+        for key, value in expected.items()
+        if data.get(key) != value
+    ]

@@ -1,0 +1,1 @@
+"""Quality gates: one parse per file, cached by content hash, analysed in parallel."""

@@ -1,0 +1,160 @@
+"""Run the per-file analysis over a tree: content-hash cache, worker processes, time limits."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ops.atomic import locked, write_atomic
+from ops.quality.analysis import FileResult, analyse, content_hash
+
+ANALYSIS_VERSION = "1"
+CHUNK_FILES = 16
+
+
+@dataclass
+class Settings:
+    oldest: tuple[int, int] | None = None
+    max_bytes: int = 2_000_000
+    time_limit_s: float = 20.0
+
+    def key(self) -> str:
+        return f"v{ANALYSIS_VERSION}|{self.oldest}|{self.max_bytes}"
+
+
+@dataclass
+class QualityRun:
+    results: dict[str, FileResult] = field(default_factory=dict)
+    cached: int = 0
+    analysed: int = 0
+    seconds: float = 0.0
+
+
+class _FileTimeout(Exception):
+    pass
+
+
+def _alarm(_signum, _frame):
+    raise _FileTimeout
+
+
+def _analyse_chunk(items: list[tuple[str, str]], settings: Settings) -> list[dict]:
+    """In a worker: analyse each (relative, absolute) path under a per-file time limit."""
+    signal.signal(signal.SIGALRM, _alarm)
+    out = []
+    for relative, absolute in items:
+        try:
+            raw = Path(absolute).read_bytes()
+        except OSError as exc:
+            out.append(FileResult(relative, parse_error=f"cannot read: {exc}").to_dict())
+            continue
+        signal.setitimer(signal.ITIMER_REAL, settings.time_limit_s)
+        try:
+            result = analyse(relative, raw, oldest=settings.oldest, max_bytes=settings.max_bytes)
+        except _FileTimeout:
+            result = FileResult(
+                relative,
+                size=len(raw),
+                lines=raw.count(b"\n"),
+                summarised=f"analysis stopped after {settings.time_limit_s:g} s",
+            )
+        except RecursionError:
+            result = FileResult(relative, size=len(raw), parse_error="too deeply nested to analyse")
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        out.append(result.to_dict())
+    return out
+
+
+def _load_cache(path: Path) -> dict[str, dict]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def run_analysis(
+    root: Path,
+    files: Sequence[Path],
+    *,
+    settings: Settings,
+    cache_file: Path | None = None,
+    workers: int | None = None,
+) -> QualityRun:
+    """Analyse ``files`` (under ``root``), reusing cached results for unchanged contents.
+
+    Concurrent runs (xdist workers) serialise on the cache lock, so the second one finds the
+    first one's results instead of doing the work again.
+    """
+    start = time.perf_counter()
+    if cache_file is None:
+        return _run(root, files, settings, {}, workers, start)[0]
+    with locked(cache_file):
+        cache = _load_cache(cache_file)
+        run, fresh = _run(root, files, settings, cache, workers, start)
+        if run.analysed:
+            write_atomic(cache_file, json.dumps(fresh, separators=(",", ":")))
+    run.seconds = time.perf_counter() - start
+    return run
+
+
+def _run(
+    root: Path,
+    files: Sequence[Path],
+    settings: Settings,
+    cache: dict[str, dict],
+    workers: int | None,
+    start: float,
+) -> tuple[QualityRun, dict[str, dict]]:
+    run = QualityRun()
+    fresh: dict[str, dict] = {}
+    todo: list[tuple[str, str]] = []
+    keys: dict[str, str] = {}
+    for path in files:
+        relative = path.relative_to(root).as_posix()
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            run.results[relative] = FileResult(relative, parse_error=f"cannot read: {exc}")
+            continue
+        key = content_hash(raw, f"{settings.key()}|{relative}")
+        keys[relative] = key
+        hit = cache.get(key)
+        if hit is not None:
+            run.results[relative] = FileResult.from_dict(hit)
+            fresh[key] = hit
+            run.cached += 1
+        else:
+            todo.append((relative, str(path)))
+    for data in _analyse_all(todo, settings, workers):
+        result = FileResult.from_dict(data)
+        run.results[result.path] = result
+        fresh[keys[result.path]] = data
+        run.analysed += 1
+    run.results = dict(sorted(run.results.items()))
+    run.seconds = time.perf_counter() - start
+    return run, fresh
+
+
+def _analyse_all(
+    todo: list[tuple[str, str]], settings: Settings, workers: int | None
+) -> list[dict]:
+    workers = workers if workers is not None else len(os.sched_getaffinity(0))
+    chunks = [todo[i : i + CHUNK_FILES] for i in range(0, len(todo), CHUNK_FILES)]
+    if workers < 2 or len(chunks) < 2:
+        return [item for chunk in chunks for item in _analyse_chunk(chunk, settings)]
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return [
+            item
+            for part in pool.map(_analyse_chunk, chunks, [settings] * len(chunks))
+            for item in part
+        ]

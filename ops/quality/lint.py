@@ -1,0 +1,101 @@
+"""The lint gate's data: ruff's JSON output for the target, with its own configuration."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ops.findings import Finding
+
+
+class LintError(Exception):
+    """ruff is missing or failed (not: found violations)."""
+
+
+@dataclass
+class LintResult:
+    findings: list[Finding] = field(default_factory=list)
+    files: int = 0
+
+    def counts(self) -> Counter[str]:
+        return Counter(f.rule.removeprefix("ruff.") for f in self.findings)
+
+
+def ruff_command() -> list[str]:
+    found = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    return [found] if found else [sys.executable, "-m", "ruff"]
+
+
+def run_ruff(
+    root: Path,
+    files: Sequence[Path],
+    args: Sequence[str] = (),
+    severity: str = "error",
+    timeout_s: float = 600,
+) -> LintResult:
+    """``ruff check`` on ``files`` from ``root``, so the target's own ruff configuration
+    (pyproject.toml, ruff.toml) applies."""
+    relative = [str(path.relative_to(root)) for path in files]
+    argv = [
+        *ruff_command(),
+        "check",
+        "--output-format",
+        "json",
+        "--exit-zero",
+        "--no-cache",
+        "--force-exclude",
+        *args,
+        "--",
+        *relative,
+    ]
+    try:
+        result = subprocess.run(
+            argv, cwd=root, capture_output=True, text=True, timeout=timeout_s, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise LintError(f"cannot run ruff: {exc}") from None
+    if result.returncode != 0:
+        raise LintError(f"ruff exited {result.returncode}: {result.stderr.strip()[-800:]}")
+    try:
+        items = json.loads(result.stdout or "[]")
+    except ValueError as exc:
+        raise LintError(f"ruff printed no JSON: {exc}") from None
+    lint = LintResult(files=len(files))
+    for item in items:
+        code = item.get("code") or "syntax-error"
+        path = Path(item["filename"])
+        try:
+            path_text = path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            path_text = str(path)
+        location = item.get("location") or {}
+        line = location.get("row")
+        source = _line_text(root / path_text, line)
+        lint.findings.append(
+            Finding(
+                f"ruff.{code}",
+                item.get("message", ""),
+                path_text,
+                line,
+                location.get("column"),
+                severity=severity,
+                context=f"{code}:{source.strip()}",
+            )
+        )
+    return lint
+
+
+def _line_text(path: Path, line: int | None) -> str:
+    if not line:
+        return ""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    return lines[line - 1] if 0 < line <= len(lines) else ""

@@ -1,0 +1,121 @@
+"""Quality suite: one item per gate; failures list the worst offenders with their values."""
+
+from __future__ import annotations
+
+import pytest
+
+from ops.findings import Finding
+from ops.quality.coverage_gate import CoverageError, read_totals, run_under_coverage
+from ops.quality.gates import GATES, GateReport, Measure, select
+from ops.quality.lint import LintError, run_ruff
+from ops.quality.ratchet import fingerprint_counts, new_findings
+
+pytestmark = pytest.mark.quality
+WORST = 15
+
+
+def _judge(name, gate, report: GateReport, baselines, check):
+    """Record the report, then fail on threshold breaches (absolute) or new findings (ratchet)."""
+    for kind, number in report.inspected.items():
+        check.inspected(kind, number)
+    for measure in report.measures:
+        check.metric(
+            measure.name, measure.value, measure.unit, measure.threshold, measure.passed, gate=name
+        )
+    check.findings(report.findings)
+    if not sum(report.inspected.values()):
+        pytest.skip(f"quality gate {name}: nothing to inspect")
+    offenders = [f for f in report.findings if f.severity != "note"] or report.findings
+    if gate.mode == "ratchet":
+        key = f"quality/{name}"
+        baseline = baselines.store.counts(key) if not baselines.update else None
+        if baselines.update:
+            baselines.store.ratchet_counts(key, fingerprint_counts(report.findings))
+            return
+        if baseline is None:
+            pytest.skip(
+                f"no baseline yet for {key} in {baselines.store.path} "
+                f"({len(report.findings)} findings now); run with --update-baselines"
+            )
+        new = new_findings(report.findings, baseline)
+        check.metric("new findings", len(new), threshold=0, passed=not new, gate=name)
+        problems = [f"{len(new)} new finding(s) against the baseline"] if new else []
+        offenders = new
+    else:
+        problems = [m.describe() for m in report.failed_measures]
+    if problems and gate.severity == "error":
+        listed = "\n".join(f"  {f}" for f in offenders[:WORST])
+        more = f"\n  ... and {len(offenders) - WORST} more" if len(offenders) > WORST else ""
+        pytest.fail(
+            f"quality gate {name} ({gate.mode}): "
+            + "; ".join(problems)
+            + (f"\nworst offenders:\n{listed}{more}" if offenders else ""),
+            pytrace=False,
+        )
+
+
+@pytest.mark.parametrize("name", sorted(GATES))
+def test_gate(name, quality_run, proofyard_config, baselines, check):
+    gate = getattr(proofyard_config.config.quality, name)
+    if not gate.enabled:
+        pytest.skip(f"quality.{name}.enabled is false")
+    check.metric("files analysed", quality_run.analysed, gate=name)
+    check.metric("files from cache", quality_run.cached, gate=name)
+    results = select(quality_run.results, gate.include, gate.exclude)
+    _judge(name, gate, GATES[name](results, gate, gate.severity), baselines, check)
+
+
+def test_lint(target, quality_files, proofyard_config, baselines, check):
+    gate = proofyard_config.config.quality.lint
+    if not gate.enabled:
+        pytest.skip("quality.lint.enabled is false")
+    files = [
+        p
+        for p in quality_files
+        if p.relative_to(target.root).as_posix()
+        in select(
+            {p.relative_to(target.root).as_posix(): None for p in quality_files},
+            gate.include,
+            gate.exclude,
+        )
+    ]
+    try:
+        lint = run_ruff(target.root, files, gate.args, gate.severity)
+    except LintError as exc:
+        pytest.fail(f"quality gate lint: {exc}", pytrace=False)
+    report = GateReport(
+        {"files": lint.files},
+        lint.findings,
+        [Measure("ruff violations", len(lint.findings), gate.max_total)],
+    )
+    counts = lint.counts()
+    for prefix, limit in sorted(gate.per_rule.items()):
+        number = sum(n for code, n in counts.items() if code.startswith(prefix))
+        report.measures.append(Measure(f"ruff {prefix} violations", number, limit))
+    _judge("lint", gate, report, baselines, check)
+
+
+def test_coverage(target, proofyard_config, check):
+    gate = proofyard_config.config.quality.coverage
+    if not gate.enabled:
+        pytest.skip("quality.coverage.enabled is false")
+    try:
+        if gate.data_file:
+            totals = read_totals(proofyard_config.resolve(gate.data_file))
+        elif gate.command:
+            totals, _ = run_under_coverage(gate.command, target.root, gate.timeout_s)
+        else:
+            pytest.fail("quality.coverage needs command or data_file", pytrace=False)
+    except CoverageError as exc:
+        pytest.fail(f"quality gate coverage: {exc}", pytrace=False)
+    check.inspected("statements", totals.statements)
+    line = Measure("line coverage", round(totals.line_percent, 2), gate.min_line, True, "%")
+    measures = [line]
+    if gate.min_branch is not None and totals.branch_percent is not None:
+        measures.append(
+            Measure("branch coverage", round(totals.branch_percent, 2), gate.min_branch, True, "%")
+        )
+    for measure in measures:
+        check.metric(measure.name, measure.value, "%", measure.threshold, measure.passed)
+    failed = [m.describe() for m in measures if not m.passed]
+    check.require(not failed, Finding("quality.coverage", "; ".join(failed), context="coverage"))
