@@ -336,15 +336,19 @@ def module_name(path: str) -> str:
     return ".".join(parts)
 
 
-def _resolve(current: str, is_package: bool, item: dict[str, Any]) -> list[str]:
+def _resolve(current: str, is_package: bool, item: dict[str, Any], modules: set[str]) -> str:
+    """The module an import statement reaches: ``from a import b`` reaches ``a.b`` when that
+    is a module of the target, else ``a``; relative imports are made absolute."""
     if item["level"] == 0:
-        return [item["module"]]
-    base = current.split(".") if is_package else current.split(".")[:-1]
-    base = base[: len(base) - (item["level"] - 1)] if item["level"] > 1 else base
-    stem = ".".join([*base, item["module"]] if item["module"] else base)
-    if item["module"]:
-        return [stem]
-    return [f"{stem}.{name}" for name in item.get("names", [])]
+        stem = item["module"]
+    else:
+        base = current.split(".") if is_package else current.split(".")[:-1]
+        base = base[: len(base) - (item["level"] - 1)] if item["level"] > 1 else base
+        stem = ".".join([*base, item["module"]] if item["module"] else base)
+    for name in item.get("names", []):
+        if f"{stem}.{name}" in modules:
+            return f"{stem}.{name}"
+    return stem
 
 
 def _matches(module: str, prefix: str) -> bool:
@@ -356,32 +360,31 @@ def layering(results, gate, severity) -> GateReport:
     files = analysed(results)
     modules = {module_name(p): p for p in files}
     report.inspected["modules"] = len(modules)
-    graph: dict[str, list[str]] = defaultdict(list)
+    graph: dict[str, set[str]] = defaultdict(set)
     for path, result in files.items():
         current = module_name(path)
         for item in result.imports:
-            for target in _resolve(current, path.endswith("__init__.py"), item):
-                own = next((m for m in (target, target.rsplit(".", 1)[0]) if m in modules), None)
-                if own and own != current:
-                    graph[current].append(own)
-                for rule in gate.rules:
-                    if _matches(current, rule.source) and any(
-                        _matches(target, f) for f in rule.forbid
-                    ):
-                        report.findings.append(
-                            Finding(
-                                "quality.layering",
-                                f"{current} imports {target}, which {rule.source} must not import",
-                                path,
-                                item["line"],
-                                severity=severity,
-                                context=f"{current}->{target}",
-                            )
+            target = _resolve(current, path.endswith("__init__.py"), item, set(modules))
+            own = next((m for m in (target, target.rsplit(".", 1)[0]) if m in modules), None)
+            if own and own != current:
+                graph[current].add(own)
+            for rule in gate.rules:
+                if _matches(current, rule.source) and any(_matches(target, f) for f in rule.forbid):
+                    report.findings.append(
+                        Finding(
+                            "quality.layering",
+                            f"{current} imports {target}, which {rule.source} must not import",
+                            path,
+                            item["line"],
+                            severity=severity,
+                            context=f"{current}->{target}",
                         )
+                    )
     violations = len(report.findings)
-    cycles = strongly_connected_cycles({m: sorted(set(graph.get(m, []))) for m in modules})
+    edges = {m: sorted(graph.get(m, ())) for m in modules}
+    cycles = strongly_connected_cycles(edges)
     for members in cycles:
-        path = cycle_path({m: sorted(set(graph.get(m, []))) for m in modules}, members)
+        path = cycle_path(edges, members)
         report.findings.append(
             Finding(
                 "quality.import-cycle",

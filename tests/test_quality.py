@@ -1,0 +1,316 @@
+"""Quality gates on generated targets: one seeded defect per gate, clean twins, the traps,
+ratchet mode, the engine's cache and limits, and agreement with radon and interrogate."""
+
+from __future__ import annotations
+
+import json
+import random
+import sysconfig
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ops.config.schema import QualityConfig
+from ops.findings import Finding
+from ops.quality import gates
+from ops.quality.analysis import analyse
+from ops.quality.engine import Settings, run_analysis
+from ops.quality.lint import run_ruff
+from ops.quality.ratchet import fingerprint_counts, new_findings
+from tests.conftest import write_tree
+
+BRANCHY = (
+    "def branchy(x):\n"
+    + "".join(f"    if x == {i}:\n        return {i}\n" for i in range(12))
+    + "    return -1\n"
+)
+
+
+def run_gate(name, files, **settings):
+    root_results = {
+        path: analyse(
+            path, textwrap.dedent(text).encode() if isinstance(text, str) else text, oldest=(3, 8)
+        )
+        for path, text in files.items()
+    }
+    config = QualityConfig.model_validate({name: settings}) if settings else QualityConfig()
+    gate = getattr(config, name)
+    return gates.GATES[name](root_results, gate, gate.severity)
+
+
+def rules(report):
+    return sorted(f.rule for f in report.findings if f.severity != "note")
+
+
+def test_complexity_gate():
+    report = run_gate("complexity", {"a.py": BRANCHY})
+    assert rules(report) == ["quality.complexity"]
+    assert "branchy has cyclomatic complexity 13" in report.findings[0].message
+    assert report.failed_measures[0].name == "functions over max_complexity"
+    clean = run_gate("complexity", {"a.py": "def f(x):\n    return x\n"})
+    assert clean.findings == [] and not clean.failed_measures
+
+
+def test_maintainability_gate():
+    report = run_gate("maintainability", {"a.py": BRANCHY}, min_index=90)
+    assert rules(report) == ["quality.maintainability"]
+    assert not run_gate("maintainability", {"a.py": "X = 1\n"}, min_index=90).failed_measures
+
+
+def test_type_hint_and_docstring_coverage():
+    source = '''
+        """Module doc."""
+        def annotated(a: int, *, b: str = "") -> int:
+            """Doc."""
+            return a
+        def bare(a, b):
+            return a
+        def _private(a):
+            return a
+        class Thing:
+            def method(self, x: int) -> None:
+                pass
+    '''
+    hints = run_gate("type_hints", {"m.py": source}, min_functions_percent=100)
+    functions = hints.measures[0]
+    assert hints.inspected == {"public functions": 3}
+    assert functions.value == pytest.approx(66.67) and not functions.passed
+    assert [f.context for f in hints.findings] == ["bare"]
+    docs = run_gate("docstrings", {"m.py": source}, min_percent=50)
+    # interrogate's default counting: module, 3 functions, class, method -> 2 of 6 documented
+    assert docs.measures[0].value == pytest.approx(33.33) and not docs.measures[0].passed
+    public = run_gate("docstrings", {"m.py": source}, public_only=True)
+    assert public.inspected == {"modules, classes and functions": 5}
+
+
+def test_markers_use_the_tokenizer():
+    report = run_gate(
+        "markers",
+        {
+            "a.py": 'x = "TODO in a string"  # FIXME: real one\n'
+            "# XXX too\ny = '''TODO in docs'''\n"
+        },
+    )
+    assert [(f.line, f.message.split(":")[0]) for f in report.findings] == [
+        (1, "FIXME comment"),
+        (2, "XXX comment"),
+    ]
+    assert run_gate("markers", {"a.py": 's = "TODO later"\n'}).findings == []
+
+
+def test_error_handling_gate_and_its_traps():
+    defects = """
+        try:
+            pass
+        except:
+            pass
+        try:
+            pass
+        except (ValueError, Exception):
+            continue_ = 1
+        for i in range(3):
+            try:
+                pass
+            except Exception:
+                continue
+    """
+    report = run_gate("error_handling", {"a.py": defects})
+    assert sorted(f.rule for f in report.findings) == ["quality.bare-except", "quality.swallowed"]
+    clean = """
+        try:
+            import fast_json as json
+        except ImportError:
+            import json
+        try:
+            json.loads("{}")
+        except Exception:
+            log = 1
+            raise
+    """
+    assert run_gate("error_handling", {"a.py": clean}).findings == []
+
+
+def test_print_gate_skips_main_blocks_and_cli_modules():
+    library = 'def f():\n    print("x")\nif __name__ == "__main__":\n    print("main")\n'
+    report = run_gate("prints", {"lib.py": library, "cli.py": "print(1)\n"}, cli_modules=["cli.py"])
+    assert [(f.path, f.line) for f in report.findings] == [("lib.py", 2)]
+
+
+def test_size_gate():
+    long_function = "def f():\n" + "    x = 1\n" * 30
+    report = run_gate("size", {"a.py": long_function}, max_function_lines=20, max_file_lines=25)
+    assert sorted(f.message.split(" (")[0] for f in report.findings) == [
+        "file has lines: 31",
+        "function f has lines: 31",
+    ]
+
+
+def test_layering_rules_and_cycles():
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/core/__init__.py": "from ..experimental import feature\n",
+        "pkg/experimental.py": "feature = 1\n",
+        "pkg/a.py": "from pkg import b\n",
+        "pkg/b.py": "from . import a\n",
+    }
+    report = run_gate(
+        "layering", files, rules=[{"source": "pkg.core", "forbid": ["pkg.experimental"]}]
+    )
+    messages = [f.message for f in report.findings]
+    assert messages == [
+        "pkg.core imports pkg.experimental, which pkg.core must not import",
+        "import cycle: pkg.a -> pkg.b -> pkg.a",
+    ]
+    clean = {"pkg/__init__.py": "", "pkg/core/__init__.py": "import os\n"}
+    assert (
+        run_gate(
+            "layering", clean, rules=[{"source": "pkg.core", "forbid": ["pkg.experimental"]}]
+        ).findings
+        == []
+    )
+
+
+def test_duplication_gate_lists_pairs():
+    block = "".join(f"def f{i}(a, b):\n    return a * {i} + b - {i}\n" for i in range(12))
+    report = run_gate("duplication", {"a.py": block, "b.py": "x = 1\n" + block}, max_percent=10)
+    assert report.failed_measures and report.findings
+    assert report.findings[0].message.startswith("lines 1-")
+    assert "duplicate b.py:2-" in report.findings[0].message
+    unique = {"a.py": "def f(a):\n    return a + 1\n", "b.py": "def g(b):\n    return b * 2\n"}
+    assert not run_gate("duplication", unique).failed_measures
+
+
+def test_parse_health_and_its_traps():
+    files = {
+        "syntax.py": "def broken(:\n    pass\n",
+        "nul.py": b"x = 1\0\n",
+        "undecodable.py": b"x = '\xff\xfe'\n",
+        "walrus.py": "if (n := 3) > 2:\n    pass\n",
+        "latin1.py": "# -*- coding: latin-1 -*-\nname = 'caf\xe9'\n".encode("latin-1"),
+    }
+    results = {
+        p: analyse(p, t if isinstance(t, bytes) else t.encode(), oldest=(3, 7))
+        for p, t in files.items()
+    }
+    gate = QualityConfig().parse_health
+    report = gates.parse_health(results, gate, "error")
+    found = {f.path: f.rule for f in report.findings}
+    assert found == {
+        "syntax.py": "quality.parse-error",
+        "nul.py": "quality.parse-error",
+        "undecodable.py": "quality.parse-error",
+        "walrus.py": "quality.old-python-syntax",
+    }
+    assert results["latin1.py"].parse_error is None
+
+
+def test_ruff_lint_honours_the_target_configuration(tmp_path):
+    root = write_tree(tmp_path / "t", {"a.py": "import os\n"})
+    lint = run_ruff(root, [root / "a.py"])
+    assert [f.rule for f in lint.findings] == ["ruff.F401"]
+    (root / "ruff.toml").write_text('[lint]\nignore = ["F401"]\n')
+    assert run_ruff(root, [root / "a.py"]).findings == []
+
+
+def test_ratchet_passes_unchanged_legacy_and_fails_on_new():
+    legacy = [
+        Finding("quality.print", "print()", "a.py", 3, context="f"),
+        Finding("quality.print", "print()", "a.py", 9, context="f"),
+    ]
+    baseline = fingerprint_counts(legacy)
+    moved = [
+        Finding("quality.print", "print()", "a.py", 30, context="f"),
+        Finding("quality.print", "print()", "a.py", 40, context="f"),
+    ]
+    assert new_findings(moved, baseline) == []
+    added = [*moved, Finding("quality.print", "print()", "a.py", 50, context="f")]
+    assert len(new_findings(added, baseline)) == 1
+    elsewhere = [Finding("quality.print", "print()", "b.py", 3, context="f")]
+    assert len(new_findings(elsewhere, baseline)) == 1
+
+
+def test_engine_cache_and_time_limit(tmp_path):
+    root = write_tree(
+        tmp_path / "t", {f"m{i}.py": f"def f{i}(x):\n    return x\n" for i in range(40)}
+    )
+    files = sorted(root.glob("*.py"))
+    cache = tmp_path / "cache.json"
+    cold = run_analysis(root, files, settings=Settings(), cache_file=cache, workers=2)
+    warm = run_analysis(root, files, settings=Settings(), cache_file=cache, workers=2)
+    assert (cold.analysed, cold.cached) == (40, 0) and (warm.analysed, warm.cached) == (0, 40)
+    (root / "m3.py").write_text("def changed():\n    pass\n")
+    again = run_analysis(root, files, settings=Settings(), cache_file=cache, workers=1)
+    assert (again.analysed, again.cached) == (1, 39)
+    big = root / "big.py"
+    big.write_text(
+        "".join(f"v{i} = [{', '.join(str(j) for j in range(50))}]\n" for i in range(4000))
+    )
+    limited = run_analysis(root, [big], settings=Settings(time_limit_s=0.01), workers=1)
+    assert limited.results["big.py"].summarised == "analysis stopped after 0.01 s"
+    summarised = run_analysis(root, [big], settings=Settings(max_bytes=1000), workers=1)
+    assert "over the 1000-byte limit" in summarised.results["big.py"].summarised
+
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+
+
+def _sample(count, seed=3):
+    files = sorted(p for p in STDLIB.glob("*.py") if p.stat().st_size < 200_000)
+    return random.Random(seed).sample(files, count)
+
+
+def test_complexity_and_mi_agree_with_radon():
+    radon_cc = pytest.importorskip("radon.complexity")
+    radon_metrics = pytest.importorskip("radon.metrics")
+    compared = 0
+    for path in _sample(12):
+        source = path.read_text(encoding="utf-8")
+        ours = analyse(path.name, source.encode())
+        mine = {f["line"]: f["complexity"] for f in ours.functions if not f["nested"]}
+        for block in radon_cc.cc_visit(source):
+            for item in getattr(block, "methods", None) or [block]:
+                if hasattr(item, "methods"):
+                    continue
+                assert mine[item.lineno] == item.complexity, (path, item.name)
+                compared += 1
+        assert abs(ours.mi - radon_metrics.mi_visit(source, True)) <= 1.0, path
+    assert compared > 100
+
+
+def test_docstring_coverage_agrees_with_interrogate(tmp_path):
+    coverage = pytest.importorskip("interrogate.coverage")
+    config = pytest.importorskip("interrogate.config")
+    for path in _sample(6, seed=11):
+        copy = tmp_path / path.name
+        copy.write_bytes(path.read_bytes())
+        theirs = coverage.InterrogateCoverage(
+            paths=[str(copy)], conf=config.InterrogateConfig()
+        ).get_coverage()
+        report = gates.docstrings(
+            {path.name: analyse(path.name, path.read_bytes())}, QualityConfig().docstrings, "error"
+        )
+        assert abs(report.measures[0].value - theirs.perc_covered) <= 1.0, path
+
+
+@pytest.mark.slow
+def test_ratchet_mode_end_to_end(run_harness, make_target, tmp_path):
+    legacy = {"pkg/__init__.py": "", "pkg/old.py": "def f():\n    print('legacy')\n"}
+    config = """
+        target: {root: ., packages: [pkg]}
+        quality:
+          prints: {mode: ratchet}
+    """
+    root = make_target(legacy, config)
+    args = ("-m", "quality", "-k", "prints", f"--proofyard-config={root / 'proofyard.yaml'}")
+    first = run_harness(*args)
+    assert "no baseline yet for quality/prints" in first.stdout
+    assert run_harness(*args, "--update-baselines").returncode == 0
+    assert run_harness(*args).returncode == 0  # unchanged legacy tree passes
+    (root / "pkg" / "new.py").write_text("def g():\n    print('new')\n")
+    failing = run_harness(*args)
+    assert failing.returncode == 1
+    assert "1 new finding(s) against the baseline" in failing.stdout
+    assert "pkg/new.py:2:5: [quality.print]" in failing.stdout
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    assert summary["suites"]["quality"]["counts"] == {"failed": 1}
