@@ -384,6 +384,8 @@ class QualityConfig(Section):
     max_file_bytes: int = Field(2_000_000, ge=1000, description="Larger files are only counted.")
     file_time_limit_s: float = Field(20.0, gt=0, description="Per-file analysis time limit.")
     workers: int | None = Field(None, ge=1, le=64, description="Default: available cores.")
+    cache: str = Field(".proofyard/cache/quality.json",
+                       description="Per-file results by content hash (relative to the target).")
     lint: LintGate = Field(default_factory=LintGate)
     complexity: ComplexityGate = Field(default_factory=ComplexityGate)
     maintainability: MaintainabilityGate = Field(default_factory=MaintainabilityGate)
