@@ -11,4 +11,5 @@ pytest_plugins = [
     "fixtures.deps",
     "fixtures.compression",
     "fixtures.quality",
+    "fixtures.pipeline",
 ]

@@ -35,8 +35,9 @@ TOOLS = {
 def timed_tool(argv: list[str], limit_s: float) -> tuple[float, str]:
     start = time.perf_counter()
     try:
-        result = subprocess.run(argv, cwd=STDLIB, capture_output=True, text=True,
-                                timeout=limit_s, check=False)
+        result = subprocess.run(
+            argv, cwd=STDLIB, capture_output=True, text=True, timeout=limit_s, check=False
+        )
     except subprocess.TimeoutExpired:
         return limit_s, f"stopped after {limit_s:.0f} s, counted as {limit_s:.0f} s"
     seconds = time.perf_counter() - start
@@ -47,10 +48,24 @@ def timed_tool(argv: list[str], limit_s: float) -> tuple[float, str]:
 
 def run_suite(config: Path, reports: Path) -> tuple[float, dict]:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pytest", "-m", "quality", "-q", "-p",
-                    "no:cacheprovider", f"--proofyard-config={config}",
-                    f"--reports-dir={reports}"], cwd=REPO, capture_output=True, text=True,
-                   check=False)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-m",
+            "quality",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--proofyard-config={config}",
+            f"--reports-dir={reports}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     wall = time.perf_counter() - start
     return wall, json.loads((reports / "summary.json").read_text())
 
@@ -79,30 +94,41 @@ def main() -> None:
         config.write_text(
             f"target:\n  root: {STDLIB}\n  exclude: ['site-packages/']\n  use_gitignore: false\n"
             f"baselines:\n  dir: {work / 'baselines'}\n"
-            f"quality:\n  cache: {work / 'quality-cache.json'}\n", encoding="utf-8")
+            f"quality:\n  cache: {work / 'quality-cache.json'}\n",
+            encoding="utf-8",
+        )
         cold, summary = run_suite(config, work / "cold")
         warm, _ = run_suite(config, work / "warm")
         quality = summary["suites"]["quality"]
         files = max(quality["inspected"].get("files", 0), 0)
         print(f"corpus: {STDLIB} ({files} Python files per the parse-health gate)")
-        print(f"proofyard quality, cold: {cold:.1f} s; warm: {warm:.1f} s "
-              f"(warm/cold {warm / cold:.3f}, goal <= 0.10 -> "
-              f"{'OK' if warm <= 0.10 * cold else 'OVER'})")
+        print(
+            f"proofyard quality, cold: {cold:.1f} s; warm: {warm:.1f} s "
+            f"(warm/cold {warm / cold:.3f}, goal <= 0.10 -> "
+            f"{'OK' if warm <= 0.10 * cold else 'OVER'})"
+        )
         total = 0.0
         for name, argv in TOOLS.items():
             seconds, note = timed_tool(argv, args.limit_s)
             total += seconds
             print(f"  {name:<12} {seconds:8.1f} s  ({note})")
         print(f"ruff + radon cc + radon mi + interrogate, one after the other: {total:.1f} s")
-        print(f"cold proofyard / tools = {cold / total:.3f} (goal <= 0.25 -> "
-              f"{'OK' if cold <= 0.25 * total else 'OVER'})")
+        print(
+            f"cold proofyard / tools = {cold / total:.3f} (goal <= 0.25 -> "
+            f"{'OK' if cold <= 0.25 * total else 'OVER'})"
+        )
         sarif = json.loads((work / "cold" / "findings.sarif").read_text())
-        reported = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-                    for r in sarif["runs"][0]["results"] if r["ruleId"] == "quality.parse-error"}
+        reported = {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in sarif["runs"][0]["results"]
+            if r["ruleId"] == "quality.parse-error"
+        }
         expected = unparsable_files()
-        print(f"parse health: compile() rejects {len(expected)} files; "
-              f"{len(expected & reported)} reported as parse errors, "
-              f"{len(expected - reported)} missed -> {'OK' if expected <= reported else 'MISSED'}")
+        print(
+            f"parse health: compile() rejects {len(expected)} files; "
+            f"{len(expected & reported)} reported as parse errors, "
+            f"{len(expected - reported)} missed -> {'OK' if expected <= reported else 'MISSED'}"
+        )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ops.graphs import cycle_path, strongly_connected_cycles
 
 
 class Section(BaseModel):
@@ -384,8 +386,10 @@ class QualityConfig(Section):
     max_file_bytes: int = Field(2_000_000, ge=1000, description="Larger files are only counted.")
     file_time_limit_s: float = Field(20.0, gt=0, description="Per-file analysis time limit.")
     workers: int | None = Field(None, ge=1, le=64, description="Default: available cores.")
-    cache: str = Field(".proofyard/cache/quality.json",
-                       description="Per-file results by content hash (relative to the target).")
+    cache: str = Field(
+        ".proofyard/cache/quality.json",
+        description="Per-file results by content hash (relative to the target).",
+    )
     lint: LintGate = Field(default_factory=LintGate)
     complexity: ComplexityGate = Field(default_factory=ComplexityGate)
     maintainability: MaintainabilityGate = Field(default_factory=MaintainabilityGate)
@@ -401,6 +405,60 @@ class QualityConfig(Section):
     coverage: CoverageGate = Field(default_factory=CoverageGate)
 
 
+class PipelineStep(Section):
+    """One step: ``run`` (argv; a shell only with ``shell: true``) or ``call``
+    (``module:function`` with ``kwargs``; naming one runs its code)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    run: list[str] | str | None = None
+    shell: bool = False
+    call: str | None = Field(None, pattern=r"^[\w.]+:[\w.]+$")
+    kwargs: dict[str, object] = Field(default_factory=dict)
+    needs: list[str] = Field(default_factory=list)
+    inputs: list[str] = Field(default_factory=list, description="Globs, relative to cwd.")
+    outputs: list[str] = Field(default_factory=list, description="Globs, relative to cwd.")
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = Field(None, description="Relative to the target root.")
+    timeout_s: float = Field(3600.0, gt=0)
+    retries: int = Field(0, ge=0, le=100)
+    backoff_s: float = Field(1.0, ge=0, le=3600, description="First retry delay; doubles.")
+    resources: dict[str, float] = Field(
+        default_factory=dict, description="Hints such as cpu or memory_mb."
+    )
+
+    @model_validator(mode="after")
+    def _one_action(self) -> PipelineStep:
+        if (self.run is None) == (self.call is None):
+            raise ValueError("give exactly one of run or call")
+        if isinstance(self.run, str) and not self.shell:
+            raise ValueError("run is a string: give an argv list or set shell: true")
+        return self
+
+
+class Pipeline(Section):
+    """A DAG of steps, validated before anything runs."""
+
+    workers: int = Field(2, ge=1, le=256)
+    policy: Literal["stop", "keep-going"] = "stop"
+    steps: list[PipelineStep] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _valid_graph(self) -> Pipeline:
+        names = [step.name for step in self.steps]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate step names: {', '.join(duplicates)}")
+        for step in self.steps:
+            unknown = [need for need in step.needs if need not in names]
+            if unknown:
+                raise ValueError(f"step {step.name!r} needs unknown step(s): {', '.join(unknown)}")
+        graph = {step.name: list(step.needs) for step in self.steps}
+        cycles = strongly_connected_cycles(graph)
+        if cycles:
+            raise ValueError("dependency cycle: " + " -> ".join(cycle_path(graph, cycles[0])))
+        return self
+
+
 class ProofyardConfig(Section):
     """The whole configuration file."""
 
@@ -414,3 +472,4 @@ class ProofyardConfig(Section):
     deps: DepsConfig = Field(default_factory=DepsConfig)
     compression: CompressionConfig = Field(default_factory=CompressionConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
+    pipelines: dict[str, Pipeline] = Field(default_factory=dict)

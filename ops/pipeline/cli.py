@@ -1,0 +1,155 @@
+"""``python -m ops pipeline run|plan|status``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from ops.config import LoadedConfig, load_config
+from ops.pipeline.runner import PipelineError, Runner, plan
+from ops.pipeline.state import StateFile
+
+log = logging.getLogger("proofyard.pipeline")
+
+
+class PipelineUsageError(Exception):
+    """A pipeline name or option the user must fix."""
+
+
+def state_path(loaded: LoadedConfig, name: str) -> Path:
+    return loaded.resolve(f".proofyard/pipeline/{name}.state.json")
+
+
+def logs_dir(loaded: LoadedConfig, reports: str | None = None) -> Path:
+    return Path(reports or loaded.config.reports.dir).resolve() / "pipeline"
+
+
+def add_commands(commands: argparse._SubParsersAction, config_options) -> None:
+    parser = commands.add_parser("pipeline", help="run, plan or inspect configured pipelines")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    run = actions.add_parser("run", help="run a pipeline")
+    plan_parser = actions.add_parser("plan", help="show what a run would do (same as --dry-run)")
+    status = actions.add_parser("status", help="show each step's last recorded status")
+    for sub in (run, plan_parser, status):
+        config_options(sub)
+    for sub in (run, plan_parser):
+        sub.add_argument("name")
+        sub.add_argument(
+            "--resume", action="store_true", help="only failed, not-run or out-of-date steps"
+        )
+    status.add_argument("name", nargs="?")
+    run.add_argument("--dry-run", action="store_true", help="show the plan, run nothing")
+    run.add_argument("--workers", type=int)
+    run.add_argument("--keep-going", action="store_true", help="failure policy keep-going")
+    run.add_argument("--executor", choices=("local", "dask"), default="local")
+    run.add_argument("--scheduler", help="Dask scheduler address (default: a local cluster)")
+    run.add_argument("--reports-dir", help="where logs and the run summary go")
+    run.set_defaults(handler=_run)
+    plan_parser.set_defaults(handler=_plan)
+    status.set_defaults(handler=_status)
+
+
+def _load(args: argparse.Namespace) -> LoadedConfig:
+    return load_config(args.config, env_name=args.env, sets=args.set, target=args.target)
+
+
+def _pipeline(loaded: LoadedConfig, name: str):
+    pipelines = loaded.config.pipelines
+    if name not in pipelines:
+        known = ", ".join(sorted(pipelines)) or "none configured"
+        raise PipelineUsageError(f"pipelines.{name}: no such pipeline ({known})")
+    return pipelines[name]
+
+
+def _print_plan(loaded: LoadedConfig, name: str, resume: bool) -> int:
+    entries = plan(
+        _pipeline(loaded, name), loaded.target_root, StateFile(state_path(loaded, name)), resume
+    )
+    for entry in entries:
+        print(f"{entry.action:<4}  {entry.step:<24}  {entry.reason}")
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    return _print_plan(_load(args), args.name, args.resume)
+
+
+def _run(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    if args.dry_run:
+        return _print_plan(loaded, args.name, args.resume)
+    pipeline = _pipeline(loaded, args.name)
+    network = {
+        "allow_hosts": loaded.config.network.allow_hosts,
+        "isolate": loaded.config.network.isolate_subprocesses,
+    }
+
+    def progress(step: str, event: str, detail: str) -> None:
+        log.info("%s %s%s", step, event, f": {detail}" if detail else "")
+
+    runner_args = dict(
+        workers=args.workers,
+        policy="keep-going" if args.keep_going else None,
+        network=network,
+        on_event=progress,
+    )
+    try:
+        if args.executor == "dask":
+            from ops.pipeline.dask_executor import dask_executors
+
+            with dask_executors(args.scheduler, args.workers or pipeline.workers) as executors:
+                runner = Runner(
+                    args.name,
+                    pipeline,
+                    loaded.target_root,
+                    state_path(loaded, args.name),
+                    logs_dir(loaded, args.reports_dir),
+                    executors=executors,
+                    **runner_args,
+                )
+                result = runner.run(args.resume)
+        else:
+            runner = Runner(
+                args.name,
+                pipeline,
+                loaded.target_root,
+                state_path(loaded, args.name),
+                logs_dir(loaded, args.reports_dir),
+                **runner_args,
+            )
+            result = runner.run(args.resume)
+    except PipelineError as exc:
+        raise PipelineUsageError(str(exc)) from None
+    summary = runner.logs_dir / "summary.json"
+    print(
+        json.dumps(
+            {
+                "pipeline": args.name,
+                "ok": result.ok,
+                "seconds": round(result.seconds, 3),
+                "statuses": result.statuses,
+                "summary": str(summary),
+            },
+            indent=2,
+        )
+    )
+    return 0 if result.ok else 1
+
+
+def _status(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    names = [args.name] if args.name else sorted(loaded.config.pipelines)
+    for name in names:
+        _pipeline(loaded, name)
+        state = StateFile(state_path(loaded, name))
+        print(f"{name}: {state.path}")
+        for step in _pipeline(loaded, name).steps:
+            entry = state.steps.get(step.name, {})
+            print(
+                f"  {step.name:<24} {entry.get('status', 'not run'):<10} {entry.get('detail', '')}"
+            )
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,36 @@
+"""Dask distributed as the pipeline's executor (optional extra ``proofyard[dask]``)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from concurrent.futures import Executor
+
+
+@contextlib.contextmanager
+def dask_executors(address: str | None, workers: int) -> Iterator[tuple[Executor, Executor]]:
+    """The same executor for subprocess and call steps: a Dask client's executor, on the
+    given scheduler or on a local cluster listening on 127.0.0.1 only (its dashboard off,
+    since Dask's comms are unencrypted)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise RuntimeError(
+            "--executor dask needs the extra: pip install 'proofyard[dask]'"
+        ) from exc
+    with contextlib.ExitStack() as stack:
+        if address:
+            client = stack.enter_context(Client(address))
+        else:
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    processes=True,
+                )
+            )
+            client = stack.enter_context(Client(cluster))
+        executor = client.get_executor(pure=False)
+        yield executor, executor

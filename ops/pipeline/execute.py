@@ -1,0 +1,94 @@
+"""Run one step, wherever it is sent: a thread, a worker process or a Dask worker."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import signal
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ops.proc import run_command, shell_argv
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    ok: bool
+    seconds: float
+    detail: str
+    output: str
+
+
+class _CallTimeout(Exception):
+    pass
+
+
+def _alarm(_signum, _frame):
+    raise _CallTimeout
+
+
+def resolve_callable(spec: str) -> Any:
+    module_name, _, attr = spec.partition(":")
+    target: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        target = getattr(target, part)
+    if not callable(target):
+        raise TypeError(f"{spec} is not callable")
+    return target
+
+
+def execute_step(step: dict[str, Any], root: str) -> StepOutcome:
+    """Execute a step definition (a plain dict, so it pickles anywhere)."""
+    start = time.perf_counter()
+    cwd = Path(root, step.get("cwd") or ".")
+    if step.get("run") is not None:
+        network = step.get("network") or {}
+        result = run_command(
+            shell_argv(step["run"], step.get("shell", False)),
+            timeout_s=step["timeout_s"],
+            cwd=cwd,
+            env=step.get("env") or {},
+            allow_hosts=network.get("allow_hosts", ()),
+            isolate=network.get("isolate", True),
+        )
+        ok = result.returncode == 0 and not result.timed_out and not result.error
+        return StepOutcome(ok, time.perf_counter() - start, result.describe(), result.output)
+    return _call(step, cwd, start)
+
+
+def _call(step: dict[str, Any], cwd: Path, start: float) -> StepOutcome:
+    """A ``module:function`` step: its output captured; its timeout enforced by SIGALRM
+    where this runs in a process's main thread (worker processes), else not at all."""
+    buffer = io.StringIO()
+    in_main_thread = _can_alarm()
+    if in_main_thread:
+        previous = signal.signal(signal.SIGALRM, _alarm)
+        signal.setitimer(signal.ITIMER_REAL, step["timeout_s"])
+    try:
+        with (
+            contextlib.redirect_stdout(buffer),
+            contextlib.redirect_stderr(buffer),
+            contextlib.chdir(cwd),
+        ):
+            value = resolve_callable(step["call"])(**(step.get("kwargs") or {}))
+        ok = value is not False
+        detail = "returned False" if not ok else "returned"
+    except _CallTimeout:
+        ok, detail = False, f"timed out after {step['timeout_s']:g} s"
+    except Exception as exc:  # the step's own failure, reported with its traceback
+        ok, detail = False, f"raised {exc!r}"
+        buffer.write(traceback.format_exc())
+    finally:
+        if in_main_thread:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    return StepOutcome(ok, time.perf_counter() - start, detail, buffer.getvalue())
+
+
+def _can_alarm() -> bool:
+    return threading.current_thread() is threading.main_thread()

@@ -1,0 +1,279 @@
+"""Schedule a pipeline: ready steps in parallel up to ``workers``, retries with backoff,
+a failure policy, per-step logs, and the state file saved as each step finishes."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ops.atomic import write_atomic
+from ops.config.schema import Pipeline, PipelineStep
+from ops.pipeline.execute import StepOutcome, execute_step, resolve_callable
+from ops.pipeline.state import StateFile, fingerprint
+
+log = logging.getLogger("proofyard.pipeline")
+
+
+class PipelineError(Exception):
+    """The pipeline cannot start (a missing callable, say)."""
+
+
+@dataclass
+class PlanEntry:
+    step: str
+    action: str  # "run" or "skip"
+    reason: str
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    statuses: dict[str, str] = field(default_factory=dict)
+    attempts: dict[str, int] = field(default_factory=dict)
+    details: dict[str, str] = field(default_factory=dict)
+    logs: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(status in ("succeeded", "up-to-date") for status in self.statuses.values())
+
+
+def topological(pipeline: Pipeline) -> list[PipelineStep]:
+    order, done = [], set()
+    pending = list(pipeline.steps)
+    while pending:
+        for step in pending:
+            if set(step.needs) <= done:
+                order.append(step)
+                done.add(step.name)
+                pending.remove(step)
+                break
+    return order
+
+
+def check_callables(pipeline: Pipeline) -> None:
+    problems = []
+    for step in pipeline.steps:
+        if step.call:
+            try:
+                resolve_callable(step.call)
+            except Exception as exc:  # any import-time failure of user code is reported
+                problems.append(f"step {step.name}: cannot load {step.call}: {exc!r}")
+    if problems:
+        raise PipelineError("; ".join(problems))
+
+
+def plan(pipeline: Pipeline, root: Path, state: StateFile, resume: bool) -> list[PlanEntry]:
+    """What a run would do: with ``resume``, skip steps that succeeded and are up to date."""
+    entries = []
+    rerun: set[str] = set()
+    for step in topological(pipeline):
+        saved = state.steps.get(step.name, {})
+        if not resume:
+            reason = "full run"
+        elif saved.get("status") != "succeeded":
+            reason = f"last status: {saved.get('status', 'not run')}"
+        elif saved.get("fingerprint") != fingerprint(step, root):
+            reason = "definition, inputs or outputs changed"
+        elif rerun & set(step.needs):
+            reason = "a step it needs will run"
+        else:
+            entries.append(PlanEntry(step.name, "skip", "up to date"))
+            continue
+        rerun.add(step.name)
+        entries.append(PlanEntry(step.name, "run", reason))
+    return entries
+
+
+class Runner:
+    """Runs one pipeline with the given executors; ``run`` returns the RunResult."""
+
+    def __init__(
+        self,
+        name: str,
+        pipeline: Pipeline,
+        root: Path,
+        state_path: Path,
+        logs_dir: Path,
+        *,
+        workers: int | None = None,
+        policy: str | None = None,
+        network: dict[str, Any] | None = None,
+        executors: tuple[Executor, Executor] | None = None,
+        on_event: Callable[[str, str, str], None] | None = None,
+    ) -> None:
+        self.name, self.pipeline, self.root = name, pipeline, root
+        self.state = StateFile(state_path)
+        self.workers = workers or pipeline.workers
+        self.policy = policy or pipeline.policy
+        self.network = network or {}
+        self.run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        self.logs_dir = logs_dir / self.run_id
+        self.external_executors = executors
+        self.on_event = on_event or (lambda step, event, detail: None)
+
+    def run(self, resume: bool = False) -> RunResult:
+        check_callables(self.pipeline)
+        start = time.perf_counter()
+        result = RunResult(self.run_id)
+        entries = {e.step: e for e in plan(self.pipeline, self.root, self.state, resume)}
+        steps = {step.name: step for step in self.pipeline.steps}
+        for name, entry in entries.items():
+            if entry.action == "skip":
+                result.statuses[name] = "up-to-date"
+        threads, processes = self.external_executors or (
+            ThreadPoolExecutor(self.workers),
+            ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("forkserver")),
+        )
+        try:
+            self._loop(steps, entries, result, threads, processes)
+        finally:
+            if self.external_executors is None:
+                threads.shutdown(wait=True, cancel_futures=True)
+                processes.shutdown(wait=True, cancel_futures=True)
+            self.state.save()
+        result.seconds = time.perf_counter() - start
+        write_atomic(self.logs_dir / "summary.json", _summary_json(self.name, result))
+        return result
+
+    def _loop(self, steps, entries, result, threads, processes) -> None:
+        waiting = {n for n, e in entries.items() if e.action == "run"}
+        not_before: dict[str, float] = {}
+        running: dict[Future, str] = {}
+        stopping = False
+        while waiting or running:
+            now = time.monotonic()
+            if not stopping:
+                for name in sorted(waiting):
+                    if len(running) >= self.workers:
+                        break
+                    step = steps[name]
+                    if not_before.get(name, 0) > now or not self._ready(step, result):
+                        continue
+                    if any(result.statuses.get(n) in ("failed", "skipped") for n in step.needs):
+                        result.statuses[name] = "skipped"
+                        result.details[name] = "a step it needs failed"
+                        waiting.discard(name)
+                        continue
+                    waiting.discard(name)
+                    result.attempts[name] = result.attempts.get(name, 0) + 1
+                    self._mark(name, "running", result)
+                    pool = processes if step.call else threads
+                    future = pool.submit(execute_step, self._payload(step), str(self.root))
+                    running[future] = name
+            if stopping and not running:
+                for name in waiting:
+                    result.statuses[name] = "not-run"
+                    result.details[name] = "pipeline stopped after a failure"
+                break
+            if not running:
+                delay = min((t for n, t in not_before.items() if n in waiting), default=now) - now
+                if delay > 0:
+                    time.sleep(min(delay, 1.0))
+                    continue
+                if not any(self._ready(steps[n], result) for n in waiting):
+                    for name in waiting:
+                        result.statuses[name] = "skipped"
+                        result.details[name] = "a step it needs did not succeed"
+                    break
+                continue
+            timeout = None
+            pending_retry = [t for n, t in not_before.items() if n in waiting]
+            if pending_retry:
+                timeout = max(0.0, min(pending_retry) - time.monotonic())
+            done, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
+            for future in done:
+                name = running.pop(future)
+                outcome = _outcome(future)
+                retry = self._finish(steps[name], outcome, result)
+                if retry is not None:
+                    waiting.add(name)
+                    not_before[name] = time.monotonic() + retry
+                elif result.statuses[name] == "failed" and self.policy == "stop":
+                    stopping = True
+            self.state.save()
+
+    def _ready(self, step: PipelineStep, result: RunResult) -> bool:
+        return all(
+            result.statuses.get(n) in ("succeeded", "up-to-date", "failed", "skipped")
+            for n in step.needs
+        )
+
+    def _payload(self, step: PipelineStep) -> dict[str, Any]:
+        return {**step.model_dump(), "network": self.network}
+
+    def _mark(self, name: str, status: str, result: RunResult) -> None:
+        result.statuses[name] = status
+        entry = self.state.steps.setdefault(name, {})
+        entry.update(status=status, run_id=self.run_id)
+        self.on_event(name, status, "")
+
+    def _finish(self, step: PipelineStep, outcome: StepOutcome, result: RunResult) -> float | None:
+        """Record an attempt; return the delay before a retry, or None when done."""
+        name = step.name
+        log_path = self.logs_dir / f"{name}.log"
+        attempt = result.attempts[name]
+        header = f"=== {name} attempt {attempt}: {outcome.detail} ({outcome.seconds:.2f} s)\n"
+        previous = log_path.read_text(encoding="utf-8") if log_path.exists() else ""
+        write_atomic(log_path, previous + header + outcome.output)
+        result.logs[name] = str(log_path)
+        result.details[name] = outcome.detail
+        entry = self.state.steps.setdefault(name, {})
+        entry.update(
+            attempts=attempt,
+            seconds=round(outcome.seconds, 3),
+            detail=outcome.detail,
+            log=str(log_path),
+        )
+        if outcome.ok:
+            result.statuses[name] = "succeeded"
+            entry.update(status="succeeded", fingerprint=fingerprint(step, self.root))
+            self.on_event(name, "succeeded", outcome.detail)
+            return None
+        if attempt <= step.retries:
+            delay = step.backoff_s * 2 ** (attempt - 1)
+            self.on_event(name, "retrying", f"{outcome.detail}; retry in {delay:g} s")
+            return delay
+        result.statuses[name] = "failed"
+        entry.update(status="failed", fingerprint=None)
+        self.on_event(name, "failed", outcome.detail)
+        return None
+
+
+def _outcome(future: Future) -> StepOutcome:
+    try:
+        return future.result()
+    except Exception as exc:  # a worker that died or could not unpickle: the step failed
+        return StepOutcome(False, 0.0, f"executor error: {exc!r}", "")
+
+
+def _summary_json(name: str, result: RunResult) -> str:
+    import json
+
+    return json.dumps(
+        {
+            "pipeline": name,
+            "run_id": result.run_id,
+            "ok": result.ok,
+            "seconds": round(result.seconds, 3),
+            "steps": {
+                step: {
+                    "status": status,
+                    "attempts": result.attempts.get(step, 0),
+                    "detail": result.details.get(step, ""),
+                    "log": result.logs.get(step),
+                }
+                for step, status in sorted(result.statuses.items())
+            },
+        },
+        indent=2,
+    )

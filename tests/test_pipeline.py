@@ -1,0 +1,290 @@
+"""Pipelines: retries, timeouts, policies, validation, resume after SIGKILL, Dask parity."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from ops.config.schema import Pipeline
+from ops.pipeline.runner import PipelineError, Runner, plan
+from ops.pipeline.state import StateFile
+from tests.conftest import REPO, write_tree
+
+STEPS = textwrap.dedent("""
+    import pathlib, time
+
+    def noop():
+        return True
+
+    def flaky(counter):
+        path = pathlib.Path(counter)
+        count = int(path.read_text()) if path.exists() else 0
+        path.write_text(str(count + 1))
+        if count < 2:
+            raise RuntimeError(f"flaky attempt {count + 1}")
+        print("third time lucky")
+
+    def write(path, text):
+        pathlib.Path(path).write_text(text)
+""")
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    write_tree(tmp_path, {"steps_mod.py": STEPS})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def runner(workspace, steps, **kwargs):
+    pipeline = Pipeline.model_validate({"workers": 2, "steps": steps})
+    return Runner(
+        "p",
+        pipeline,
+        workspace,
+        workspace / "state.json",
+        workspace / "logs",
+        network={"isolate": False},
+        **kwargs,
+    )
+
+
+def test_flaky_step_succeeds_on_its_third_attempt(workspace):
+    result = runner(
+        workspace,
+        [
+            {
+                "name": "flaky",
+                "call": "steps_mod:flaky",
+                "retries": 2,
+                "backoff_s": 0.01,
+                "kwargs": {"counter": "count.txt"},
+            }
+        ],
+    ).run()
+    assert result.statuses == {"flaky": "succeeded"} and result.attempts == {"flaky": 3}
+    log = Path(result.logs["flaky"]).read_text()
+    assert log.count("=== flaky attempt") == 3 and "third time lucky" in log
+    assert "RuntimeError: flaky attempt 2" in log
+
+
+def test_hanging_step_times_out_retries_then_fails(workspace):
+    start = time.perf_counter()
+    result = runner(
+        workspace,
+        [
+            {
+                "name": "hang",
+                "run": ["sleep", "60"],
+                "timeout_s": 0.5,
+                "retries": 1,
+                "backoff_s": 0.01,
+            }
+        ],
+    ).run()
+    assert result.statuses == {"hang": "failed"} and result.attempts == {"hang": 2}
+    assert "timed out after" in result.details["hang"]
+    assert time.perf_counter() - start < 10
+
+
+BRANCHES = [
+    {"name": "bad", "run": ["false"]},
+    {"name": "after_bad", "run": ["true"], "needs": ["bad"]},
+    {"name": "slow_ok", "run": ["sleep", "0.3"]},
+    {"name": "independent", "run": ["true"], "needs": ["slow_ok"]},
+]
+
+
+def test_keep_going_runs_independent_branches(workspace):
+    result = runner(workspace, BRANCHES, policy="keep-going").run()
+    assert result.statuses == {
+        "bad": "failed",
+        "after_bad": "skipped",
+        "slow_ok": "succeeded",
+        "independent": "succeeded",
+    }
+
+
+def test_stop_starts_nothing_new_after_a_failure(workspace):
+    result = runner(workspace, BRANCHES, policy="stop").run()
+    assert result.statuses["bad"] == "failed"
+    assert result.statuses["slow_ok"] == "succeeded"  # already running: it finishes
+    assert result.statuses["independent"] == "not-run"
+    assert not result.ok
+
+
+@pytest.mark.parametrize(
+    ("steps", "message"),
+    [
+        (
+            [
+                {"name": "a", "run": ["x"], "needs": ["b"]},
+                {"name": "b", "run": ["y"], "needs": ["a"]},
+            ],
+            "dependency cycle: a -> b -> a",
+        ),
+        ([{"name": "a", "run": ["x"], "needs": ["ghost"]}], "needs unknown step(s): ghost"),
+        ([{"name": "a", "run": ["x"]}, {"name": "a", "run": ["y"]}], "duplicate step names: a"),
+        ([{"name": "a", "run": "echo hi"}], "run is a string"),
+        ([{"name": "a"}], "give exactly one of run or call"),
+    ],
+)
+def test_invalid_pipelines_are_rejected_before_running(steps, message):
+    with pytest.raises(ValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Pipeline.model_validate({"steps": steps})
+
+
+def test_missing_callable_is_a_clear_error(workspace):
+    with pytest.raises(PipelineError, match="step a: cannot load steps_mod:nothing"):
+        runner(workspace, [{"name": "a", "call": "steps_mod:nothing"}]).run()
+
+
+def test_resume_reruns_only_what_changed(workspace):
+    steps = [
+        {
+            "name": "make",
+            "call": "steps_mod:write",
+            "outputs": ["out.txt"],
+            "kwargs": {"path": "out.txt", "text": "v1"},
+        },
+        {"name": "use", "run": ["cat", "out.txt"], "needs": ["make"], "inputs": ["out.txt"]},
+    ]
+    first = runner(workspace, steps).run()
+    assert first.ok
+    again = runner(workspace, steps).run(resume=True)
+    assert again.statuses == {"make": "up-to-date", "use": "up-to-date"}
+    (workspace / "out.txt").write_text("tampered")
+    entries = plan(
+        Pipeline.model_validate({"steps": steps}),
+        workspace,
+        StateFile(workspace / "state.json"),
+        resume=True,
+    )
+    assert [(e.step, e.action) for e in entries] == [("make", "run"), ("use", "run")]
+
+
+KILLABLE = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+from ops.config.schema import Pipeline
+from ops.pipeline.runner import Runner
+root = Path({root!r})
+steps = [{{"name": f"s{{i}}", "run": ["sh", "-c", f"echo {{i}} >> ran.txt"]}} for i in range(3)]
+steps.append({{"name": "hang", "run": ["sleep", "60"], "needs": ["s0", "s1", "s2"]}})
+steps.append({{"name": "last", "run": ["sh", "-c", "echo last >> ran.txt"], "needs": ["hang"]}})
+if len(sys.argv) > 1:
+    steps[3]["run"] = ["true"]
+pipeline = Pipeline.model_validate({{"workers": 1, "steps": steps}})
+runner = Runner("k", pipeline, root, root / "state.json", root / "logs", network={{"isolate": False}},
+                on_event=lambda step, event, detail: print(step, event, flush=True))
+print(runner.run(resume=len(sys.argv) > 1).statuses, flush=True)
+"""
+
+
+def test_killed_runner_resumes_without_redoing_finished_steps(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(KILLABLE.format(repo=str(REPO), root=str(tmp_path)))
+    process = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+    for line in process.stdout:
+        if line.startswith("hang running"):
+            break
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert sorted((tmp_path / "ran.txt").read_text().split()) == ["0", "1", "2"]
+    state = json.loads((tmp_path / "state.json").read_text())["steps"]
+    assert {name: state[name]["status"] for name in ("s0", "s1", "s2")} == dict.fromkeys(
+        ("s0", "s1", "s2"), "succeeded"
+    )
+    resumed = subprocess.run(
+        [sys.executable, str(script), "resume"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert "s0 running" not in resumed.stdout
+    assert sorted((tmp_path / "ran.txt").read_text().split()) == ["0", "1", "2", "last"]
+
+
+DAG = [
+    {
+        "name": "a",
+        "call": "steps_mod:write",
+        "kwargs": {"path": "a.txt", "text": "a"},
+        "outputs": ["a.txt"],
+    },
+    {
+        "name": "b",
+        "run": ["sh", "-c", "cat a.txt > b.txt"],
+        "needs": ["a"],
+        "inputs": ["a.txt"],
+        "outputs": ["b.txt"],
+    },
+    {"name": "c", "run": ["true"], "needs": ["a"]},
+]
+
+
+@pytest.mark.slow
+def test_the_same_dag_on_dask_writes_an_identical_state(workspace):
+    pytest.importorskip("distributed")
+    from ops.pipeline.dask_executor import dask_executors
+
+    local = runner(workspace, DAG).run()
+    local_state = StateFile(workspace / "state.json").comparable()
+    (workspace / "state.json").unlink()
+    with dask_executors(None, 2) as executors:
+        on_dask = runner(workspace, DAG, executors=executors).run()
+    assert local.statuses == on_dask.statuses == dict.fromkeys("abc", "succeeded")
+    assert StateFile(workspace / "state.json").comparable() == local_state
+
+
+@pytest.mark.slow
+def test_pytest_runs_each_pipeline_once_with_an_item_per_step(run_harness, make_target, tmp_path):
+    root = make_target(
+        {"steps_mod.py": STEPS},
+        """
+        target: {root: .}
+        pipelines:
+          build:
+            steps:
+              - {name: make, call: "steps_mod:write", kwargs: {path: out.txt, text: hi}}
+              - {name: check, run: ["grep", "-q", "bye", "out.txt"], needs: [make]}
+              - {name: after, run: ["true"], needs: [check]}
+    """,
+    )
+    result = run_harness(
+        "-m",
+        "pipeline",
+        "-n",
+        "2",
+        f"--proofyard-config={root / 'proofyard.yaml'}",
+        env={"PYTHONPATH": str(root)},
+    )
+    assert result.returncode == 1
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    outcomes = {
+        t["nodeid"].split("[")[1].rstrip("]"): t["outcome"]
+        for t in summary["suites"]["pipeline"]["tests"]
+    }
+    assert outcomes == {"build::make": "passed", "build::check": "failed", "build::after": "failed"}
+    assert "build::check failed after 1 attempt(s): exited 1" in result.stdout
+    assert "=== check attempt 1" in result.stdout  # the log is shown
+    assert len(list((tmp_path / "reports" / "pipeline").iterdir())) == 1  # ran once
