@@ -187,7 +187,8 @@ steps.append({{"name": "last", "run": ["sh", "-c", "echo last >> ran.txt"], "nee
 if len(sys.argv) > 1:
     steps[3]["run"] = ["true"]
 pipeline = Pipeline.model_validate({{"workers": 1, "steps": steps}})
-runner = Runner("k", pipeline, root, root / "state.json", root / "logs", network={{"isolate": False}},
+runner = Runner("k", pipeline, root, root / "state.json", root / "logs",
+                network={{"isolate": False}},
                 on_event=lambda step, event, detail: print(step, event, flush=True))
 print(runner.run(resume=len(sys.argv) > 1).statuses, flush=True)
 """

@@ -8,8 +8,14 @@ import multiprocessing
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
-from concurrent.futures import FIRST_COMPLETED
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,61 +152,61 @@ class Runner:
         return result
 
     def _loop(self, steps, entries, result, threads, processes) -> None:
-        waiting = {n for n, e in entries.items() if e.action == "run"}
-        not_before: dict[str, float] = {}
-        running: dict[Future, str] = {}
-        stopping = False
-        while waiting or running:
-            now = time.monotonic()
-            if not stopping:
-                for name in sorted(waiting):
-                    if len(running) >= self.workers:
-                        break
-                    step = steps[name]
-                    if not_before.get(name, 0) > now or not self._ready(step, result):
-                        continue
-                    if any(result.statuses.get(n) in ("failed", "skipped") for n in step.needs):
-                        result.statuses[name] = "skipped"
-                        result.details[name] = "a step it needs failed"
-                        waiting.discard(name)
-                        continue
-                    waiting.discard(name)
-                    result.attempts[name] = result.attempts.get(name, 0) + 1
-                    self._mark(name, "running", result)
-                    pool = processes if step.call else threads
-                    future = pool.submit(execute_step, self._payload(step), str(self.root))
-                    running[future] = name
-            if stopping and not running:
-                for name in waiting:
-                    result.statuses[name] = "not-run"
-                    result.details[name] = "pipeline stopped after a failure"
-                break
-            if not running:
-                delay = min((t for n, t in not_before.items() if n in waiting), default=now) - now
-                if delay > 0:
-                    time.sleep(min(delay, 1.0))
+        schedule = _Schedule({n for n, e in entries.items() if e.action == "run"})
+        while schedule.waiting or schedule.running:
+            if not schedule.stopping:
+                self._start_ready(steps, schedule, result, threads, processes)
+            if schedule.stopping and not schedule.running:
+                self._close(schedule.waiting, "not-run", "pipeline stopped after a failure", result)
+                return
+            if not schedule.running:
+                if schedule.sleep_until_retry():
                     continue
-                if not any(self._ready(steps[n], result) for n in waiting):
-                    for name in waiting:
-                        result.statuses[name] = "skipped"
-                        result.details[name] = "a step it needs did not succeed"
-                    break
+                if not any(self._ready(steps[n], result) for n in schedule.waiting):
+                    self._close(
+                        schedule.waiting, "skipped", "a step it needs did not succeed", result
+                    )
+                    return
                 continue
-            timeout = None
-            pending_retry = [t for n, t in not_before.items() if n in waiting]
-            if pending_retry:
-                timeout = max(0.0, min(pending_retry) - time.monotonic())
-            done, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
+            done, _ = wait(
+                list(schedule.running),
+                timeout=schedule.next_retry_in(),
+                return_when=FIRST_COMPLETED,
+            )
             for future in done:
-                name = running.pop(future)
-                outcome = _outcome(future)
-                retry = self._finish(steps[name], outcome, result)
-                if retry is not None:
-                    waiting.add(name)
-                    not_before[name] = time.monotonic() + retry
-                elif result.statuses[name] == "failed" and self.policy == "stop":
-                    stopping = True
+                self._collect(steps[schedule.running.pop(future)], future, schedule, result)
             self.state.save()
+
+    def _start_ready(self, steps, schedule: _Schedule, result, threads, processes) -> None:
+        now = time.monotonic()
+        for name in sorted(schedule.waiting):
+            if len(schedule.running) >= self.workers:
+                return
+            step = steps[name]
+            if schedule.not_before.get(name, 0) > now or not self._ready(step, result):
+                continue
+            schedule.waiting.discard(name)
+            if any(result.statuses.get(n) in ("failed", "skipped") for n in step.needs):
+                self._close({name}, "skipped", "a step it needs failed", result)
+                continue
+            result.attempts[name] = result.attempts.get(name, 0) + 1
+            self._mark(name, "running", result)
+            pool = processes if step.call else threads
+            schedule.running[pool.submit(execute_step, self._payload(step), str(self.root))] = name
+
+    def _collect(self, step: PipelineStep, future: Future, schedule: _Schedule, result) -> None:
+        retry = self._finish(step, _outcome(future), result)
+        if retry is not None:
+            schedule.waiting.add(step.name)
+            schedule.not_before[step.name] = time.monotonic() + retry
+        elif result.statuses[step.name] == "failed" and self.policy == "stop":
+            schedule.stopping = True
+
+    @staticmethod
+    def _close(names: set[str], status: str, detail: str, result: RunResult) -> None:
+        for name in names:
+            result.statuses[name] = status
+            result.details[name] = detail
 
     def _ready(self, step: PipelineStep, result: RunResult) -> bool:
         return all(
@@ -247,6 +253,28 @@ class Runner:
         entry.update(status="failed", fingerprint=None)
         self.on_event(name, "failed", outcome.detail)
         return None
+
+
+@dataclass
+class _Schedule:
+    """The scheduler's moving parts: steps waiting, futures running, retry times."""
+
+    waiting: set[str]
+    running: dict[Future, str] = field(default_factory=dict)
+    not_before: dict[str, float] = field(default_factory=dict)
+    stopping: bool = False
+
+    def next_retry_in(self) -> float | None:
+        times = [t for name, t in self.not_before.items() if name in self.waiting]
+        return max(0.0, min(times) - time.monotonic()) if times else None
+
+    def sleep_until_retry(self) -> bool:
+        """With nothing running, wait for the next retry; False when none is pending."""
+        delay = self.next_retry_in()
+        if delay is None:
+            return False
+        time.sleep(min(delay, 1.0))
+        return True
 
 
 def _outcome(future: Future) -> StepOutcome:
