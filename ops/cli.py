@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 from ops.config import ConfigError, load_config
 from ops.config.loader import effective_values
+from ops.env.cli import EnvUsageError
+from ops.env.cli import add_commands as add_env_commands
 from ops.logs import LEVELS, configure_logging
 from ops.pipeline.cli import PipelineUsageError
 from ops.pipeline.cli import add_commands as add_pipeline_commands
@@ -57,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("file")
     validate.set_defaults(handler=_config_validate)
     add_pipeline_commands(commands, _config_options)
+    add_env_commands(commands, _config_options)
     return parser
 
 
@@ -85,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level, args.log_format)
     try:
         return args.handler(args)
-    except (ConfigError, UserError, PipelineUsageError) as exc:
+    except (ConfigError, UserError, PipelineUsageError, EnvUsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 Severity = Literal["error", "warning", "note"]
@@ -26,7 +27,7 @@ class Finding:
     severity: Severity = "error"
     context: str = ""
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         text = "\0".join((self.rule, self.path or "", self.context or self.message))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
@@ -39,7 +40,9 @@ class Finding:
         return ":".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "fingerprint": self.fingerprint}
+        return {"rule": self.rule, "message": self.message, "path": self.path, "line": self.line,
+                "column": self.column, "severity": self.severity, "context": self.context,
+                "fingerprint": self.fingerprint}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:

@@ -9,10 +9,10 @@ from packaging.utils import canonicalize_name
 
 from ops.deps import advisories, checks, licenses, wheelhouse
 from ops.deps.imports import collect_imports, import_findings
+from ops.env.facts import python_satisfies
 from ops.findings import Finding
 from ops.importnames import stdlib_for
 from ops.pyversions import oldest_python
-from ops.smoke.environment import python_satisfies
 
 pytestmark = pytest.mark.deps
 

@@ -69,16 +69,9 @@ def test_lint(target, quality_files, proofyard_config, baselines, check):
     gate = proofyard_config.config.quality.lint
     if not gate.enabled:
         pytest.skip("quality.lint.enabled is false")
-    files = [
-        p
-        for p in quality_files
-        if p.relative_to(target.root).as_posix()
-        in select(
-            {p.relative_to(target.root).as_posix(): None for p in quality_files},
-            gate.include,
-            gate.exclude,
-        )
-    ]
+    relative = {p.relative_to(target.root).as_posix(): p for p in quality_files}
+    chosen = select(dict.fromkeys(relative), gate.include, gate.exclude)
+    files = [relative[name] for name in chosen]
     try:
         lint = run_ruff(target.root, files, gate.args, gate.severity)
     except LintError as exc:

@@ -8,9 +8,10 @@ import os
 import pytest
 
 from fixtures.config import loaded_config
+from ops.env import facts as environment
 from ops.findings import Finding
 from ops.proc import run_command, shell_argv
-from ops.smoke import commands, environment
+from ops.smoke import commands
 from ops.smoke.services import RunningService, ServiceError
 from ops.target import Target
 

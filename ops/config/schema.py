@@ -459,6 +459,39 @@ class Pipeline(Section):
         return self
 
 
+class Artifact(Section):
+    """A model or dataset file: fetched once, verified by SHA-256, placed atomically."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    url: str = Field(pattern=r"^(https?|file)://", description="http(s):// or file:// URL.")
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+    size: int | None = Field(None, ge=0, description="Bytes; checked when given.")
+    destination: str = Field(description="Path relative to the target root.")
+    unpack: Literal["zip", "tar"] | None = Field(None, description="Extract into destination.")
+
+
+class EnvConfig(Section):
+    """The environment manager (``python -m ops env``)."""
+
+    cache_dir: str = Field(".proofyard/artifacts", description="Download cache (target-relative).")
+    cache_dirs: list[str] = Field(
+        default_factory=lambda: [".proofyard/cache"], description="Folders that must be writable."
+    )
+    tools: list[str] = Field(
+        default_factory=lambda: ["node", "java", "valgrind"],
+        description="Optional tools reported when present.",
+    )
+    artifacts: list[Artifact] = Field(default_factory=list)
+    retries: int = Field(3, ge=0, le=20)
+    timeout_s: float = Field(60.0, gt=0, le=3600, description="Per request.")
+    concurrency: int = Field(4, ge=1, le=32)
+    wheelhouse: str = Field("wheelhouse", description="Folder for offline wheels.")
+    requirements: list[str] = Field(
+        default_factory=lambda: ["requirements.txt"],
+        description="Pinned requirements the wheels come from.",
+    )
+
+
 class ProofyardConfig(Section):
     """The whole configuration file."""
 
@@ -473,3 +506,4 @@ class ProofyardConfig(Section):
     compression: CompressionConfig = Field(default_factory=CompressionConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
     pipelines: dict[str, Pipeline] = Field(default_factory=dict)
+    env: EnvConfig = Field(default_factory=EnvConfig)

@@ -67,6 +67,7 @@ def run_ruff(
     except ValueError as exc:
         raise LintError(f"ruff printed no JSON: {exc}") from None
     lint = LintResult(files=len(files))
+    lines_of: dict[str, list[str]] = {}
     for item in items:
         code = item.get("code") or "syntax-error"
         path = Path(item["filename"])
@@ -76,7 +77,10 @@ def run_ruff(
             path_text = str(path)
         location = item.get("location") or {}
         line = location.get("row")
-        source = _line_text(root / path_text, line)
+        if path_text not in lines_of:
+            lines_of[path_text] = _lines(root / path_text)
+        source = lines_of[path_text][line - 1] if line and 0 < line <= len(lines_of[path_text]) \
+            else ""
         lint.findings.append(
             Finding(
                 f"ruff.{code}",
@@ -91,11 +95,8 @@ def run_ruff(
     return lint
 
 
-def _line_text(path: Path, line: int | None) -> str:
-    if not line:
-        return ""
+def _lines(path: Path) -> list[str]:
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
-        return ""
-    return lines[line - 1] if 0 < line <= len(lines) else ""
+        return []

@@ -1,9 +1,12 @@
-"""Environment facts the smoke suite and ``ops env check`` share."""
+"""Facts about this machine that the smoke suite and ``ops env check`` share."""
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
+import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,3 +75,52 @@ def gpu_info() -> GpuInfo:
         f"{len(devices)} GPU(s): " + ", ".join(str(d["name"]) for d in devices),
         tuple(devices),
     )
+
+
+def tool_version(name: str) -> str | None:
+    """First line of ``NAME --version`` (``java -version`` prints to stderr), or None."""
+    path = shutil.which(name)
+    if path is None:
+        return None
+    flag = "-version" if name == "java" else "--version"
+    try:
+        result = subprocess.run(
+            [path, flag], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"present, version unknown ({exc})"
+    lines = (result.stdout or result.stderr).strip().splitlines()
+    return lines[0] if lines else "present"
+
+
+def writable(folder: Path) -> tuple[bool, str]:
+    """Whether ``folder`` (created if missing) accepts a new file."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return False, str(exc)
+    return True, "writable"
+
+
+def memory_mb() -> dict[str, float]:
+    import psutil
+
+    memory = psutil.virtual_memory()
+    return {
+        "total_mb": round(memory.total / 2**20, 1),
+        "available_mb": round(memory.available / 2**20, 1),
+    }
+
+
+def cpu_facts() -> dict[str, object]:
+    model = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"count": os.cpu_count(), "usable": len(os.sched_getaffinity(0)), "model": model}

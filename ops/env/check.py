@@ -1,0 +1,88 @@
+"""``python -m ops env check``: one report of the machine and the target's needs."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from ops.config import LoadedConfig
+from ops.deps.environment import read_environment
+from ops.env import facts
+from ops.reports import SECRET_NAME
+from ops.target import Target
+
+
+@dataclass
+class EnvReport:
+    data: dict[str, Any]
+    problems: list[str] = field(default_factory=list)
+
+
+def environment_report(loaded: LoadedConfig) -> EnvReport:
+    config = loaded.config
+    section = loaded.config.target
+    target = Target(
+        loaded.target_root, tuple(section.packages), tuple(section.exclude), section.use_gitignore
+    )
+    problems: list[str] = []
+    requires = target.pyproject.get("project", {}).get("requires-python")
+    python_ok, python_sentence = facts.python_satisfies(requires)
+    if not python_ok:
+        problems.append(python_sentence)
+    installed = read_environment(config.deps.python)
+    gpu = facts.gpu_info()
+    caches = {}
+    for relative in config.env.cache_dirs:
+        ok, detail = facts.writable(loaded.resolve(relative))
+        caches[relative] = detail
+        if not ok:
+            problems.append(f"cache folder {relative} is not writable: {detail}")
+    names = config.smoke.environment.required_env
+    missing = facts.missing_env(names, os.environ)
+    problems += [f"required environment variable {name} is not set" for name in missing]
+    data = {
+        "python": {
+            "version": platform.python_version(),
+            "executable": sys.executable,
+            "requires_python": requires,
+            "satisfied": python_ok,
+        },
+        "packages": {
+            dist.display_name: dist.version
+            for dist in sorted(installed.installed.values(), key=lambda d: d.name)
+        },
+        "cpu": facts.cpu_facts(),
+        "memory": facts.memory_mb(),
+        "disk_free_mb": {
+            path: round(facts.free_disk_mb(loaded.resolve(path)), 1)
+            for path in config.smoke.environment.disk_paths
+        },
+        "gpu": {"available": gpu.available, "detail": gpu.detail, "devices": list(gpu.devices)},
+        "cache_folders": caches,
+        "required_env": {name: ("missing" if name in missing else "set") for name in names},
+        "tools": {name: facts.tool_version(name) or "not found" for name in config.env.tools},
+        "platform": platform.platform(),
+    }
+    return EnvReport(data, problems)
+
+
+def environment_table(report: EnvReport) -> dict[str, str]:
+    """A flat key/value table for pytest-html and allure; secret-looking names redacted."""
+    data = report.data
+    table = {
+        "Python": f"{data['python']['version']} ({data['python']['executable']})",
+        "Platform": data["platform"],
+        "CPU": f"{data['cpu']['usable']} usable of {data['cpu']['count']}: {data['cpu']['model']}",
+        "Memory": f"{data['memory']['available_mb']:.0f} of "
+        f"{data['memory']['total_mb']:.0f} MB free",
+        "GPU": data["gpu"]["detail"],
+        **{f"Tool {name}": version for name, version in data["tools"].items()},
+        **{f"Env {name}": state for name, state in data["required_env"].items()},
+    }
+    return {
+        key: ("<redacted>" if SECRET_NAME.search(key) else str(value))
+        for key, value in table.items()
+    }
