@@ -12,4 +12,5 @@ pytest_plugins = [
     "fixtures.compression",
     "fixtures.quality",
     "fixtures.pipeline",
+    "fixtures.environment",
 ]

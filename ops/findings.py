@@ -40,9 +40,16 @@ class Finding:
         return ":".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, "message": self.message, "path": self.path, "line": self.line,
-                "column": self.column, "severity": self.severity, "context": self.context,
-                "fingerprint": self.fingerprint}
+        return {
+            "rule": self.rule,
+            "message": self.message,
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "severity": self.severity,
+            "context": self.context,
+            "fingerprint": self.fingerprint,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:

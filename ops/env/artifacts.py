@@ -120,7 +120,9 @@ class Fetcher:
         partial = cached.with_name(cached.name + ".part")
         resumed_from = partial.stat().st_size if partial.exists() else 0
         last_error = ""
+        attempts = 0
         for attempt in range(self.retries + 1):
+            attempts += 1
             try:
                 self._transfer(artifact, partial)
                 break
@@ -133,7 +135,7 @@ class Fetcher:
         if not partial.exists() or not self._complete(artifact, partial):
             raise ArtifactError(
                 f"{artifact.name}: download from {artifact.url} failed after "
-                f"{self.retries + 1} attempt(s): {last_error or 'incomplete'}"
+                f"{attempts} attempt(s): {last_error or 'incomplete'}"
             )
         digest = sha256_file(partial)
         if digest != artifact.sha256.lower():

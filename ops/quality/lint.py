@@ -79,8 +79,9 @@ def run_ruff(
         line = location.get("row")
         if path_text not in lines_of:
             lines_of[path_text] = _lines(root / path_text)
-        source = lines_of[path_text][line - 1] if line and 0 < line <= len(lines_of[path_text]) \
-            else ""
+        source = (
+            lines_of[path_text][line - 1] if line and 0 < line <= len(lines_of[path_text]) else ""
+        )
         lint.findings.append(
             Finding(
                 f"ruff.{code}",

@@ -1,0 +1,237 @@
+"""Environment manager: env check, artifacts against a loopback server, wheels offline."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import threading
+import zipfile
+
+import pytest
+
+from ops.config.schema import Artifact
+from ops.env import wheels
+from ops.env.artifacts import ArtifactError, Fetcher, cache_path
+from tests.conftest import REPO
+
+PAYLOAD = bytes(range(256)) * 400  # 102400 bytes
+SHA = hashlib.sha256(PAYLOAD).hexdigest()
+
+
+class _Server(http.server.BaseHTTPRequestHandler):
+    hits: dict[str, int] = {}
+    ranges: list[str] = []
+
+    def do_GET(self):
+        self.hits[self.path] = self.hits.get(self.path, 0) + 1
+        body = PAYLOAD
+        if self.path == "/corrupted":
+            body = PAYLOAD[:-1] + b"!"
+        status, start = 200, 0
+        requested = self.headers.get("Range")
+        if requested and self.path in ("/good", "/truncated-once"):
+            self.ranges.append(requested)
+            start = int(requested.split("=")[1].split("-")[0])
+            status = 206
+        if self.path == "/missing":
+            self.send_response(404)
+            self.end_headers()
+            return
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body) - start))
+        self.end_headers()
+        if self.path == "/truncated-once" and self.hits[self.path] == 1:
+            self.wfile.write(body[:40000])  # then the connection closes early
+            return
+        if self.path == "/slow":
+            for index in range(0, len(body), 20000):
+                self.wfile.write(body[index : index + 20000])
+                self.wfile.flush()
+                threading.Event().wait(0.05)
+            return
+        self.wfile.write(body[start:])
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    _Server.hits, _Server.ranges = {}, []
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Server)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def art(url, name="model", sha=SHA, size=len(PAYLOAD), destination="models/model.bin", **extra):
+    return Artifact(name=name, url=url, sha256=sha, size=size, destination=destination, **extra)
+
+
+def fetcher(tmp_path, **kwargs):
+    return Fetcher(tmp_path / "cache", tmp_path / "target", backoff_s=0.01, **kwargs)
+
+
+def test_good_download_is_cached_and_placed(server, tmp_path):
+    fetch = fetcher(tmp_path)
+    first = fetch.fetch(art(f"{server}/good"))
+    assert first.downloaded and first.path.read_bytes() == PAYLOAD
+    again = fetch.fetch(art(f"{server}/good"))
+    assert not again.downloaded and _Server.hits["/good"] == 1
+
+
+def test_wrong_checksum_is_a_clear_error_and_leaves_nothing(server, tmp_path):
+    with pytest.raises(ArtifactError, match=f"checksum mismatch: expected sha256 {SHA}"):
+        fetcher(tmp_path).fetch(art(f"{server}/corrupted"))
+    assert not (tmp_path / "target" / "models" / "model.bin").exists()
+    assert not list((tmp_path / "cache").iterdir())
+
+
+def test_truncated_download_resumes_with_a_range_request(server, tmp_path):
+    fetched = fetcher(tmp_path).fetch(art(f"{server}/truncated-once"))
+    assert fetched.path.read_bytes() == PAYLOAD
+    assert _Server.ranges == ["bytes=40000-"]
+
+
+def test_slow_download_completes_and_parallel_fetches_work(server, tmp_path):
+    items = [
+        art(f"{server}/slow", name="slow", destination="a.bin"),
+        art(f"{server}/good", name="good", destination="b.bin"),
+    ]
+    progress = []
+    results = fetcher(tmp_path, progress=lambda n, d, t: progress.append((n, d))).fetch_all(items)
+    assert [r.path.read_bytes() == PAYLOAD for r in results] == [True, True]
+    assert ("slow", len(PAYLOAD)) in progress
+
+
+def test_corrupted_cache_is_detected_and_fetched_again(server, tmp_path):
+    item = art(f"{server}/good")
+    fetch = fetcher(tmp_path)
+    fetch.fetch(item)
+    cache_path(tmp_path / "cache", item).write_bytes(b"bit rot")
+    again = fetch.fetch(item)
+    assert again.downloaded and again.path.read_bytes() == PAYLOAD
+
+
+def test_http_errors_and_network_policy(server, tmp_path):
+    with pytest.raises(ArtifactError, match="failed after 1 attempt"):
+        fetcher(tmp_path).fetch(art(f"{server}/missing"))  # a 404 is not retried
+    with pytest.raises(ArtifactError, match="192.0.2.1 is not loopback"):
+        fetcher(tmp_path).fetch(art("http://192.0.2.1/model.bin"))
+
+
+def test_file_urls_and_disk_space_check(tmp_path):
+    source = tmp_path / "source.bin"
+    source.write_bytes(PAYLOAD)
+    assert fetcher(tmp_path).fetch(art(source.as_uri())).path.read_bytes() == PAYLOAD
+    huge = art("http://127.0.0.1:9/huge", name="huge", size=10**15, destination="h.bin")
+    with pytest.raises(ArtifactError, match="not enough disk space"):
+        fetcher(tmp_path).fetch_all([huge])
+
+
+def _archive_artifact(tmp_path, kind, members):
+    path = tmp_path / f"bundle.{kind}"
+    if kind == "zip":
+        with zipfile.ZipFile(path, "w") as bundle:
+            for name, data in members.items():
+                bundle.writestr(name, data)
+    else:
+        with tarfile.open(path, "w") as bundle:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                bundle.addfile(info, io.BytesIO(data))
+    data = path.read_bytes()
+    return art(
+        path.as_uri(),
+        sha=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        destination="unpacked",
+        unpack=kind,
+    )
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar"])
+def test_unpacking_is_safe(tmp_path, kind):
+    good = _archive_artifact(tmp_path, kind, {"weights/a.bin": b"a"})
+    placed = fetcher(tmp_path).fetch(good).path
+    assert (placed / "weights" / "a.bin").read_bytes() == b"a"
+    evil = _archive_artifact(tmp_path, kind, {"../../escape.txt": b"x"})
+    with pytest.raises(ArtifactError, match="would escape the destination"):
+        fetcher(tmp_path).fetch(evil)
+    assert not (tmp_path / "escape.txt").exists()
+
+
+def test_env_check_reports_json(tmp_path):
+    (tmp_path / "proofyard.yaml").write_text("target: {root: .}\nenv: {tools: [valgrind]}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "ops", "env", "check"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "API_TOKEN": "s3cret"},
+    )
+    data = json.loads(result.stdout)
+    assert data["python"]["version"].startswith("3.")
+    assert "pytest" in data["packages"] and data["cpu"]["count"] >= 1
+    assert set(data["tools"]) == {"valgrind"}
+    assert data["gpu"]["available"] in (True, False) and data["gpu"]["detail"]
+    assert "s3cret" not in result.stdout
+    assert result.returncode == (1 if data["problems"] else 0)
+
+
+def _tiny_wheel(folder, name="tinypkg", version="1.0"):
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": "VALUE = 1\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
+    record = "".join(f"{path},,\n" for path in files) + f"{info}/RECORD,,\n"
+    with zipfile.ZipFile(wheel, "w") as bundle:
+        for path, text in {**files, f"{info}/RECORD": record}.items():
+            bundle.writestr(path, text)
+    return wheel
+
+
+@pytest.mark.slow
+def test_wheels_fetch_verify_and_install_offline(tmp_path):
+    source = tmp_path / "index"
+    source.mkdir()
+    _tiny_wheel(source)
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("tinypkg==1.0\n")
+    house = tmp_path / "wheelhouse"
+    manifest = wheels.fetch(house, [requirements], ["--no-index", "--find-links", str(source)])
+    assert manifest.read_text().endswith("  tinypkg-1.0-py3-none-any.whl\n")
+    assert wheels.check(house) == (1, [])
+    target = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-index",
+            "--find-links",
+            str(house),
+            "--target",
+            str(target),
+            "tinypkg==1.0",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert (target / "tinypkg" / "__init__.py").is_file()
+    (house / "tinypkg-1.0-py3-none-any.whl").write_bytes(b"tampered")
+    with pytest.raises(wheels.WheelsError, match="does not match its manifest"):
+        wheels.install(house, [requirements])
