@@ -20,6 +20,7 @@ from ops.env.artifacts import ArtifactError, Fetcher, cache_path
 from tests.conftest import REPO
 
 PAYLOAD = bytes(range(256)) * 400  # 102400 bytes
+SIZE = len(PAYLOAD)
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
 
 
@@ -69,7 +70,7 @@ def server():
     httpd.shutdown()
 
 
-def art(url, name="model", sha=SHA, size=len(PAYLOAD), destination="models/model.bin", **extra):
+def art(url, name="model", sha=SHA, size=SIZE, destination="models/model.bin", **extra):
     return Artifact(name=name, url=url, sha256=sha, size=size, destination=destination, **extra)
 
 
