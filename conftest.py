@@ -13,4 +13,5 @@ pytest_plugins = [
     "fixtures.quality",
     "fixtures.pipeline",
     "fixtures.environment",
+    "fixtures.monitoring",
 ]

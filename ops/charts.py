@@ -83,8 +83,10 @@ def scatter(
     log_x: bool = False,
     log_y: bool = False,
     lines: bool = False,
+    marks: Sequence[tuple[float, str]] = (),
 ) -> str:
-    """A scatter (or, with ``lines``, a line per series) chart as an SVG document."""
+    """A scatter (or, with ``lines``, a line per series) chart as an SVG document; each
+    mark ``(x, label)`` is a dashed vertical line (a test or step boundary, an alert)."""
     fx, (xlo, xhi) = _scale([p.x for p in points], MARGIN, WIDTH - 16, log_x)
     fy, (ylo, yhi) = _scale([p.y for p in points], HEIGHT - MARGIN, 24, log_y)
     parts = _frame(title, x_label, y_label)
@@ -117,6 +119,13 @@ def scatter(
             parts.append(
                 f'<text x="{WIDTH - 150}" y="{36 + 14 * index}" fill="{color}">'
                 f"{escape(name)}</text>"
+            )
+    for x, label in marks:
+        if math.isfinite(x) and xlo <= (math.log10(x) if log_x and x > 0 else x) <= xhi:
+            parts.append(
+                f'<line x1="{fx(x):.1f}" y1="24" x2="{fx(x):.1f}" y2="{HEIGHT - MARGIN}" '
+                f'stroke="#999" stroke-dasharray="3,3"><title>{escape(label)}</title>'
+                "</line>"
             )
     parts.append("</svg>")
     return "\n".join(parts)

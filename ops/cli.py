@@ -13,6 +13,8 @@ from ops.config.loader import effective_values
 from ops.env.cli import EnvUsageError
 from ops.env.cli import add_commands as add_env_commands
 from ops.logs import LEVELS, configure_logging
+from ops.monitor.cli import MonitorUsageError
+from ops.monitor.cli import add_commands as add_monitor_commands
 from ops.pipeline.cli import PipelineUsageError
 from ops.pipeline.cli import add_commands as add_pipeline_commands
 
@@ -60,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=_config_validate)
     add_pipeline_commands(commands, _config_options)
     add_env_commands(commands, _config_options)
+    add_monitor_commands(commands, _config_options)
     return parser
 
 
@@ -88,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level, args.log_format)
     try:
         return args.handler(args)
-    except (ConfigError, UserError, PipelineUsageError, EnvUsageError) as exc:
+    except (ConfigError, UserError, PipelineUsageError, EnvUsageError, MonitorUsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:

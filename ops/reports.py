@@ -42,6 +42,7 @@ class TestResult:
     duration_s: float = 0.0
     record: dict[str, Any] | None = None
     message: str = ""
+    resources: dict[str, float] | None = None
 
 
 @dataclass
@@ -60,10 +61,13 @@ class RunResults:
         record: dict[str, Any] | None,
         xfail: bool,
         message: str = "",
+        resources: dict[str, float] | None = None,
     ) -> None:
         """Fold one phase report (setup, call or teardown) into the item's result."""
         result = self.tests.setdefault(nodeid, TestResult(nodeid, suite))
         result.duration_s += duration_s
+        if resources is not None:
+            result.resources = resources
         if record is not None:
             result.record = record
         if xfail:
@@ -152,6 +156,7 @@ def build_summary(results: RunResults, run_info: Mapping[str, Any]) -> dict[str,
                 "message": result.message,
                 "inspected": record.get("inspected", {}),
                 "findings": len(record.get("findings", [])),
+                **({"resources": result.resources} if result.resources else {}),
             }
         )
     for suite in suites.values():

@@ -492,6 +492,50 @@ class EnvConfig(Section):
     )
 
 
+class AlertRule(Section):
+    """Fires when ``metric`` stays beyond its bound for ``for_s`` seconds; clears once it
+    is back by ``hysteresis``. Metrics are dotted paths into a sample: cpu.total,
+    memory.percent, swap.percent, load.1m, disk./, process.rss_mb, process.cpu_percent,
+    or a KPI name (kpi.NAME)."""
+
+    name: str
+    metric: str
+    above: float | None = None
+    below: float | None = None
+    for_s: float = Field(0.0, ge=0)
+    hysteresis: float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> AlertRule:
+        if (self.above is None) == (self.below is None):
+            raise ValueError("give exactly one of above or below")
+        return self
+
+
+class Limits(Section):
+    memory_mb: float | None = Field(None, gt=0, description="Peak RSS of the test's process.")
+    cpu_s: float | None = Field(None, gt=0, description="CPU time of the test's process.")
+    wall_s: float | None = Field(None, gt=0)
+
+
+class MonitorConfig(Section):
+    """The resource monitor (``--monitor``, ``python -m ops monitor``)."""
+
+    enabled: bool = Field(False, description="Monitor every pytest session (also --monitor).")
+    interval_s: float = Field(1.0, ge=0.05, le=3600)
+    keep_runs: int = Field(10, ge=1, le=10_000, description="Runs kept under reports/monitor.")
+    disk_paths: list[str] = Field(default_factory=lambda: ["/"])
+    gpu: bool = True
+    alerts: list[AlertRule] = Field(default_factory=list)
+    sinks: list[Literal["log", "report", "webhook"]] = Field(
+        default_factory=lambda: ["log", "report"]
+    )
+    webhook: str | None = Field(None, pattern=r"^https?://", description="JSON POST target.")
+    fail_on_alert: bool = False
+    limits: Limits = Field(default_factory=Limits, description="Defaults of @pytest.mark.limits.")
+    prometheus_textfile: str | None = Field(None, description="Also export the last sample.")
+
+
 class ProofyardConfig(Section):
     """The whole configuration file."""
 
@@ -507,3 +551,4 @@ class ProofyardConfig(Section):
     quality: QualityConfig = Field(default_factory=QualityConfig)
     pipelines: dict[str, Pipeline] = Field(default_factory=dict)
     env: EnvConfig = Field(default_factory=EnvConfig)
+    monitor: MonitorConfig = Field(default_factory=MonitorConfig)

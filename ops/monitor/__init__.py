@@ -1,0 +1,1 @@
+"""Resource monitoring: a psutil sampler, alert rules, JSON-lines series and a dashboard."""

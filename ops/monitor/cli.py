@@ -1,0 +1,173 @@
+"""``python -m ops monitor watch ... | dashboard RUN``."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ops.config import LoadedConfig, load_config
+from ops.monitor.alerts import AlertEngine, Sinks
+from ops.monitor.dashboard import write_dashboard
+from ops.monitor.run import MonitorRun
+from ops.monitor.sampler import Sampler
+
+
+class MonitorUsageError(Exception):
+    """A run or process that cannot be monitored (one clear line)."""
+
+
+def add_commands(commands: argparse._SubParsersAction, config_options) -> None:
+    parser = commands.add_parser("monitor", help="watch resources, render dashboards")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    watch = actions.add_parser("watch", help="sample a process tree (or a command you start)")
+    config_options(watch)
+    watch.add_argument("--interval", type=float, help="seconds between samples")
+    watch.add_argument("--duration", type=float, help="stop after this many seconds")
+    watch.add_argument("--pid", type=int, help="watch this process and its children")
+    watch.add_argument("--reports-dir", help="where reports/monitor/RUN.jsonl goes")
+    watch.add_argument("--prometheus", help="also write the last sample to this textfile")
+    watch.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
+    watch.set_defaults(handler=_watch)
+    dashboard = actions.add_parser("dashboard", help="render RUN (a .jsonl file or run id)")
+    config_options(dashboard)
+    dashboard.add_argument("run")
+    dashboard.add_argument("--reports-dir")
+    dashboard.set_defaults(handler=_dashboard)
+
+
+def monitor_dir(loaded: LoadedConfig, reports: str | None) -> Path:
+    return Path(reports or loaded.config.reports.dir).resolve() / "monitor"
+
+
+def _load(args: argparse.Namespace) -> LoadedConfig:
+    return load_config(args.config, env_name=args.env, sets=args.set, target=args.target)
+
+
+def build_run(
+    loaded: LoadedConfig, folder: Path, pid: int | None, interval: float, label: str, on_sample=None
+) -> MonitorRun:
+    section = loaded.config.monitor
+    sinks = Sinks(section.sinks, section.webhook, loaded.config.network.allow_hosts)
+    return MonitorRun(
+        folder,
+        Sampler(pid, section.disk_paths, section.gpu),
+        interval,
+        engine=AlertEngine(section.alerts),
+        sinks=sinks,
+        keep_runs=section.keep_runs,
+        label=label,
+        on_sample=on_sample,
+    )
+
+
+def _status_line(sample: dict[str, Any]) -> None:
+    if sys.stderr.isatty():
+        process = sample["process"]
+        sys.stderr.write(
+            f"\rcpu {sample['cpu']['total']:5.1f}%  mem {sample['memory']['percent']:5.1f}%"
+            f"  tree cpu {process.get('cpu_percent', 0):6.1f}%  rss "
+            f"{process.get('rss_mb', 0):8.1f} MB  procs {process.get('processes', 0)}"
+        )
+        sys.stderr.flush()
+
+
+def _prometheus_writer(path: str | None):
+    if not path:
+        return None
+    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+
+    registry = CollectorRegistry()
+    gauges = {
+        name: Gauge(f"proofyard_{name}", help_text, registry=registry)
+        for name, help_text in (
+            ("cpu_percent", "system CPU %"),
+            ("memory_percent", "system memory %"),
+            ("process_rss_mb", "watched tree RSS in MB"),
+            ("process_cpu_percent", "watched tree CPU %"),
+        )
+    }
+
+    def write(sample: dict[str, Any]) -> None:
+        gauges["cpu_percent"].set(sample["cpu"]["total"])
+        gauges["memory_percent"].set(sample["memory"]["percent"])
+        gauges["process_rss_mb"].set(sample["process"].get("rss_mb", 0))
+        gauges["process_cpu_percent"].set(sample["process"].get("cpu_percent", 0))
+        write_to_textfile(path, registry)  # atomic: a temporary file renamed
+
+    return write
+
+
+def _wait(
+    process: subprocess.Popen | None, run: MonitorRun, duration: float | None, interval: float
+) -> int:
+    """Until the command exits (its code), the pid is gone, or the duration is up (0)."""
+    started = time.monotonic()
+    try:
+        while True:
+            if process is not None and process.poll() is not None:
+                return process.returncode
+            if process is None and not run.sampler.root.is_running():
+                return 0
+            if duration and time.monotonic() - started >= duration:
+                return 0
+            time.sleep(min(0.1, interval))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _watch(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if bool(command) == bool(args.pid):
+        raise MonitorUsageError("give --pid N or -- COMMAND [ARGS...] (one of them)")
+    process = None
+    if command:
+        try:
+            process = subprocess.Popen(command)
+        except OSError as exc:
+            raise MonitorUsageError(f"cannot start {command[0]!r}: {exc}") from None
+    pid = process.pid if process else args.pid
+    prometheus = _prometheus_writer(args.prometheus or loaded.config.monitor.prometheus_textfile)
+
+    def on_sample(sample: dict[str, Any]) -> None:
+        _status_line(sample)
+        if prometheus:
+            prometheus(sample)
+
+    interval = args.interval or loaded.config.monitor.interval_s
+    try:
+        run = build_run(
+            loaded,
+            monitor_dir(loaded, args.reports_dir),
+            pid,
+            interval,
+            " ".join(command) or f"pid {pid}",
+            on_sample,
+        )
+    except Exception as exc:  # psutil.NoSuchProcess for a pid that is gone
+        raise MonitorUsageError(f"cannot watch pid {pid}: {exc}") from None
+    with run:
+        code = _wait(process, run, args.duration, interval)
+    if process is not None and process.poll() is None:
+        process.terminate()
+        code = process.wait()
+    dashboard = write_dashboard(run.path)
+    sys.stderr.write(f"\nseries: {run.path}\ndashboard: {dashboard}\n")
+    if loaded.config.monitor.fail_on_alert and any(a.state == "firing" for a in run.alerts):
+        return code or 3
+    return code
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    path = Path(args.run)
+    if not path.is_file():
+        path = monitor_dir(loaded, args.reports_dir) / f"{args.run}.jsonl"
+    if not path.is_file():
+        raise MonitorUsageError(f"no monitoring run {args.run} (looked for {path})")
+    print(write_dashboard(path))
+    return 0
