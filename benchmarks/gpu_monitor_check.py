@@ -26,9 +26,25 @@ time.sleep(1.0)
 
 
 def main(out: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "ops", "monitor", "watch", "--interval", "0.25",
-                             f"--reports-dir={out}", "--", sys.executable, "-c", LOAD],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ops",
+            "monitor",
+            "watch",
+            "--interval",
+            "0.25",
+            f"--reports-dir={out}",
+            "--",
+            sys.executable,
+            "-c",
+            LOAD,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     print("watch exit", result.returncode, result.stderr.strip().splitlines()[-2:])
     run = sorted((out / "monitor").glob("*.jsonl"))[-1]
     samples = [json.loads(line) for line in run.read_text().splitlines()]
@@ -39,10 +55,17 @@ def main(out: Path) -> None:
         return
     devices = [g["devices"][0] for g in gpu]
     util = [d["utilisation"] for d in devices]
-    print(f"samples {len(samples)}; gpu0 utilisation min {min(util)} median "
-          f"{statistics.median(util)} max {max(util)}")
-    print("memory used MB min/max", min(d["memory_used_mb"] for d in devices),
-          max(d["memory_used_mb"] for d in devices), "of", devices[0]["memory_total_mb"])
+    print(
+        f"samples {len(samples)}; gpu0 utilisation min {min(util)} median "
+        f"{statistics.median(util)} max {max(util)}"
+    )
+    print(
+        "memory used MB min/max",
+        min(d["memory_used_mb"] for d in devices),
+        max(d["memory_used_mb"] for d in devices),
+        "of",
+        devices[0]["memory_total_mb"],
+    )
     print("temperature C", [d["temperature_c"] for d in devices][::4])
     print("power W", [d["power_w"] for d in devices][::4])
     print("dashboard", run.with_suffix(".html").exists())

@@ -99,8 +99,11 @@ def main() -> None:
         )
         cold, summary = run_suite(config, work / "cold")
         warm, _ = run_suite(config, work / "warm")
-        health = next(t for t in summary["suites"]["quality"]["tests"]
-                      if t["nodeid"].endswith("[parse_health]"))
+        health = next(
+            t
+            for t in summary["suites"]["quality"]["tests"]
+            if t["nodeid"].endswith("[parse_health]")
+        )
         print(f"corpus: {STDLIB} ({health['inspected']['files']} Python files)")
         print(
             f"proofyard quality, cold: {cold:.1f} s; warm: {warm:.1f} s "

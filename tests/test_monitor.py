@@ -1,0 +1,256 @@
+"""The monitor: sampling a changing process tree, alert rules, sinks, runs, dashboards,
+the watch command, and per-test limits in pytest."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from ops.config.schema import AlertRule
+from ops.monitor.alerts import AlertEngine, Sinks, metric_value
+from ops.monitor.dashboard import render
+from ops.monitor.run import MonitorRun, prune_runs, read_run
+from ops.monitor.sampler import Sampler
+from tests.conftest import REPO
+
+
+def test_sample_covers_system_and_process_tree():
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; x = b'x' * 50_000_000; time.sleep(30)"]
+    )
+    try:
+        time.sleep(0.5)
+        sampler = Sampler(disk_paths=["/", "/no/such/path"])
+        sample = sampler.sample()
+        assert 0 <= sample["cpu"]["total"] <= 100 and sample["cpu"]["per_core"]
+        assert sample["process"]["processes"] >= 2
+        assert sample["process"]["rss_mb"] > 50  # the child's 50 MB count toward the tree
+        assert "/" in sample["disk"] and "/no/such/path" not in sample["disk"]
+        assert any("/no/such/path" in error for error in sampler.errors)
+        assert sample["gpu"]["available"] in (True, False)
+        child.kill()
+        child.wait()
+        after = sampler.sample()  # the vanished child is simply gone
+        assert after["process"]["processes"] == sample["process"]["processes"] - 1
+    finally:
+        child.kill()
+
+
+def test_watching_a_process_that_exits_does_not_crash():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    sampler = Sampler(child.pid)
+    child.wait()
+    assert sampler.sample()["process"] == {"alive": False, "processes": 0}
+
+
+def samples(metric_values):
+    return [{"time": float(t), "cpu": {"total": v}} for t, v in metric_values]
+
+
+def test_alert_needs_its_duration_and_clears_with_hysteresis():
+    rule = AlertRule(name="hot", metric="cpu.total", above=80, for_s=30, hysteresis=10)
+    engine = AlertEngine([rule])
+    series = samples([(0, 90), (10, 95), (25, 85), (31, 90), (40, 75), (50, 69), (60, 90)])
+    events = [(e.time, e.state) for s in series for e in engine.evaluate(s)]
+    # fires after 30 s above 80; 75 is below 80 but not 10 under it, so it stays firing
+    assert events == [(31.0, "firing"), (50.0, "resolved")]
+    spike = AlertEngine([rule])
+    assert [e for s in samples([(0, 99), (5, 50), (10, 99)]) for e in spike.evaluate(s)] == []
+
+
+def test_metric_paths():
+    sample = {"disk": {"/": 91.0}, "load": {"1m": 9.5}, "gpu": {"devices": [{"utilisation": 7}]}}
+    assert metric_value(sample, "disk./") == 91.0
+    assert metric_value(sample, "load.1m") == 9.5
+    assert metric_value(sample, "gpu.devices.0.utilisation") == 7.0
+    assert metric_value(sample, "memory.percent") is None
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    bodies: list = []
+
+    def do_POST(self):
+        self.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_webhook_sink_posts_json_and_a_dead_one_is_reported_once():
+    _Hook.bodies = []
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    engine = AlertEngine([AlertRule(name="mem", metric="memory.percent", above=85)])
+    sinks = Sinks(["webhook", "report"], f"http://127.0.0.1:{server.server_address[1]}/hook")
+    for event in engine.evaluate({"time": 1.0, "memory": {"percent": 90}}):
+        sinks.deliver(event)
+    server.shutdown()
+    assert [(b["rule"], b["state"]) for b in _Hook.bodies] == [("mem", "firing")]
+    assert [e.rule for e in sinks.reported] == ["mem"]
+    dead = Sinks(["webhook"], f"http://127.0.0.1:{server.server_address[1]}/hook")
+    for event in [
+        *engine.evaluate({"time": 9.0, "memory": {"percent": 10}}),
+        *AlertEngine(engine.rules).evaluate({"time": 1.0, "memory": {"percent": 99}}),
+    ]:
+        dead.deliver(event)
+        dead.deliver(event)
+    assert len(dead.errors) == 1
+    remote = Sinks(["webhook"], "http://192.0.2.5/hook")
+    remote.deliver(sinks.reported[0])
+    assert "not loopback" in remote.errors[0]
+
+
+def test_run_writes_series_marks_alerts_and_survives_write_errors(tmp_path):
+    rules = [AlertRule(name="always", metric="memory.percent", above=-1)]
+    run = MonitorRun(
+        tmp_path / "monitor",
+        Sampler(gpu=False),
+        0.05,
+        engine=AlertEngine(rules),
+        sinks=Sinks(["report"]),
+    )
+    with run:
+        run.mark("test", "<img src=x onerror=alert(1)>", edge="start")
+        time.sleep(0.3)
+        shutil.rmtree(tmp_path / "monitor")  # the folder vanishes mid-run
+        (tmp_path / "monitor").write_text("now a file")
+        time.sleep(0.2)
+    assert run.samples >= 4
+    assert len(run.errors) == 1 and "cannot write" in run.errors[0]
+    assert [a.rule for a in run.alerts] == ["always"]
+
+
+def test_retention_keeps_the_newest_runs(tmp_path):
+    for index in range(5):
+        (tmp_path / f"2026010{index}T000000-aaaaaa.jsonl").write_text("{}")
+        (tmp_path / f"2026010{index}T000000-aaaaaa.html").write_text("")
+    removed = prune_runs(tmp_path, 2)
+    assert len(removed) == 3 and sorted(p.name for p in tmp_path.glob("*.jsonl")) == [
+        "20260103T000000-aaaaaa.jsonl",
+        "20260104T000000-aaaaaa.jsonl",
+    ]
+    assert len(list(tmp_path.glob("*.html"))) == 2
+
+
+def test_dashboard_is_self_contained_and_escaped(tmp_path):
+    run = MonitorRun(tmp_path, Sampler(gpu=False), 0.05)
+    with run:
+        run.mark("test", "<img src=x onerror=alert(1)>", edge="start")
+        time.sleep(0.25)
+    page = render(read_run(run.path), "title <b>")
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "title &lt;b&gt;" in page and page.count("<svg") >= 4
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "https://" not in page
+
+
+def test_dashboard_renders_in_a_headless_browser(tmp_path):
+    browser = (
+        shutil.which("chromium")
+        or shutil.which("chromium-browser")
+        or shutil.which("google-chrome")
+    )
+    if browser is None:
+        pytest.skip("no headless browser installed")
+    run = MonitorRun(tmp_path, Sampler(gpu=False), 0.05)
+    with run:
+        time.sleep(0.2)
+    page = tmp_path / "page.html"
+    page.write_text(render(read_run(run.path), "dashboard"))
+    result = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "<svg" in result.stdout
+
+
+def test_watch_passes_the_exit_code_through(tmp_path):
+    (tmp_path / "proofyard.yaml").write_text("target: {root: .}\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ops",
+            "monitor",
+            "watch",
+            "--interval",
+            "0.1",
+            f"--reports-dir={tmp_path / 'reports'}",
+            "--",
+            sys.executable,
+            "-c",
+            "import time; time.sleep(0.5); raise SystemExit(7)",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 7, result.stderr
+    runs = list((tmp_path / "reports" / "monitor").glob("*.jsonl"))
+    assert len(runs) == 1 and runs[0].with_suffix(".html").is_file()
+    assert sum(1 for r in read_run(runs[0]) if r["type"] == "sample") >= 3
+
+
+LIMITED = textwrap.dedent("""
+    import pytest
+
+    @pytest.mark.limits(memory_mb=2000)
+    def test_within():
+        assert sum(range(1000)) > 0
+
+    @pytest.mark.limits(memory_mb=10)
+    def test_too_hungry():
+        data = bytearray(80 * 1024 * 1024)
+        assert len(data)
+
+    @pytest.mark.limits(wall_s=0.1)
+    def test_too_slow():
+        import time
+        time.sleep(0.3)
+""")
+
+
+def test_limits_marker_fails_tests_naming_the_measured_value(pytester):
+    pytester.makepyfile(test_limits=LIMITED)
+    pytester.makeini("[pytest]\nmarkers =\n    limits: limits\n")
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "fixtures.config",
+        "-p",
+        "fixtures.network",
+        "-p",
+        "fixtures.recording",
+        "-p",
+        "fixtures.reporting",
+        "-p",
+        "fixtures.environment",
+        "-p",
+        "fixtures.monitoring",
+        f"--reports-dir={pytester.path / 'out'}",
+        "--monitor",
+    )
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        ["*test_too_hungry*peak RSS MB * > limit 10*", "*test_too_slow*wall s 0.3* > limit 0.1*"]
+    )
+    summary = json.loads((pytester.path / "out" / "summary.json").read_text())
+    assert summary["monitor"]["samples"] >= 1
+    tests = summary["suites"]["unmarked"]["tests"]
+    assert all("resources" in t for t in tests)
+    monitor_runs = list((pytester.path / "out" / "monitor").glob("*.jsonl"))
+    marks = [r for r in read_run(monitor_runs[0]) if r["type"] == "mark"]
+    assert len(marks) == 6  # start and end of each test
