@@ -61,7 +61,8 @@ def main() -> None:
             ratios.append(with_monitor / without)
     ratio = statistics.median(ratios)
     print(
-        f"CPU-bound workload, {args.pairs} interleaved pairs: without {statistics.median(plain):.3f} s, "
+        f"CPU-bound workload, {args.pairs} interleaved pairs: "
+        f"without {statistics.median(plain):.3f} s, "
         f"with a 10 Hz monitor {statistics.median(watched):.3f} s; median ratio {ratio:.4f} "
         f"(goal within 1.02 -> {'OK' if ratio <= 1.02 else 'OVER'})"
     )
