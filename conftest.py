@@ -14,4 +14,5 @@ pytest_plugins = [
     "fixtures.pipeline",
     "fixtures.environment",
     "fixtures.monitoring",
+    "fixtures.kpi",
 ]

@@ -12,6 +12,8 @@ from ops.config import ConfigError, load_config
 from ops.config.loader import effective_values
 from ops.env.cli import EnvUsageError
 from ops.env.cli import add_commands as add_env_commands
+from ops.kpi.cli import MetricsUsageError
+from ops.kpi.cli import add_commands as add_metrics_commands
 from ops.logs import LEVELS, configure_logging
 from ops.monitor.cli import MonitorUsageError
 from ops.monitor.cli import add_commands as add_monitor_commands
@@ -63,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_pipeline_commands(commands, _config_options)
     add_env_commands(commands, _config_options)
     add_monitor_commands(commands, _config_options)
+    add_metrics_commands(commands, _config_options)
     return parser
 
 
@@ -91,7 +94,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level, args.log_format)
     try:
         return args.handler(args)
-    except (ConfigError, UserError, PipelineUsageError, EnvUsageError, MonitorUsageError) as exc:
+    except (
+        ConfigError,
+        UserError,
+        PipelineUsageError,
+        EnvUsageError,
+        MonitorUsageError,
+        MetricsUsageError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:

@@ -536,6 +536,37 @@ class MonitorConfig(Section):
     prometheus_textfile: str | None = Field(None, description="Also export the last sample.")
 
 
+class TrendRule(Section):
+    runs: int = Field(20, ge=1, le=10_000, description="At most this many earlier runs...")
+    days: float = Field(7.0, gt=0, description="...within this many days before the run.")
+    max_worse: float = Field(0.15, ge=0, description="Allowed relative change for the worse.")
+    higher_is_better: bool = True
+
+
+class KpiRule(Section):
+    """A rule on every metric whose key (``name{tag=value,...}``) matches ``metric``."""
+
+    name: str
+    metric: str = Field(description="fnmatch pattern over metric keys.")
+    min: float | None = None
+    max: float | None = None
+    trend: TrendRule | None = None
+
+
+class KpiConfig(Section):
+    """Application metrics: history, rules, and what a watched process reports."""
+
+    history_dir: str = Field(".proofyard/kpi", description="One file per run (target-relative).")
+    record: bool = Field(True, description="Add every pytest run's metrics to the history.")
+    keep_runs: int = Field(200, ge=1, le=100_000)
+    max_age_days: float = Field(90.0, gt=0)
+    rules: list[KpiRule] = Field(default_factory=list)
+    metrics_file: str | None = Field(None, description="JSON lines a watched process appends.")
+    metrics_url: str | None = Field(
+        None, pattern=r"^https?://", description="Prometheus text endpoint on loopback."
+    )
+
+
 class ProofyardConfig(Section):
     """The whole configuration file."""
 
@@ -552,3 +583,4 @@ class ProofyardConfig(Section):
     pipelines: dict[str, Pipeline] = Field(default_factory=dict)
     env: EnvConfig = Field(default_factory=EnvConfig)
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
+    kpi: KpiConfig = Field(default_factory=KpiConfig)

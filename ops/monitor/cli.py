@@ -10,6 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from ops.config import LoadedConfig, load_config
+from ops.kpi.cli import history_of
+from ops.kpi.history import new_run
+from ops.kpi.ingest import JsonLinesTail, scrape
+from ops.kpi.live import LiveKpi
 from ops.monitor.alerts import AlertEngine, Sinks
 from ops.monitor.dashboard import write_dashboard
 from ops.monitor.run import MonitorRun
@@ -30,6 +34,8 @@ def add_commands(commands: argparse._SubParsersAction, config_options) -> None:
     watch.add_argument("--pid", type=int, help="watch this process and its children")
     watch.add_argument("--reports-dir", help="where reports/monitor/RUN.jsonl goes")
     watch.add_argument("--prometheus", help="also write the last sample to this textfile")
+    watch.add_argument("--metrics-file", help="JSON lines of metrics the command appends")
+    watch.add_argument("--metrics-url", help="Prometheus text endpoint to scrape (loopback)")
     watch.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
     watch.set_defaults(handler=_watch)
     dashboard = actions.add_parser("dashboard", help="render RUN (a .jsonl file or run id)")
@@ -133,10 +139,13 @@ def _watch(args: argparse.Namespace) -> int:
     pid = process.pid if process else args.pid
     prometheus = _prometheus_writer(args.prometheus or loaded.config.monitor.prometheus_textfile)
 
+    kpi = KpiFeed(loaded, args.metrics_file, args.metrics_url)
+
     def on_sample(sample: dict[str, Any]) -> None:
         _status_line(sample)
         if prometheus:
             prometheus(sample)
+        kpi.poll(run)
 
     interval = args.interval or loaded.config.monitor.interval_s
     try:
@@ -152,6 +161,8 @@ def _watch(args: argparse.Namespace) -> int:
         raise MonitorUsageError(f"cannot watch pid {pid}: {exc}") from None
     with run:
         code = _wait(process, run, args.duration, interval)
+    kpi.poll(run)
+    kpi.finish(run)
     if process is not None and process.poll() is None:
         process.terminate()
         code = process.wait()
@@ -160,6 +171,47 @@ def _watch(args: argparse.Namespace) -> int:
     if loaded.config.monitor.fail_on_alert and any(a.state == "firing" for a in run.alerts):
         return code or 3
     return code
+
+
+class KpiFeed:
+    """The watched process's own metrics: read each interval, recorded in the series,
+    checked by the KPI rules live, and added to the history when the watch ends."""
+
+    def __init__(
+        self, loaded: LoadedConfig, metrics_file: str | None, metrics_url: str | None
+    ) -> None:
+        section = loaded.config.kpi
+        self.allow_hosts = loaded.config.network.allow_hosts
+        file_name = metrics_file or section.metrics_file
+        self.tail = JsonLinesTail(Path(file_name)) if file_name else None
+        self.url = metrics_url or section.metrics_url
+        self.history = history_of(loaded)
+        self.live = LiveKpi(
+            section.rules, self.history.runs(), new_run("watch", loaded.target_root)
+        )
+        self.errors: list[str] = []
+
+    def poll(self, run: MonitorRun) -> None:
+        readings = self.tail.read() if self.tail else []
+        if self.url:
+            try:
+                readings += scrape(self.url, self.allow_hosts)
+            except (OSError, PermissionError, ValueError) as exc:
+                if str(exc) not in self.errors:  # reported once; scraping goes on
+                    self.errors.append(str(exc))
+                    run.record("error", message=f"scraping {self.url}: {exc}")
+        for reading in readings:
+            run.record(
+                "kpi", name=reading.name, value=reading.value, step=reading.step, tags=reading.tags
+            )
+        for event in self.live.feed(readings):
+            run.raise_alert(event)
+
+    def finish(self, run: MonitorRun) -> None:
+        for error in self.tail.errors if self.tail else []:
+            run.record("error", message=error)
+        if self.live.record.metrics:
+            self.history.append(self.live.record)
 
 
 def _dashboard(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 
 from ops.atomic import write_atomic
 from ops.charts import Point, scatter
+from ops.kpi.history import metric_key
 from ops.monitor.alerts import metric_value
 from ops.monitor.run import read_run
 
@@ -39,6 +40,19 @@ def _gpu_series(samples: list[dict[str, Any]]) -> list[tuple[str, tuple[tuple[st
     ]
 
 
+def _kpi_charts(readings: list[dict[str, Any]], start: float) -> list[str]:
+    """The watched process's own metrics: by step when it reports steps, else by time."""
+    by_metric: dict[str, list[Point]] = {}
+    for reading in readings:
+        key = metric_key(reading["name"], reading.get("tags") or None)
+        x = reading["step"] if reading.get("step") is not None else reading["time"] - start
+        by_metric.setdefault(key, []).append(Point(x, reading["value"], key, key))
+    return [
+        scatter(points, title=f"KPI {key}", x_label="step or seconds", y_label=key, lines=True)
+        for key, points in sorted(by_metric.items())
+    ]
+
+
 def render(records: list[dict[str, Any]], title: str) -> str:
     samples = [r for r in records if r.get("type") == "sample"]
     marks = [r for r in records if r.get("type") == "mark"]
@@ -65,6 +79,7 @@ def render(records: list[dict[str, Any]], title: str) -> str:
                     marks=boundaries,
                 )
             )
+    sections += _kpi_charts([r for r in records if r.get("type") == "kpi"], start)
     gpu_note = next(
         (s["gpu"].get("detail") for s in samples if "gpu" in s and not s["gpu"].get("available")),
         None,

@@ -102,6 +102,15 @@ class MonitorRun:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    def record(self, kind: str, **fields: Any) -> None:
+        """Any other line of the series (a KPI reading, say)."""
+        self._write({"type": kind, "time": fields.pop("time", time.time()), **fields})
+
+    def raise_alert(self, event: AlertEvent) -> None:
+        self.alerts.append(event)
+        self.sinks.deliver(event)
+        self._write({"type": "alert", **event.__dict__})
+
     def mark(self, kind: str, name: str, **fields: Any) -> None:
         """A boundary (test or pipeline step start and end) drawn on the dashboard."""
         self._write(
@@ -133,9 +142,7 @@ class MonitorRun:
         if self.on_sample is not None:
             self.on_sample(sample)
         for event in self.engine.evaluate(sample) if self.engine else []:
-            self.alerts.append(event)
-            self.sinks.deliver(event)
-            self._write({"type": "alert", **event.__dict__})
+            self.raise_alert(event)
         return sample
 
     def _write(self, record: dict[str, Any]) -> None:

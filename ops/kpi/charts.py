@@ -1,0 +1,51 @@
+"""Trend charts across runs, and step-wise series within a run."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ops.atomic import write_atomic
+from ops.charts import Point, scatter
+from ops.kpi.history import RunRecord
+
+
+def trend_svg(metric: str, runs: list[RunRecord]) -> str | None:
+    points = [
+        Point(index, float(run.metrics[metric]["value"]), run.run_id, metric)
+        for index, run in enumerate(r for r in runs if metric in r.metrics)
+    ]
+    if not points:
+        return None
+    return scatter(
+        points,
+        title=f"{metric} across runs",
+        x_label="run (oldest first)",
+        y_label=metric,
+        lines=True,
+    )
+
+
+def steps_svg(metric: str, run: RunRecord) -> str | None:
+    series = run.metrics.get(metric, {}).get("series") or []
+    if not series:
+        return None
+    points = [Point(step, value, f"step {step:g}", metric) for step, value in series]
+    return scatter(
+        points, title=f"{metric} in run {run.run_id}", x_label="step", y_label=metric, lines=True
+    )
+
+
+def safe_name(metric: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", metric).strip("_")[:120] or "metric"
+
+
+def write_trends(folder: Path, runs: list[RunRecord], metrics: list[str]) -> list[Path]:
+    written = []
+    for metric in metrics:
+        svg = trend_svg(metric, runs)
+        if svg is not None:
+            path = folder / f"kpi-{safe_name(metric)}.svg"
+            write_atomic(path, svg)
+            written.append(path)
+    return written

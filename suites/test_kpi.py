@@ -1,0 +1,64 @@
+"""KPI suite: every rule on every matching metric of the latest recorded run."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures.config import loaded_config
+from ops.findings import Finding
+from ops.kpi.cli import history_of
+from ops.kpi.rules import evaluate, matching_metrics
+
+pytestmark = pytest.mark.kpi
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "kpi_case" not in metafunc.fixturenames:
+        return
+    loaded = loaded_config(metafunc.config)
+    runs = history_of(loaded).runs()
+    params = []
+    for rule in loaded.config.kpi.rules:
+        keys = matching_metrics(rule, runs)
+        params += [pytest.param((rule, key), id=f"{rule.name}:{key}") for key in keys]
+        if not keys:
+            params.append(pytest.param((rule, None), id=f"{rule.name}:none"))
+    metafunc.parametrize(
+        "kpi_case",
+        params
+        or [
+            pytest.param(None, marks=pytest.mark.skip(reason="no kpi.rules configured"), id="none")
+        ],
+    )
+
+
+def test_kpi(kpi_case, proofyard_config, check):
+    rule, metric = kpi_case
+    runs = history_of(proofyard_config).runs()
+    if metric is None:
+        pytest.skip(
+            f"rule {rule.name}: no history yet (no recorded metric matches {rule.metric!r})"
+        )
+    current = next((run for run in reversed(runs) if metric in run.metrics), None)
+    earlier = [run for run in runs if current is not None and run.time <= current.time]
+    verdict = evaluate(rule, metric, current, earlier)
+    if verdict.status == "no-history":
+        pytest.skip(f"rule {rule.name}: {metric}: no history yet to compare with")
+    check.inspected("runs", 1 + len(verdict.runs))
+    check.metric(
+        metric,
+        verdict.value,
+        threshold=verdict.reference,
+        passed=verdict.status == "pass",
+        rule=rule.name,
+        run=current.run_id,
+    )
+    check.require(
+        verdict.status == "pass",
+        Finding(
+            "kpi.alert",
+            f"rule {rule.name}: {verdict.describe()}; current run {current.run_id}"
+            + (f"; reference runs {', '.join(verdict.runs)}" if verdict.runs else ""),
+            context=f"{rule.name}:{metric}",
+        ),
+    )
