@@ -34,6 +34,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 def make_target(tmp_path: Path) -> Callable[..., Path]:
     def make(files: Mapping[str, str], config: str = "", name: str = "target") -> Path:
         root = write_tree(tmp_path / name, files)
+        root.mkdir(parents=True, exist_ok=True)
         (root / "proofyard.yaml").write_text(textwrap.dedent(config), encoding="utf-8")
         return root
 

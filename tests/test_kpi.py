@@ -1,0 +1,211 @@
+"""KPIs on synthetic histories, live ingestion from a watched process, and the kpi suite."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import random
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+from ops.config.schema import KpiRule
+from ops.kpi.history import History, RunRecord, metric_key
+from ops.kpi.ingest import JsonLinesTail, parse_prometheus, scrape
+from ops.kpi.rules import evaluate
+from tests.conftest import REPO
+
+DAY = 86400.0
+RULE = KpiRule.model_validate(
+    {"name": "ratio", "metric": "ratio", "trend": {"runs": 20, "days": 7, "max_worse": 0.15}}
+)
+
+
+def history(values, spacing=3600.0, start=0.0):
+    runs = []
+    for index, value in enumerate(values):
+        run = RunRecord(f"r{index:03d}", start + index * spacing, "test")
+        run.add("ratio", value)
+        runs.append(run)
+    return runs
+
+
+def judge(runs, rule=RULE):
+    return evaluate(rule, "ratio", runs[-1], runs)
+
+
+def test_a_sudden_regression_alerts():
+    verdict = judge(history([4.0] * 10 + [3.0]))
+    assert verdict.status == "alert" and verdict.reference == 4.0
+    assert "25.0% worse than the reference" in verdict.describe()
+    assert len(verdict.runs) == 10 and "r010" not in verdict.runs  # never its own reference
+
+
+def test_a_slow_drift_past_the_trend_rule_alerts():
+    drift = [4.0 * (1 - 0.02 * index) for index in range(15)]  # 2% worse every run
+    verdicts = [judge(history(drift[: n + 1])) for n in range(1, 15)]
+    first_alert = next(i for i, v in enumerate(verdicts, 1) if v.status == "alert")
+    assert 12 <= first_alert <= 14  # the median lags, so it fires once the drift is large
+
+
+def test_a_noisy_but_stable_series_does_not_alert():
+    rng = random.Random(5)
+    noisy = [4.0 * (1 + rng.uniform(-0.08, 0.08)) for _ in range(40)]
+    assert all(judge(history(noisy[: n + 1])).status == "pass" for n in range(1, 40))
+
+
+def test_the_window_ignores_runs_older_than_its_days():
+    old = history([2.0] * 5, spacing=DAY / 4, start=0.0)
+    recent = history([4.0] * 3, spacing=DAY / 4, start=20 * DAY)
+    for index, run in enumerate(recent):
+        run.run_id = f"n{index}"
+    current = recent[-1]
+    verdict = evaluate(RULE, "ratio", current, old + recent)
+    assert verdict.status == "pass" and verdict.reference == 4.0 and len(verdict.runs) == 2
+    lonely = evaluate(RULE, "ratio", recent[0], old + recent[:1])
+    assert lonely.status == "no-history"  # 20 days of gap: nothing in the window
+
+
+def test_absolute_bounds_apply_without_history():
+    rule = KpiRule(name="floor", metric="ratio", min=3.9)
+    assert evaluate(rule, "ratio", history([3.5])[0], []).status == "alert"
+    assert evaluate(rule, "ratio", history([4.2])[0], []).status == "pass"
+
+
+def test_history_prunes_by_count_and_age(tmp_path):
+    store = History(tmp_path, keep_runs=3, max_age_days=10)
+    for run in history([1, 2, 3, 4, 5], spacing=DAY, start=1_000_000.0):
+        store.append(run)
+    assert [r.run_id for r in store.runs()] == ["r002", "r003", "r004"]
+    late = RunRecord("late", 1_000_000.0 + 30 * DAY, "test")
+    late.add("ratio", 9)
+    store.append(late)
+    assert [r.run_id for r in store.runs()] == ["late"]
+
+
+def test_ingestion_formats(tmp_path):
+    path = tmp_path / "m.jsonl"
+    tail = JsonLinesTail(path)
+    assert tail.read() == []
+    path.write_text('{"name": "fitness", "value": 0.5, "step": 1}\nnot json\n{"name": "x"')
+    first = tail.read()
+    assert [(r.name, r.value, r.step) for r in first] == [("fitness", 0.5, 1.0)]
+    assert len(tail.errors) == 1
+    with path.open("a") as handle:
+        handle.write(', "value": 2, "tags": {"task": "a"}}\n')
+    assert [(metric_key(r.name, r.tags), r.value) for r in tail.read()] == [("x{task=a}", 2.0)]
+    readings = parse_prometheus('# TYPE acc gauge\nacc{task="b"} 0.93\n')
+    assert [(r.name, r.tags, r.value) for r in readings] == [("acc", {"task": "b"}, 0.93)]
+    with pytest.raises(PermissionError, match="not loopback"):
+        scrape("http://192.0.2.9:9100/metrics")
+
+
+EXPORTER = textwrap.dedent("""
+    import http.server, json, sys, time
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"# TYPE success_rate gauge\\nsuccess_rate{agent=\\"a\\"} 0.4\\n"
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+        def log_message(self, *args):
+            pass
+    server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+    with open("metrics.jsonl", "a") as out:
+        for generation in range(5):
+            out.write(json.dumps({"name": "fitness", "value": generation / 4,
+                                  "step": generation}) + "\\n")
+            out.flush()
+            server.handle_request()
+""")
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_a_watched_process_reports_through_a_file_and_a_loopback_endpoint(tmp_path):
+    port = _free_port()
+    (tmp_path / "exporter.py").write_text(EXPORTER)
+    (tmp_path / "proofyard.yaml").write_text(
+        textwrap.dedent(f"""
+        target: {{root: .}}
+        kpi:
+          metrics_file: metrics.jsonl
+          metrics_url: http://127.0.0.1:{port}/metrics
+          rules:
+            - {{name: success, metric: "success_rate*", min: 0.5}}
+    """)
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ops",
+            "monitor",
+            "watch",
+            "--interval",
+            "0.1",
+            "--",
+            sys.executable,
+            "exporter.py",
+            str(port),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        "alert kpi:success firing: success_rate{agent=a} = 0.4: below the minimum 0.5"
+        in result.stderr
+    )
+    runs = list((tmp_path / ".proofyard" / "kpi").glob("*.json"))
+    record = json.loads(runs[0].read_text())
+    assert record["metrics"]["fitness"]["series"][-1] == [4.0, 1.0]
+    assert record["metrics"]["success_rate{agent=a}"]["value"] == 0.4
+    shown = subprocess.run(
+        [sys.executable, "-m", "ops", "metrics", "export", "--format", "prometheus"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO)},
+        timeout=60,
+    )
+    assert 'proofyard_success_rate{agent="a"} 0.4' in shown.stdout
+
+
+@pytest.mark.slow
+def test_kpi_suite_skips_without_history_and_judges_the_latest_run(
+    run_harness, make_target, tmp_path
+):
+    root = make_target(
+        {},
+        """
+        target: {root: .}
+        kpi:
+          rules:
+            - name: ratio
+              metric: ratio
+              trend: {runs: 5, days: 7, max_worse: 0.15}
+    """,
+    )
+    args = ("-m", "kpi", f"--proofyard-config={root / 'proofyard.yaml'}")
+    first = run_harness(*args)
+    assert "no history yet" in first.stdout and first.returncode == 0
+    store = History(root / ".proofyard" / "kpi")
+    for run in history([4.0, 4.1, 3.9, 3.0], start=1_700_000_000.0):
+        store.append(run)
+    failing = run_harness(*args)
+    assert failing.returncode == 1
+    assert "rule ratio: ratio = 3 (reference 4, median of 3 earlier runs)" in failing.stdout
