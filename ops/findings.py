@@ -53,7 +53,10 @@ class Finding:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:
-        return cls(**{key: value for key, value in data.items() if key != "fingerprint"})
+        finding = cls(**{key: value for key, value in data.items() if key != "fingerprint"})
+        if "fingerprint" in data:
+            finding.__dict__["fingerprint"] = data["fingerprint"]  # already computed
+        return finding
 
     def __str__(self) -> str:
         return f"{self.location}: [{self.rule}] {self.message}"

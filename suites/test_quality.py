@@ -14,7 +14,7 @@ pytestmark = pytest.mark.quality
 WORST = 15
 
 
-def _judge(name, gate, report: GateReport, baselines, check):
+def _judge(name, gate, report: GateReport, baselines, check, proofyard_config):
     """Record the report, then fail on threshold breaches (absolute) or new findings (ratchet)."""
     for kind, number in report.inspected.items():
         check.inspected(kind, number)
@@ -22,7 +22,11 @@ def _judge(name, gate, report: GateReport, baselines, check):
         check.metric(
             measure.name, measure.value, measure.unit, measure.threshold, measure.passed, gate=name
         )
-    check.findings(report.findings)
+    notes = [f for f in report.findings if f.severity == "note"]
+    limit = proofyard_config.config.quality.max_notes
+    check.findings([f for f in report.findings if f.severity != "note"] + notes[:limit])
+    if len(notes) > limit:
+        check.skipped("notes counted but not listed (over quality.max_notes)", len(notes) - limit)
     if not sum(report.inspected.values()):
         pytest.skip(f"quality gate {name}: nothing to inspect")
     offenders = [f for f in report.findings if f.severity != "note"] or report.findings
@@ -62,7 +66,9 @@ def test_gate(name, quality_run, proofyard_config, baselines, check):
     check.metric("files analysed", quality_run.analysed, gate=name)
     check.metric("files from cache", quality_run.cached, gate=name)
     results = select(quality_run.results, gate.include, gate.exclude)
-    _judge(name, gate, GATES[name](results, gate, gate.severity), baselines, check)
+    _judge(
+        name, gate, GATES[name](results, gate, gate.severity), baselines, check, proofyard_config
+    )
 
 
 def test_lint(target, quality_files, proofyard_config, baselines, check):
@@ -73,7 +79,14 @@ def test_lint(target, quality_files, proofyard_config, baselines, check):
     chosen = select(dict.fromkeys(relative), gate.include, gate.exclude)
     files = [relative[name] for name in chosen]
     try:
-        lint = run_ruff(target.root, files, gate.args, gate.severity)
+        cache = proofyard_config.resolve(proofyard_config.config.quality.cache)
+        lint = run_ruff(
+            target.root,
+            files,
+            gate.args,
+            gate.severity,
+            cache_dir=cache.with_name(cache.name + ".ruff"),
+        )
     except LintError as exc:
         pytest.fail(f"quality gate lint: {exc}", pytrace=False)
     report = GateReport(
@@ -85,7 +98,7 @@ def test_lint(target, quality_files, proofyard_config, baselines, check):
     for prefix, limit in sorted(gate.per_rule.items()):
         number = sum(n for code, n in counts.items() if code.startswith(prefix))
         report.measures.append(Measure(f"ruff {prefix} violations", number, limit))
-    _judge("lint", gate, report, baselines, check)
+    _judge("lint", gate, report, baselines, check, proofyard_config)
 
 
 def test_coverage(target, proofyard_config, check):

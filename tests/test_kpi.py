@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import random
 import subprocess
 import sys
 import textwrap
-import threading
 
 import pytest
 

@@ -386,6 +386,7 @@ class QualityConfig(Section):
     max_file_bytes: int = Field(2_000_000, ge=1000, description="Larger files are only counted.")
     file_time_limit_s: float = Field(20.0, gt=0, description="Per-file analysis time limit.")
     workers: int | None = Field(None, ge=1, le=64, description="Default: available cores.")
+    max_notes: int = Field(1000, ge=0, description="Notes listed per gate (the rest counted).")
     cache: str = Field(
         ".proofyard/cache/quality.json",
         description="Per-file results by content hash (relative to the target).",

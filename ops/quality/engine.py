@@ -15,7 +15,7 @@ from pathlib import Path
 from ops.atomic import locked, write_atomic
 from ops.quality.analysis import FileResult, analyse, content_hash
 
-ANALYSIS_VERSION = "2"
+ANALYSIS_VERSION = "3"
 CHUNK_FILES = 16
 
 

@@ -38,9 +38,11 @@ def run_ruff(
     args: Sequence[str] = (),
     severity: str = "error",
     timeout_s: float = 600,
+    cache_dir: Path | None = None,
 ) -> LintResult:
     """``ruff check`` on ``files`` from ``root``, so the target's own ruff configuration
-    (pyproject.toml, ruff.toml) applies."""
+    (pyproject.toml, ruff.toml) applies; ruff's own cache goes to ``cache_dir`` (never into
+    the target), or is off."""
     relative = [str(path.relative_to(root)) for path in files]
     argv = [
         *ruff_command(),
@@ -48,7 +50,7 @@ def run_ruff(
         "--output-format",
         "json",
         "--exit-zero",
-        "--no-cache",
+        *([f"--cache-dir={cache_dir}"] if cache_dir else ["--no-cache"]),
         "--force-exclude",
         *args,
         "--",
@@ -68,13 +70,11 @@ def run_ruff(
         raise LintError(f"ruff printed no JSON: {exc}") from None
     lint = LintResult(files=len(files))
     lines_of: dict[str, list[str]] = {}
+    prefix = str(root.resolve()) + "/"
     for item in items:
         code = item.get("code") or "syntax-error"
-        path = Path(item["filename"])
-        try:
-            path_text = path.resolve().relative_to(root.resolve()).as_posix()
-        except ValueError:
-            path_text = str(path)
+        filename = item["filename"]  # ruff prints absolute paths
+        path_text = filename[len(prefix) :] if filename.startswith(prefix) else filename
         location = item.get("location") or {}
         line = location.get("row")
         if path_text not in lines_of:
