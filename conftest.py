@@ -15,4 +15,5 @@ pytest_plugins = [
     "fixtures.environment",
     "fixtures.monitoring",
     "fixtures.kpi",
+    "fixtures.benchmarking",
 ]

@@ -568,6 +568,36 @@ class KpiConfig(Section):
     )
 
 
+class BenchmarkCallable(Section):
+    """A function benchmarked from the config (naming one runs its code)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    call: str = Field(pattern=r"^[\w.]+:[\w.]+$")
+    args: list[object] = Field(default_factory=list)
+    kwargs: dict[str, object] = Field(default_factory=dict)
+    setup: str | None = Field(
+        None,
+        pattern=r"^[\w.]+:[\w.]+$",
+        description="module:function returning (args, kwargs) per round.",
+    )
+
+
+class BenchmarkConfig(Section):
+    """The benchmark suite's regression gate (pytest-benchmark measures)."""
+
+    paths: list[str] = Field(
+        default_factory=list, description="The target's benchmark folders, also collected."
+    )
+    callables: list[BenchmarkCallable] = Field(default_factory=list)
+    min_effect: float = Field(0.05, ge=0, le=10, description="Smallest change that counts.")
+    noise_floor_s: float = Field(1e-7, ge=0, description="Medians below this are inconclusive.")
+    confidence: float = Field(0.99, gt=0.5, lt=1)
+    store: str = Field(".proofyard/benchmarks", description="Baselines and history, per machine.")
+    history: int = Field(50, ge=1, le=10_000)
+    max_time_s: float | None = Field(None, gt=0, description="Default budget: median per call.")
+    max_memory_mb: float | None = Field(None, gt=0, description="Default budget: traced peak.")
+
+
 class ProofyardConfig(Section):
     """The whole configuration file."""
 
@@ -585,3 +615,4 @@ class ProofyardConfig(Section):
     env: EnvConfig = Field(default_factory=EnvConfig)
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
     kpi: KpiConfig = Field(default_factory=KpiConfig)
+    benchmark: BenchmarkConfig = Field(default_factory=BenchmarkConfig)

@@ -1,0 +1,1 @@
+"""Benchmarks: calibrated samples, a statistical gate that survives noisy machines, history."""

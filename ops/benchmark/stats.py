@@ -1,0 +1,130 @@
+"""The statistical gate: a bootstrap confidence interval of the ratio of medians, a
+minimum effect size and an absolute noise floor.
+
+Verdicts: ``regression`` when the whole interval lies above 1 + min_effect,
+``improvement`` when it lies below 1 - min_effect, ``pass`` when it lies within those
+bounds, and ``inconclusive`` when it straddles one of them (the noise is then stated).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+Verdict = Literal["pass", "regression", "improvement", "inconclusive"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    verdict: Verdict
+    ratio: float  # median(current) / median(baseline): above 1 is slower
+    low: float
+    high: float
+    noise: float  # relative half-width of the interval
+    p_value: float  # Mann-Whitney U, two-sided, for the report
+    detail: str
+
+
+def bootstrap_ratio(
+    current: Sequence[float],
+    baseline: Sequence[float],
+    *,
+    resamples: int = 2000,
+    confidence: float = 0.99,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Median ratio and its percentile bootstrap interval (samples resampled independently)."""
+    rng = np.random.default_rng(seed)
+    a = np.asarray(current, dtype=float)
+    b = np.asarray(baseline, dtype=float)
+    ratio = float(np.median(a) / np.median(b))
+    ia = rng.integers(0, len(a), (resamples, len(a)))
+    ib = rng.integers(0, len(b), (resamples, len(b)))
+    ratios = np.median(a[ia], axis=1) / np.median(b[ib], axis=1)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(ratios, [tail, 100 - tail])
+    return ratio, float(low), float(high)
+
+
+def mann_whitney_p(current: Sequence[float], baseline: Sequence[float]) -> float:
+    """Two-sided p-value of the Mann-Whitney U test (normal approximation, tie-corrected)."""
+    a = np.asarray(current, dtype=float)
+    b = np.asarray(baseline, dtype=float)
+    n1, n2 = len(a), len(b)
+    values = np.concatenate([a, b])
+    order = values.argsort(kind="mergesort")
+    ranks = np.empty(len(values))
+    sorted_values = values[order]
+    index = 0
+    while index < len(values):  # average ranks over ties
+        end = index
+        while end + 1 < len(values) and sorted_values[end + 1] == sorted_values[index]:
+            end += 1
+        ranks[order[index : end + 1]] = (index + end) / 2 + 1
+        index = end + 1
+    u1 = ranks[:n1].sum() - n1 * (n1 + 1) / 2
+    _, counts = np.unique(values, return_counts=True)
+    n = n1 + n2
+    variance = n1 * n2 / 12 * ((n + 1) - float((counts**3 - counts).sum()) / (n * (n - 1)))
+    if variance <= 0:
+        return 1.0
+    z = (u1 - n1 * n2 / 2) / math.sqrt(variance)
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
+def compare(
+    current: Sequence[float],
+    baseline: Sequence[float],
+    *,
+    min_effect: float = 0.05,
+    noise_floor_s: float = 1e-7,
+    confidence: float = 0.99,
+    baseline_scale: float | None = None,
+) -> Comparison:
+    """Judge ``current`` samples against ``baseline`` samples (seconds or calibrated units).
+
+    ``baseline_scale``, when given, is the absolute size of one baseline unit in seconds,
+    for the noise floor on calibrated samples.
+    """
+    if len(current) < 3 or len(baseline) < 3:
+        return Comparison(
+            "inconclusive",
+            math.nan,
+            math.nan,
+            math.nan,
+            math.nan,
+            1.0,
+            "fewer than 3 samples on one side",
+        )
+    ratio, low, high = bootstrap_ratio(current, baseline, confidence=confidence)
+    noise = (high - low) / 2 / ratio if ratio else math.inf
+    p_value = mann_whitney_p(current, baseline)
+    absolute = float(np.median(baseline)) * (baseline_scale or 1.0)
+    interval = f"ratio {ratio:.3f} ({confidence:.0%} interval {low:.3f}-{high:.3f})"
+    if absolute < noise_floor_s:
+        return Comparison(
+            "inconclusive",
+            ratio,
+            low,
+            high,
+            noise,
+            p_value,
+            f"{interval}; the baseline median {absolute:.3g} s is under the noise "
+            f"floor {noise_floor_s:.3g} s",
+        )
+    if low > 1 + min_effect:
+        verdict: Verdict = "regression"
+    elif high < 1 - min_effect:
+        verdict = "improvement"
+    elif low >= 1 - min_effect and high <= 1 + min_effect:
+        verdict = "pass"
+    else:
+        verdict = "inconclusive"
+    detail = f"{interval}, minimum effect {min_effect:.0%}, p={p_value:.3g}"
+    if verdict == "inconclusive":
+        detail += f"; too noisy to tell: the interval spans ±{noise:.1%}"
+    return Comparison(verdict, ratio, low, high, noise, p_value, detail)
