@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -11,7 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ops.atomic import write_atomic
 from ops.findings import Finding
+
+CONFIG_FILES = ("pyproject.toml", "ruff.toml", ".ruff.toml")
+OUTPUT_CACHE = "proofyard-lint-output.json"
 
 
 class LintError(Exception):
@@ -44,6 +49,10 @@ def run_ruff(
     (pyproject.toml, ruff.toml) applies; ruff's own cache goes to ``cache_dir`` (never into
     the target), or is off."""
     relative = [str(path.relative_to(root)) for path in files]
+    key = _input_key(root, files, args) if cache_dir else ""
+    reused = _cached_output(cache_dir, key) if cache_dir else None
+    if reused is not None:
+        return LintResult([Finding.from_dict(item) for item in reused], len(files))
     argv = [
         *ruff_command(),
         "check",
@@ -93,7 +102,35 @@ def run_ruff(
                 context=f"{code}:{source.strip()}",
             )
         )
+    if cache_dir:
+        payload = {"key": key, "findings": [finding.to_dict() for finding in lint.findings]}
+        write_atomic(cache_dir / OUTPUT_CACHE, json.dumps(payload, separators=(",", ":")))
     return lint
+
+
+def _input_key(root: Path, files: Sequence[Path], args: Sequence[str]) -> str:
+    """What ruff's answer depends on: its version, the arguments, every file's contents and
+    the target's ruff configuration files."""
+    digest = hashlib.sha256(_ruff_version().encode() + "\0".join(args).encode())
+    for path in [*files, *(root / name for name in CONFIG_FILES)]:
+        if path.is_file():
+            digest.update(str(path).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _ruff_version() -> str:
+    result = subprocess.run(
+        [*ruff_command(), "--version"], capture_output=True, text=True, check=False
+    )
+    return result.stdout.strip()
+
+
+def _cached_output(cache_dir: Path, key: str) -> list[dict] | None:
+    try:
+        data = json.loads((cache_dir / OUTPUT_CACHE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data.get("findings") if data.get("key") == key else None
 
 
 def _lines(path: Path) -> list[str]:
