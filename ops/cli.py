@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from ops.config import ConfigError, load_config
 from ops.config.loader import effective_values
+from ops.config.reference import reference
 from ops.env.cli import EnvUsageError
 from ops.env.cli import add_commands as add_env_commands
 from ops.kpi.cli import MetricsUsageError
@@ -62,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate = config_commands.add_parser("validate", help="check a configuration file")
     validate.add_argument("file")
     validate.set_defaults(handler=_config_validate)
+    reference = config_commands.add_parser(
+        "reference", help="print the configuration reference (Markdown, from the schema)"
+    )
+    reference.set_defaults(handler=_config_reference)
     add_pipeline_commands(commands, _config_options)
     add_env_commands(commands, _config_options)
     add_monitor_commands(commands, _config_options)
@@ -79,6 +84,11 @@ def _config_show(args: argparse.Namespace) -> int:
     width = max(len(key) for key, _, _ in rows)
     for key, value, origin in rows:
         print(f"{key:<{width}}  {json.dumps(value):<30}  # {origin}")
+    return 0
+
+
+def _config_reference(args: argparse.Namespace) -> int:
+    print(reference(), end="")
     return 0
 
 
