@@ -8,9 +8,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pathspec
+
+if TYPE_CHECKING:
+    from ops.config import LoadedConfig
 
 DEFAULT_EXCLUDES = (
     ".git/",
@@ -46,6 +49,17 @@ class Target:
     configured_packages: tuple[str, ...] = ()
     extra_excludes: tuple[str, ...] = ()
     use_gitignore: bool = True
+
+    @classmethod
+    def for_config(cls, loaded: LoadedConfig) -> Target:
+        """The target a loaded configuration names."""
+        section = loaded.config.target
+        return cls(
+            loaded.target_root,
+            tuple(section.packages),
+            tuple(section.exclude),
+            section.use_gitignore,
+        )
 
     @cached_property
     def pyproject(self) -> dict[str, Any]:
@@ -140,6 +154,10 @@ class Target:
         """The folder to put on sys.path so ``package`` imports."""
         folder = self.package_dirs[package]
         return folder.parents[package.count(".")]
+
+    def import_roots(self) -> list[Path]:
+        """Every folder that must be on sys.path for the source packages to import."""
+        return sorted({self.import_root(name) for name in self.package_dirs})
 
 
 def _importable(relative: Path) -> bool:

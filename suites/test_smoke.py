@@ -27,10 +27,7 @@ def _params(values, ids, reason):
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     loaded = loaded_config(metafunc.config)
     smoke = loaded.config.smoke
-    section = loaded.config.target
-    target = Target(
-        loaded.target_root, tuple(section.packages), tuple(section.exclude), section.use_gitignore
-    )
+    target = Target.for_config(loaded)
     if "module" in metafunc.fixturenames:
         modules = (
             []

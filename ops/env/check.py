@@ -23,10 +23,7 @@ class EnvReport:
 
 def environment_report(loaded: LoadedConfig) -> EnvReport:
     config = loaded.config
-    section = loaded.config.target
-    target = Target(
-        loaded.target_root, tuple(section.packages), tuple(section.exclude), section.use_gitignore
-    )
+    target = Target.for_config(loaded)
     problems: list[str] = []
     requires = target.pyproject.get("project", {}).get("requires-python")
     python_ok, python_sentence = facts.python_satisfies(requires)

@@ -11,6 +11,7 @@ from pathlib import Path
 from ops.config import LoadedConfig, load_config
 from ops.pipeline.runner import PipelineError, Runner, plan
 from ops.pipeline.state import StateFile
+from ops.target import Target
 
 log = logging.getLogger("proofyard.pipeline")
 
@@ -94,6 +95,7 @@ def _run(args: argparse.Namespace) -> int:
         workers=args.workers,
         policy="keep-going" if args.keep_going else None,
         network=network,
+        pythonpath=[str(root) for root in Target.for_config(loaded).import_roots()],
         on_event=progress,
     )
     try:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+import os
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -32,6 +34,20 @@ def _alarm(_signum, _frame):
     raise _CallTimeout
 
 
+def add_to_path(folders: list[str]) -> None:
+    """The target's import roots, so its ``module:function`` steps import (in a worker)."""
+    for folder in reversed(folders):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+
+
+def _pythonpath_env(folders: list[str]) -> dict[str, str]:
+    if not folders:
+        return {}
+    existing = os.environ.get("PYTHONPATH")
+    return {"PYTHONPATH": os.pathsep.join([*folders, *([existing] if existing else [])])}
+
+
 def resolve_callable(spec: str) -> Any:
     module_name, _, attr = spec.partition(":")
     target: Any = importlib.import_module(module_name)
@@ -52,7 +68,7 @@ def execute_step(step: dict[str, Any], root: str) -> StepOutcome:
             shell_argv(step["run"], step.get("shell", False)),
             timeout_s=step["timeout_s"],
             cwd=cwd,
-            env=step.get("env") or {},
+            env={**_pythonpath_env(step.get("pythonpath") or []), **(step.get("env") or {})},
             allow_hosts=network.get("allow_hosts", ()),
             isolate=network.get("isolate", True),
         )
@@ -75,6 +91,7 @@ def _call(step: dict[str, Any], cwd: Path, start: float) -> StepOutcome:
             contextlib.redirect_stderr(buffer),
             contextlib.chdir(cwd),
         ):
+            add_to_path(step.get("pythonpath") or [])
             value = resolve_callable(step["call"])(**(step.get("kwargs") or {}))
         ok = value is not False
         detail = "returned False" if not ok else "returned"

@@ -22,7 +22,7 @@ from typing import Any
 
 from ops.atomic import write_atomic
 from ops.config.schema import Pipeline, PipelineStep
-from ops.pipeline.execute import StepOutcome, execute_step, resolve_callable
+from ops.pipeline.execute import StepOutcome, add_to_path, execute_step, resolve_callable
 from ops.pipeline.state import StateFile, fingerprint
 
 log = logging.getLogger("proofyard.pipeline")
@@ -66,7 +66,9 @@ def topological(pipeline: Pipeline) -> list[PipelineStep]:
     return order
 
 
-def check_callables(pipeline: Pipeline) -> None:
+def check_callables(pipeline: Pipeline, pythonpath: list[str] = ()) -> None:
+    """Every ``call`` step's function imports (with the target's import roots added)."""
+    add_to_path(list(pythonpath))
     problems = []
     for step in pipeline.steps:
         if step.call:
@@ -114,6 +116,7 @@ class Runner:
         workers: int | None = None,
         policy: str | None = None,
         network: dict[str, Any] | None = None,
+        pythonpath: list[str] | None = None,
         executors: tuple[Executor, Executor] | None = None,
         on_event: Callable[[str, str, str], None] | None = None,
     ) -> None:
@@ -122,13 +125,14 @@ class Runner:
         self.workers = workers or pipeline.workers
         self.policy = policy or pipeline.policy
         self.network = network or {}
+        self.pythonpath = list(pythonpath or [])
         self.run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         self.logs_dir = logs_dir / self.run_id
         self.external_executors = executors
         self.on_event = on_event or (lambda step, event, detail: None)
 
     def run(self, resume: bool = False) -> RunResult:
-        check_callables(self.pipeline)
+        check_callables(self.pipeline, self.pythonpath)
         start = time.perf_counter()
         result = RunResult(self.run_id)
         entries = {e.step: e for e in plan(self.pipeline, self.root, self.state, resume)}
@@ -215,7 +219,7 @@ class Runner:
         )
 
     def _payload(self, step: PipelineStep) -> dict[str, Any]:
-        return {**step.model_dump(), "network": self.network}
+        return {**step.model_dump(), "network": self.network, "pythonpath": self.pythonpath}
 
     def _mark(self, name: str, status: str, result: RunResult) -> None:
         result.statuses[name] = status
