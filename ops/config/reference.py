@@ -8,7 +8,6 @@ import typing
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
 
 from ops.config.schema import ProofyardConfig
 
@@ -29,12 +28,9 @@ def _type_name(annotation: Any) -> str:
 
 
 def _default(field: Any) -> str:
-    if field.default_factory is not None:
-        value = field.default_factory()
-    elif field.default is PydanticUndefined:
+    if field.is_required():
         return "required"
-    else:
-        value = field.default
+    value = field.default_factory() if field.default_factory is not None else field.default
     if isinstance(value, BaseModel):
         return "(section)"
     if isinstance(value, list) and value and isinstance(value[0], BaseModel):
