@@ -59,10 +59,11 @@ def test_finding_fingerprints(benchmark):
     assert len(benchmark(lambda: {Finding(**vars(f)).fingerprint for f in findings})) == 500
 
 
-def test_declared_callable(declared, benchmark):
+def test_declared_callable(declared, benchmark, benchmark_extras):
     function = _resolve(declared.call)
     if declared.setup:
         setup = _resolve(declared.setup)
         benchmark.pedantic(function, setup=setup, rounds=20)
     else:
         benchmark(function, *declared.args, **declared.kwargs)
+    benchmark_extras(declared)
