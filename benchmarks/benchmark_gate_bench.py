@@ -55,6 +55,8 @@ def session(root: Path, work: int, label: str) -> tuple[list[float], float]:
             "-m",
             "benchmark",
             "-q",
+            "-k",
+            "test_workload",
             "-p",
             "no:cacheprovider",
             f"--proofyard-config={root / 'proofyard.yaml'}",
