@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
+from typing import Any
 
 WORK = 200_000
 
@@ -26,3 +28,38 @@ def measure_calibration(rounds: int = 5) -> float:
         calibration_workload()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+SLICE = 25_000  # a quarter of the workload: a few milliseconds, paired with each sample
+
+
+def _calibration_slice() -> int:
+    total = 0
+    for index in range(SLICE):
+        total += index * index % 7
+    return total
+
+
+def paired_units(
+    function: Callable[[], Any], rounds: int = 25, min_sample_s: float = 0.002
+) -> tuple[list[float], float]:
+    """Samples of ``function`` in calibration units, each paired with a calibration slice
+    timed just before it: the machine's speed changes (this VM flips between a fast and a
+    slow state) hit both halves of a pair alike. Returns the units and seconds per slice."""
+    function()
+    _calibration_slice()
+    start = time.perf_counter()
+    function()
+    first = time.perf_counter() - start
+    loops = max(1, int(min_sample_s / first)) if first > 0 else 1
+    units, slices = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        _calibration_slice()
+        middle = time.perf_counter()
+        for _ in range(loops):
+            function()
+        end = time.perf_counter()
+        slices.append(middle - start)
+        units.append((end - middle) / loops / (middle - start))
+    return units, statistics.median(slices)
