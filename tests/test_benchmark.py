@@ -1,0 +1,146 @@
+"""The benchmark gate: statistics, the store, the suite end to end, A/B and cachegrind."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import textwrap
+
+import numpy as np
+import pytest
+
+from ops.benchmark.ab import ab_compare, instruction_count
+from ops.benchmark.stats import compare, mann_whitney_p
+from ops.benchmark.store import BenchmarkStore
+
+
+def samples(center, spread=0.02, n=30, seed=0):
+    return list(np.random.default_rng(seed).normal(center, center * spread, n))
+
+
+@pytest.mark.parametrize(
+    ("current", "verdict"),
+    [(1.00, "pass"), (1.20, "regression"), (0.80, "improvement"), (1.05, "inconclusive")],
+)
+def test_verdicts(current, verdict):
+    result = compare(samples(current, seed=1), samples(1.0, seed=2), min_effect=0.05)
+    assert result.verdict == verdict, result.detail
+
+
+def test_noisy_samples_are_inconclusive_and_say_so():
+    result = compare(samples(1.1, spread=0.4, seed=3), samples(1.0, spread=0.4, seed=4))
+    assert result.verdict == "inconclusive" and "too noisy to tell" in result.detail
+
+
+def test_noise_floor_and_too_few_samples():
+    tiny = compare(samples(2e-8), samples(1e-8), noise_floor_s=1e-7)
+    assert tiny.verdict == "inconclusive" and "noise floor" in tiny.detail
+    assert compare([1.0, 2.0], [1.0, 2.0, 3.0]).verdict == "inconclusive"
+
+
+def test_mann_whitney():
+    assert mann_whitney_p([1, 2, 3, 4, 5], [1, 2, 3, 4, 5]) == pytest.approx(1.0)
+    assert mann_whitney_p(list(range(20)), list(range(100, 120))) < 1e-6
+
+
+def test_store_is_per_machine_updated_only_when_asked(tmp_path):
+    store = BenchmarkStore(tmp_path)
+    store.save("b", "m1", [1.0, 1.1], 0.01, "abc", update_baseline=False)
+    assert store.baseline("b", "m1") == (None, False)
+    store.save("b", "m1", [1.0, 1.1], 0.01, "abc", update_baseline=True)
+    saved, other = store.baseline("b", "m1")
+    assert saved.samples == [1.0, 1.1] and not other
+    saved, other = store.baseline("b", "m2")
+    assert saved.machine == "m1" and other  # another machine's, in calibrated units
+    assert len(store.history_of("b", "m1")) == 2
+    (tmp_path / "m1.json").write_text("{broken")
+    with pytest.raises(ValueError, match="corrupt benchmark store"):
+        store.baseline("b", "m1")
+
+
+BENCH = textwrap.dedent("""
+    import os
+    import pytest
+
+    WORK = int(os.environ.get("BENCH_WORK", "20000"))
+
+    def workload():
+        return sum(index * index % 11 for index in range(WORK))
+
+    def test_workload(benchmark):
+        benchmark.pedantic(workload, rounds=10, iterations=1)
+
+    @pytest.mark.budget(max_time=1e-9)
+    def test_over_budget(benchmark):
+        benchmark(workload)
+""")
+
+
+@pytest.mark.slow
+def test_suite_gates_a_slower_variant_and_budgets(run_harness, make_target, tmp_path):
+    root = make_target(
+        {"benches/test_w.py": BENCH},
+        "target: {root: .}\nbenchmark: {paths: [benches]}\nkpi: {record: false}\n",
+    )
+    args = (
+        "-m",
+        "benchmark",
+        "-k",
+        "test_w",
+        "-p",
+        "no:xdist",
+        f"--proofyard-config={root / 'proofyard.yaml'}",
+    )
+    first = run_harness(*args)
+    assert "no baseline yet for" in first.stdout
+    assert "over the budget 1e-09 s" in first.stdout  # budgets apply without a baseline
+    run_harness(*args, "--update-baselines")
+    slow = run_harness(*args, env={"BENCH_WORK": "80000"})
+    table = (tmp_path / "reports" / "benchmarks.md").read_text()
+    assert "test_w.py::test_workload` | regression |" in table, slow.stdout[-2000:]
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    rows = summary["suites"]["benchmark"]["tables"]["benchmarks"]
+    assert {row["verdict"] for row in rows if row["benchmark"].endswith("test_workload")} == {
+        "regression"
+    }
+    assert list((tmp_path / "reports").glob("benchmark-*.svg"))
+    parallel = run_harness(
+        "-m",
+        "benchmark",
+        "-k",
+        "test_w",
+        "-n",
+        "2",
+        f"--proofyard-config={root / 'proofyard.yaml'}",
+    )
+    assert "benchmarks are not measured under xdist" in parallel.stdout
+
+
+MODULE = "def work(n=20000):\n    return sum(i * i % 7 for i in range({n}))\n"
+
+
+@pytest.mark.slow
+def test_ab_against_a_git_worktree_and_instruction_counts(tmp_path):
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "repo"
+    (repo / "pkg").mkdir(parents=True)
+    (repo / "pkg" / "__init__.py").write_text("")
+    (repo / "pkg" / "mod.py").write_text(MODULE.format(n="n"))
+    git = ["git", "-C", str(repo), "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "fast"], check=True)
+    (repo / "pkg" / "mod.py").write_text(MODULE.format(n="n * 3"))  # three times the work
+    from ops.benchmark.ab import worktree
+
+    with worktree(repo, "HEAD") as old:
+        result = ab_compare([repo], [old], "pkg.mod:work", pairs=6, rounds=5)
+        assert (old / "pkg" / "mod.py").read_text() == MODULE.format(n="n")
+    assert result.verdict == "regression" and result.ratio > 2, result.detail
+    if shutil.which("valgrind") is None:
+        return
+    slow = instruction_count([repo], "pkg.mod:work", [2000])
+    assert instruction_count([repo], "pkg.mod:work", [2000]) == pytest.approx(slow, rel=0.02)
+    assert instruction_count([repo], "pkg.mod:work", [6000]) > 2 * slow
