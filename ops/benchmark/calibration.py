@@ -41,7 +41,7 @@ def _calibration_slice() -> int:
 
 
 def paired_units(
-    function: Callable[[], Any], rounds: int = 25, min_sample_s: float = 0.002
+    function: Callable[[], Any], rounds: int = 100, min_sample_s: float = 0.002
 ) -> tuple[list[float], float]:
     """Samples of ``function`` in calibration units, each paired with a calibration slice
     timed just before it: the machine's speed changes (this VM flips between a fast and a
