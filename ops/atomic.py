@@ -10,11 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
+def write_atomic(path: Path, data: str | bytes, durable: bool = True) -> None:
     """Write ``data`` to ``path`` so that readers see the old or the new file, never a torn one.
 
     The bytes go to a temporary file in the same folder, are fsynced, then renamed over
-    ``path``; the folder is fsynced so the rename itself survives a crash.
+    ``path``; the folder is fsynced so the rename itself survives a crash. With
+    ``durable=False`` (logs) the fsyncs are skipped: still never torn, even if the process
+    is killed, but a power loss may keep the old file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -24,13 +26,15 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -79,6 +79,11 @@ class ImportsCheck(Section):
         description="Module names (fnmatch patterns) not imported; __main__ modules run on import.",
     )
     slowest: int = Field(5, ge=0, le=1000, description="How many slowest imports to list.")
+    preload: bool = Field(
+        True,
+        description="Import the target's third-party dependencies once in the warm parent, "
+        "so each module's import time is its own.",
+    )
 
 
 class EntryPointsCheck(Section):

@@ -234,7 +234,7 @@ class Runner:
         attempt = result.attempts[name]
         header = f"=== {name} attempt {attempt}: {outcome.detail} ({outcome.seconds:.2f} s)\n"
         previous = log_path.read_text(encoding="utf-8") if log_path.exists() else ""
-        write_atomic(log_path, previous + header + outcome.output)
+        write_atomic(log_path, previous + header + outcome.output, durable=False)
         result.logs[name] = str(log_path)
         result.details[name] = outcome.detail
         entry = self.state.steps.setdefault(name, {})

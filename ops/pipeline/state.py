@@ -42,7 +42,8 @@ class StateFile:
 
     def save(self) -> None:
         document = {"version": STATE_VERSION, "steps": dict(sorted(self.steps.items()))}
-        write_atomic(self.path, json.dumps(document, indent=1, sort_keys=True) + "\n")
+        # compact: the C encoder; an indented dump of 500 steps cost ~10 ms per save
+        write_atomic(self.path, json.dumps(document, separators=(",", ":"), sort_keys=True))
 
     def comparable(self) -> dict[str, dict[str, Any]]:
         """Status and fingerprint per step: what two runs of the same DAG must agree on."""

@@ -13,8 +13,10 @@ from typing import Any, Literal
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from ops.deps.imports import collect_imports
 from ops.importnames import distribution_for_import
 from ops.netpolicy import isolated_argv
+from ops.target import Target
 
 SERVER = Path(__file__).with_name("import_server.py")
 Outcome = Literal["ok", "error", "optional-missing", "timeout", "crashed"]
@@ -93,10 +95,12 @@ class ImportRunner:
         cwd: Path,
         allow_hosts: Sequence[str] = (),
         isolate: bool = True,
+        preload: Sequence[str] = (),
     ) -> None:
-        argv, self.isolation = isolated_argv(
-            [sys.executable, "-I", str(SERVER), *map(str, import_roots)], allow_hosts, isolate
-        )
+        command = [sys.executable, "-I", str(SERVER), *map(str, import_roots)]
+        if preload:
+            command.append("--preload=" + ",".join(preload))
+        argv, self.isolation = isolated_argv(command, allow_hosts, isolate)
         self._process = subprocess.Popen(
             argv,
             cwd=cwd,
@@ -130,6 +134,20 @@ class ImportRunner:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def third_party_imports(target: Target) -> list[str]:
+    """Top-level modules the target's packages import unconditionally that are not its own:
+    what the warm parent may preload."""
+    own = {name.split(".")[0] for name in target.package_dirs}
+    names = set()
+    for _module, path in target.modules():
+        try:
+            uses = collect_imports(str(path), path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+            continue  # the child's import reports the file
+        names |= {use.module for use in uses if not use.optional and use.module not in own}
+    return sorted(names - {"__main__"})
 
 
 def slowest(results: Iterable[ImportResult], count: int) -> list[ImportResult]:
