@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import fnmatch
 import os
 
 import pytest
 
 from fixtures.config import loaded_config
+from fixtures.smoke import smoke_modules
 from ops.env import facts as environment
 from ops.findings import Finding
 from ops.proc import run_command, shell_argv
@@ -29,15 +29,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     smoke = loaded.config.smoke
     target = Target.for_config(loaded)
     if "module" in metafunc.fixturenames:
-        modules = (
-            []
-            if not smoke.imports.enabled
-            else [
-                (name, path)
-                for name, path in target.modules()
-                if not any(fnmatch.fnmatch(name, pattern) for pattern in smoke.imports.exclude)
-            ]
-        )
+        modules = smoke_modules(loaded)
         metafunc.parametrize(
             "module",
             _params(

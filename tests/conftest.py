@@ -25,7 +25,13 @@ def write_tree(root: Path, files: Mapping[str, str]) -> Path:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment without PROOFYARD_* variables that could leak into a run."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROOFYARD")}
+    # PYTEST_XDIST_* from an outer xdist worker would make the inner run's plugins believe
+    # they run under xdist too (pytest-benchmark then disables itself)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PROOFYARD", "PYTEST_XDIST", "PYTEST_CURRENT_TEST"))
+    }
     env.pop("PYTEST_ADDOPTS", None)
     return {**env, **extra}
 

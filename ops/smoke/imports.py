@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
@@ -112,13 +113,24 @@ class ImportRunner:
 
     def run(self, module: str, timeout_s: float) -> dict[str, Any]:
         """The server's raw answer for one module."""
-        assert self._process.stdin and self._process.stdout
+        self.send(module, timeout_s)
+        return self.receive()
+
+    def send(self, module: str, timeout_s: float) -> None:
+        assert self._process.stdin
         self._process.stdin.write(json.dumps({"module": module, "timeout_s": timeout_s}) + "\n")
         self._process.stdin.flush()
+
+    def receive(self) -> dict[str, Any]:
+        assert self._process.stdout
         line = self._process.stdout.readline()
         if not line:
             raise RuntimeError(f"import server exited with {self._process.wait()}")
         return json.loads(line)
+
+    @property
+    def stdout(self):
+        return self._process.stdout
 
     def close(self) -> None:
         if self._process.stdin:
@@ -134,6 +146,25 @@ class ImportRunner:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def import_all(
+    runners: Sequence[ImportRunner], modules: Sequence[str], timeout_s: float
+) -> dict[str, dict[str, Any]]:
+    """Import ``modules`` spread over several servers at once (each still one fresh child
+    per module), for a serial session on a machine with more than one core."""
+    pending = list(modules)
+    busy: dict[ImportRunner, str] = {}
+    answers: dict[str, dict[str, Any]] = {}
+    while pending or busy:
+        for runner in runners:
+            if runner not in busy and pending:
+                busy[runner] = pending.pop(0)
+                runner.send(busy[runner], timeout_s)
+        ready, _, _ = select.select([runner.stdout for runner in busy], [], [])
+        for runner in [r for r in busy if r.stdout in ready]:
+            answers[busy.pop(runner)] = runner.receive()
+    return answers
 
 
 def third_party_imports(target: Target) -> list[str]:
