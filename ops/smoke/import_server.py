@@ -98,8 +98,8 @@ def preload(modules: list[str]) -> None:
     for name in modules:
         try:
             __import__(name)
-        except BaseException:  # the child's own import will report it
-            continue
+        except Exception as exc:  # the child that imports it reports it in full
+            sys.stderr.write(f"import server: preloading {name} failed: {exc!r}\n")
 
 
 def main(argv: list[str]) -> None:
