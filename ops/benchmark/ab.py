@@ -70,16 +70,11 @@ def _git(cwd: Path, *args: str) -> str:
     return result.stdout
 
 
-def measure(
-    roots: Sequence[Path],
-    spec: str,
-    args: Sequence[Any],
-    kwargs: dict[str, Any],
-    rounds: int,
-    prefix: Sequence[str] = (),
-) -> list[float]:
-    argv = [
-        *prefix,
+def runner_argv(
+    roots: Sequence[Path], spec: str, args: Sequence[Any], kwargs: dict[str, Any], rounds: int
+) -> list[str]:
+    """A fresh interpreter that times ``rounds`` calls of ``spec`` with the target importable."""
+    return [
         sys.executable,
         "-c",
         RUNNER,
@@ -89,6 +84,16 @@ def measure(
         json.dumps(kwargs),
         str(rounds),
     ]
+
+
+def measure(
+    roots: Sequence[Path],
+    spec: str,
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    rounds: int,
+) -> list[float]:
+    argv = runner_argv(roots, spec, args, kwargs, rounds)
     result = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
     if result.returncode != 0:
         raise ABError(f"measuring {spec} failed: {result.stderr.strip()[-800:]}")
@@ -151,17 +156,7 @@ def _cachegrind(
             "--cache-sim=no",
             f"--cachegrind-out-file={folder}/out",
         ]
-        argv = [
-            *prefix,
-            sys.executable,
-            "-c",
-            RUNNER,
-            json.dumps([str(r) for r in roots]),
-            spec,
-            json.dumps(list(args)),
-            json.dumps(kwargs),
-            str(rounds),
-        ]
+        argv = [*prefix, *runner_argv(roots, spec, args, kwargs, rounds)]
         # a fixed hash seed: string hashing otherwise changes dict layouts from run to run
         env = {**os.environ, "PYTHONHASHSEED": "0"}
         result = subprocess.run(
