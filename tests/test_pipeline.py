@@ -289,3 +289,40 @@ def test_pytest_runs_each_pipeline_once_with_an_item_per_step(run_harness, make_
     assert "build::check failed after 1 attempt(s): exited 1" in result.stdout
     assert "=== check attempt 1" in result.stdout  # the log is shown
     assert len(list((tmp_path / "reports" / "pipeline").iterdir())) == 1  # ran once
+
+
+def test_cli_run_with_monitor_marks_each_step(tmp_path):
+    write_tree(
+        tmp_path,
+        {
+            "steps_mod.py": STEPS,
+            "proofyard.yaml": """
+        target: {root: .}
+        pipelines:
+          p:
+            steps:
+              - {name: one, run: ["true"]}
+              - {name: two, call: "steps_mod:noop", needs: [one]}
+    """,
+        },
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "ops", "pipeline", "run", "p", "--monitor"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": f"{REPO}:{tmp_path}", "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    (series,) = (tmp_path / "reports" / "monitor").glob("*.jsonl")
+    marks = [
+        json.loads(line) for line in series.read_text().splitlines() if '"pipeline-step"' in line
+    ]
+    assert [(m["name"], m["edge"]) for m in marks] == [
+        ("p::one", "running"),
+        ("p::one", "succeeded"),
+        ("p::two", "running"),
+        ("p::two", "succeeded"),
+    ]
+    assert series.with_suffix(".html").is_file()

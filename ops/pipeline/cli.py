@@ -48,6 +48,11 @@ def add_commands(commands: argparse._SubParsersAction, config_options) -> None:
     run.add_argument("--executor", choices=("local", "dask"), default="local")
     run.add_argument("--scheduler", help="Dask scheduler address (default: a local cluster)")
     run.add_argument("--reports-dir", help="where logs and the run summary go")
+    run.add_argument(
+        "--monitor",
+        action="store_true",
+        help="sample resources during the run, steps marked on the dashboard",
+    )
     run.set_defaults(handler=_run)
     plan_parser.set_defaults(handler=_plan)
     status.set_defaults(handler=_status)
@@ -88,8 +93,22 @@ def _run(args: argparse.Namespace) -> int:
         "isolate": loaded.config.network.isolate_subprocesses,
     }
 
+    monitor = None
+    if args.monitor or loaded.config.monitor.enabled:
+        from ops.monitor.cli import build_run
+
+        monitor = build_run(
+            loaded,
+            logs_dir(loaded, args.reports_dir).parent / "monitor",
+            None,
+            loaded.config.monitor.interval_s,
+            f"pipeline {args.name}",
+        ).start()
+
     def progress(step: str, event: str, detail: str) -> None:
         log.info("%s %s%s", step, event, f": {detail}" if detail else "")
+        if monitor is not None:
+            monitor.mark("pipeline-step", f"{args.name}::{step}", edge=event, detail=detail)
 
     runner_args = dict(
         workers=args.workers,
@@ -125,6 +144,11 @@ def _run(args: argparse.Namespace) -> int:
             result = runner.run(args.resume)
     except PipelineError as exc:
         raise PipelineUsageError(str(exc)) from None
+    if monitor is not None:
+        from ops.monitor.dashboard import write_dashboard
+
+        monitor.stop()
+        write_dashboard(monitor.path)
     summary = runner.logs_dir / "summary.json"
     print(
         json.dumps(
