@@ -59,6 +59,7 @@ class MonitorRun:
         self.label = label
         self.on_sample = on_sample
         self.errors: list[str] = []
+        self._error_kinds: set[str] = set()
         self.alerts: list[AlertEvent] = []
         self.samples = 0
         self.last_sample: dict[str, Any] | None = None
@@ -152,10 +153,14 @@ class MonitorRun:
                 with self.path.open("a", encoding="utf-8") as handle:
                     handle.write(line)
             except OSError as exc:
-                self._error(f"cannot write {self.path}: {exc}")
+                self._error(f"cannot write {self.path}: {exc}", kind="write")
 
-    def _error(self, message: str) -> None:
-        if message not in self.errors:
+    def _error(self, message: str, kind: str | None = None) -> None:
+        """Report an error once per kind (a failing write is one problem, whatever errno
+        each attempt gets)."""
+        kind = kind or message
+        if kind not in self._error_kinds:
+            self._error_kinds.add(kind)
             self.errors.append(message)
             log.error("monitor: %s", message)
 
