@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +67,7 @@ def run_command(
     isolate: bool = True,
     grace_s: float = 2.0,
     input_text: str | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> CommandResult:
     """Run ``argv`` in its own session under the network policy; never raises for the command."""
     wrapped, isolation = isolated_argv(argv, allow_hosts, enabled=isolate)
@@ -85,6 +86,8 @@ def run_command(
         )
     except OSError as exc:
         return CommandResult(list(argv), None, "", "", 0.0, False, isolation, str(exc))
+    if on_start is not None:
+        on_start(process.pid)  # the process group to kill if the caller must stop it
     timed_out = False
     try:
         payload = None if input_text is None else input_text.encode()

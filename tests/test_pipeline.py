@@ -326,3 +326,38 @@ def test_cli_run_with_monitor_marks_each_step(tmp_path):
         ("p::two", "succeeded"),
     ]
     assert series.with_suffix(".html").is_file()
+
+
+def test_first_interrupt_stops_new_steps_second_kills_running_ones(tmp_path):
+    write_tree(
+        tmp_path,
+        {
+            "proofyard.yaml": """
+        target: {root: .}
+        pipelines:
+          p:
+            workers: 1
+            steps:
+              - {name: long, run: ["sleep", "60"]}
+              - {name: next, run: ["true"], needs: [long]}
+    """
+        },
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ops", "pipeline", "run", "p"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
+    time.sleep(1.5)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert "interrupt again to kill the 1 running step(s)" in err
+    assert "killing the running steps" in err
+    statuses = json.loads(out)["statuses"]
+    assert statuses == {"long": "failed", "next": "not-run"}
+    assert process.returncode == 1

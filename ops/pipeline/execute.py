@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,11 @@ def resolve_callable(spec: str) -> Any:
     return target
 
 
-def execute_step(step: dict[str, Any], root: str) -> StepOutcome:
-    """Execute a step definition (a plain dict, so it pickles anywhere)."""
+def execute_step(
+    step: dict[str, Any], root: str, on_start: Callable[[int], None] | None = None
+) -> StepOutcome:
+    """Execute a step definition (a plain dict, so it pickles anywhere); ``on_start`` hears
+    the process group of a ``run`` step (local threads only)."""
     start = time.perf_counter()
     cwd = Path(root, step.get("cwd") or ".")
     if step.get("run") is not None:
@@ -71,6 +75,7 @@ def execute_step(step: dict[str, Any], root: str) -> StepOutcome:
             env={**_pythonpath_env(step.get("pythonpath") or []), **(step.get("env") or {})},
             allow_hosts=network.get("allow_hosts", ()),
             isolate=network.get("isolate", True),
+            on_start=on_start,
         )
         ok = result.returncode == 0 and not result.timed_out and not result.error
         return StepOutcome(ok, time.perf_counter() - start, result.describe(), result.output)

@@ -3,8 +3,11 @@ a failure policy, per-step logs, and the state file saved as each step finishes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
+import os
+import signal
 import time
 import uuid
 from collections.abc import Callable
@@ -172,11 +175,15 @@ class Runner:
                     )
                     return
                 continue
-            done, _ = wait(
-                list(schedule.running),
-                timeout=schedule.next_retry_in(),
-                return_when=FIRST_COMPLETED,
-            )
+            try:
+                done, _ = wait(
+                    list(schedule.running),
+                    timeout=schedule.next_retry_in(),
+                    return_when=FIRST_COMPLETED,
+                )
+            except KeyboardInterrupt:
+                self._interrupted(schedule, processes)
+                continue
             for future in done:
                 self._collect(steps[schedule.running.pop(future)], future, schedule, result)
             self.state.save()
@@ -195,8 +202,31 @@ class Runner:
                 continue
             result.attempts[name] = result.attempts.get(name, 0) + 1
             self._mark(name, "running", result)
-            pool = processes if step.call else threads
-            schedule.running[pool.submit(execute_step, self._payload(step), str(self.root))] = name
+            if step.call:
+                future = processes.submit(execute_step, self._payload(step), str(self.root))
+            elif self.external_executors is None:  # local threads: keep the process group
+                future = threads.submit(
+                    execute_step, self._payload(step), str(self.root), schedule.groups.append
+                )
+            else:
+                future = threads.submit(execute_step, self._payload(step), str(self.root))
+            schedule.running[future] = name
+
+    def _interrupted(self, schedule: _Schedule, processes) -> None:
+        """First Ctrl-C: start nothing new, let running steps finish. Second: kill them."""
+        if not schedule.stopping:
+            schedule.stopping = True
+            log.warning(
+                "interrupted: starting no new step; interrupt again to kill the %d running step(s)",
+                len(schedule.running),
+            )
+            return
+        log.warning("interrupted again: killing the running steps")
+        for group in schedule.groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
+        for worker in getattr(processes, "_processes", {}).values():  # no public handle
+            worker.kill()
 
     def _collect(self, step: PipelineStep, future: Future, schedule: _Schedule, result) -> None:
         retry = self._finish(step, _outcome(future), result)
@@ -267,6 +297,7 @@ class _Schedule:
     running: dict[Future, str] = field(default_factory=dict)
     not_before: dict[str, float] = field(default_factory=dict)
     stopping: bool = False
+    groups: list[int] = field(default_factory=list)  # process groups of local run steps
 
     def next_retry_in(self) -> float | None:
         times = [t for name, t in self.not_before.items() if name in self.waiting]
