@@ -41,13 +41,19 @@ class _FileTimeout(Exception):
     pass
 
 
-def _alarm(_signum, _frame):
-    raise _FileTimeout
-
-
 def _analyse_chunk(items: list[tuple[str, str]], settings: Settings) -> list[dict]:
-    """In a worker: analyse each (relative, absolute) path under a per-file time limit."""
-    signal.signal(signal.SIGALRM, _alarm)
+    """In a worker: analyse each (relative, absolute) path under a per-file time limit.
+
+    The alarm can land inside the parser's C code, which then reports a SystemError instead
+    of our exception; whether the alarm fired tells the two apart.
+    """
+    fired: list[bool] = []
+
+    def alarm(_signum, _frame):
+        fired.append(True)
+        raise _FileTimeout
+
+    signal.signal(signal.SIGALRM, alarm)
     out = []
     for relative, absolute in items:
         try:
@@ -55,9 +61,17 @@ def _analyse_chunk(items: list[tuple[str, str]], settings: Settings) -> list[dic
         except OSError as exc:
             out.append(FileResult(relative, parse_error=f"cannot read: {exc}").to_dict())
             continue
+        fired.clear()
         signal.setitimer(signal.ITIMER_REAL, settings.time_limit_s)
         try:
-            result = analyse(relative, raw, oldest=settings.oldest, max_bytes=settings.max_bytes)
+            try:
+                result = analyse(
+                    relative, raw, oldest=settings.oldest, max_bytes=settings.max_bytes
+                )
+            except SystemError:
+                if not fired:
+                    raise
+                raise _FileTimeout from None
         except _FileTimeout:
             result = FileResult(
                 relative,
