@@ -351,11 +351,14 @@ def test_first_interrupt_stops_new_steps_second_kills_running_ones(tmp_path):
         text=True,
         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
     )
-    time.sleep(1.5)
+    for line in process.stderr:  # wait until the step runs, however slow the machine is
+        if "long running" in line:
+            break
     process.send_signal(signal.SIGINT)
     time.sleep(0.5)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=30)
+    out, rest = process.communicate(timeout=60)
+    err = line + rest
     assert "interrupt again to kill the 1 running step(s)" in err
     assert "killing the running steps" in err
     statuses = json.loads(out)["statuses"]

@@ -8,6 +8,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -29,6 +30,9 @@ from ops.pipeline.execute import StepOutcome, add_to_path, execute_step, resolve
 from ops.pipeline.state import StateFile, fingerprint
 
 log = logging.getLogger("proofyard.pipeline")
+
+
+INTERRUPT_POLL_S = 0.2  # how soon the scheduler notices a Ctrl-C while steps run
 
 
 class PipelineError(Exception):
@@ -133,6 +137,7 @@ class Runner:
         self.logs_dir = logs_dir / self.run_id
         self.external_executors = executors
         self.on_event = on_event or (lambda step, event, detail: None)
+        self._interrupts = 0
 
     def run(self, resume: bool = False) -> RunResult:
         check_callables(self.pipeline, self.pythonpath)
@@ -147,9 +152,15 @@ class Runner:
             ThreadPoolExecutor(self.workers),
             ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("forkserver")),
         )
+        # Ctrl-C is counted by a handler and acted on by the scheduler between steps, so an
+        # interrupt never lands half-way through starting or recording a step.
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, self._count_interrupt) if main else None
         try:
             self._loop(steps, entries, result, threads, processes)
         finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
             if self.external_executors is None:
                 threads.shutdown(wait=True, cancel_futures=True)
                 processes.shutdown(wait=True, cancel_futures=True)
@@ -161,32 +172,36 @@ class Runner:
     def _loop(self, steps, entries, result, threads, processes) -> None:
         schedule = _Schedule({n for n, e in entries.items() if e.action == "run"})
         while schedule.waiting or schedule.running:
-            if not schedule.stopping:
-                self._start_ready(steps, schedule, result, threads, processes)
-            if schedule.stopping and not schedule.running:
-                self._close(schedule.waiting, "not-run", "pipeline stopped after a failure", result)
-                return
-            if not schedule.running:
-                if schedule.sleep_until_retry():
-                    continue
-                if not any(self._ready(steps[n], result) for n in schedule.waiting):
-                    self._close(
-                        schedule.waiting, "skipped", "a step it needs did not succeed", result
-                    )
-                    return
-                continue
-            try:
-                done, _ = wait(
-                    list(schedule.running),
-                    timeout=schedule.next_retry_in(),
-                    return_when=FIRST_COMPLETED,
-                )
-            except KeyboardInterrupt:
+            while schedule.interrupts_seen < self._interrupts:
+                schedule.interrupts_seen += 1
                 self._interrupted(schedule, processes)
-                continue
-            for future in done:
-                self._collect(steps[schedule.running.pop(future)], future, schedule, result)
-            self.state.save()
+            if self._step(steps, schedule, result, threads, processes):
+                return
+
+    def _count_interrupt(self, _signum, _frame) -> None:
+        self._interrupts += 1
+
+    def _step(self, steps, schedule: _Schedule, result, threads, processes) -> bool:
+        """One turn of the scheduler; True when the run is over."""
+        if not schedule.stopping:
+            self._start_ready(steps, schedule, result, threads, processes)
+        if schedule.stopping and not schedule.running:
+            self._close(schedule.waiting, "not-run", "pipeline stopped after a failure", result)
+            return True
+        if not schedule.running:
+            if schedule.sleep_until_retry():
+                return False
+            if not any(self._ready(steps[n], result) for n in schedule.waiting):
+                self._close(schedule.waiting, "skipped", "a step it needs did not succeed", result)
+                return True
+            return False
+        retry_in = schedule.next_retry_in()
+        timeout = INTERRUPT_POLL_S if retry_in is None else min(INTERRUPT_POLL_S, retry_in)
+        done, _ = wait(list(schedule.running), timeout=timeout, return_when=FIRST_COMPLETED)
+        for future in done:
+            self._collect(steps[schedule.running.pop(future)], future, schedule, result)
+        self.state.save()
+        return False
 
     def _start_ready(self, steps, schedule: _Schedule, result, threads, processes) -> None:
         now = time.monotonic()
@@ -297,6 +312,7 @@ class _Schedule:
     running: dict[Future, str] = field(default_factory=dict)
     not_before: dict[str, float] = field(default_factory=dict)
     stopping: bool = False
+    interrupts_seen: int = 0
     groups: list[int] = field(default_factory=list)  # process groups of local run steps
 
     def next_retry_in(self) -> float | None:
