@@ -76,3 +76,17 @@ def run_harness(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str
         )
 
     return run
+
+
+HARNESS_PLUGINS = (
+    "fixtures.config",
+    "fixtures.network",
+    "fixtures.recording",
+    "fixtures.reporting",
+)
+
+
+def run_with_plugins(pytester: pytest.Pytester, *args: str, plugins: tuple[str, ...] = ()):
+    """Run pytester's test files with proofyard's plugins (reports under ``out/``)."""
+    options = [part for name in (*HARNESS_PLUGINS, *plugins) for part in ("-p", name)]
+    return pytester.runpytest_subprocess(*options, f"--reports-dir={pytester.path / 'out'}", *args)

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, run_with_plugins
 
 pytestmark = pytest.mark.slow
 
@@ -145,16 +145,6 @@ HONESTY_TEST = textwrap.dedent("""
 def test_a_suite_check_that_inspected_nothing_fails(pytester):
     pytester.makepyfile(test_honesty=HONESTY_TEST)
     pytester.makeini("[pytest]\nmarkers =\n    smoke: smoke\n")
-    result = pytester.runpytest_subprocess(
-        "-p",
-        "fixtures.config",
-        "-p",
-        "fixtures.network",
-        "-p",
-        "fixtures.recording",
-        "-p",
-        "fixtures.reporting",
-        f"--reports-dir={pytester.path / 'out'}",
-    )
+    result = run_with_plugins(pytester)
     result.assert_outcomes(passed=1, failed=1, skipped=1)
     result.stdout.fnmatch_lines(["*test_checks_nothing*inspected nothing*"])

@@ -19,7 +19,7 @@ from ops.monitor.alerts import AlertEngine, Sinks, metric_value
 from ops.monitor.dashboard import render
 from ops.monitor.run import MonitorRun, prune_runs, read_run
 from ops.monitor.sampler import Sampler
-from tests.conftest import REPO
+from tests.conftest import REPO, run_with_plugins
 
 
 def test_sample_covers_system_and_process_tree():
@@ -227,21 +227,8 @@ LIMITED = textwrap.dedent("""
 def test_limits_marker_fails_tests_naming_the_measured_value(pytester):
     pytester.makepyfile(test_limits=LIMITED)
     pytester.makeini("[pytest]\nmarkers =\n    limits: limits\n")
-    result = pytester.runpytest_subprocess(
-        "-p",
-        "fixtures.config",
-        "-p",
-        "fixtures.network",
-        "-p",
-        "fixtures.recording",
-        "-p",
-        "fixtures.reporting",
-        "-p",
-        "fixtures.environment",
-        "-p",
-        "fixtures.monitoring",
-        f"--reports-dir={pytester.path / 'out'}",
-        "--monitor",
+    result = run_with_plugins(
+        pytester, "--monitor", plugins=("fixtures.environment", "fixtures.monitoring")
     )
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(
