@@ -12,13 +12,15 @@ import textwrap
 import threading
 import time
 
+import psutil
 import pytest
 
-from ops.config.schema import AlertRule
+from ops.config.schema import AlertRule, MonitorConfig
 from ops.monitor.alerts import AlertEngine, Sinks, metric_value
 from ops.monitor.dashboard import render
-from ops.monitor.run import MonitorRun, prune_runs, read_run
-from ops.monitor.sampler import Sampler
+from ops.monitor.detached import DetachedMonitor
+from ops.monitor.run import MonitorRun, open_series, prune_runs, read_run
+from ops.monitor.sampler import Sampler, descendants
 from tests.conftest import REPO, run_with_plugins
 
 
@@ -44,11 +46,39 @@ def test_sample_covers_system_and_process_tree():
         child.kill()
 
 
+def test_tree_listing_finds_grandchildren_started_from_any_thread():
+    script = textwrap.dedent("""
+        import subprocess, sys, threading, time
+        sleeper = [sys.executable, "-c", "import time; time.sleep(30)"]
+        threading.Thread(target=subprocess.Popen, args=(sleeper,)).start()  # from a thread
+        nested = f"import subprocess; subprocess.Popen({sleeper!r}).wait()"
+        subprocess.Popen([sys.executable, "-c", nested])
+        time.sleep(30)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        root = psutil.Process(parent.pid)
+        deadline = time.monotonic() + 10
+        while len(root.children(recursive=True)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        expected = sorted(p.pid for p in root.children(recursive=True))
+        assert len(expected) == 3
+        assert sorted(p.pid for p in descendants(root)) == expected
+    finally:
+        for process in [*psutil.Process(parent.pid).children(recursive=True)]:
+            process.kill()
+        parent.kill()
+
+
 def test_watching_a_process_that_exits_does_not_crash():
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     sampler = Sampler(child.pid)
     child.wait()
     assert sampler.sample()["process"] == {"alive": False, "processes": 0}
+
+
+def series_in(folder):
+    return open_series(folder, 10, {"label": "test"})
 
 
 def samples(metric_values):
@@ -113,7 +143,7 @@ def test_webhook_sink_posts_json_and_a_dead_one_is_reported_once():
 def test_run_writes_series_marks_alerts_and_survives_write_errors(tmp_path):
     rules = [AlertRule(name="always", metric="memory.percent", above=-1)]
     run = MonitorRun(
-        tmp_path / "monitor",
+        series_in(tmp_path / "monitor"),
         Sampler(gpu=False),
         0.05,
         engine=AlertEngine(rules),
@@ -130,6 +160,58 @@ def test_run_writes_series_marks_alerts_and_survives_write_errors(tmp_path):
     assert [a.rule for a in run.alerts] == ["always"]
 
 
+def test_detached_monitor_samples_this_process_from_another_one(tmp_path):
+    section = MonitorConfig(
+        gpu=False, alerts=[AlertRule(name="always", metric="memory.percent", above=-1)]
+    )
+    hungry = subprocess.Popen(
+        [sys.executable, "-c", "import time; x = b'x' * 50_000_000; time.sleep(30)"]
+    )
+    try:
+        monitor = DetachedMonitor(tmp_path, section, [], "test", interval_s=0.05).start()
+        (sampler_process,) = [
+            p for p in psutil.Process().children() if "ops.monitor.detached" in p.cmdline()
+        ]
+        for index in range(50):  # the parent's marks interleave with the child's samples
+            monitor.mark("test", f"t{index}", edge="start")
+            time.sleep(0.01)
+        outcome = monitor.stop()
+    finally:
+        hungry.kill()
+    assert not sampler_process.is_running()
+    lines = monitor.path.read_text().splitlines()
+    records = read_run(monitor.path)
+    assert len(records) == len(lines)  # no line torn by the two writers
+    assert [r["type"] for r in records][:1] == ["run"] and records[-1]["type"] == "end"
+    assert sum(r["type"] == "mark" for r in records) == 50
+    taken = [r for r in records if r["type"] == "sample"]
+    assert outcome.samples == len(taken) >= 5 and outcome.errors == []
+    assert [a.rule for a in outcome.alerts] == ["always"]
+    # the tree is this process and the 50 MB child; the sampler leaves itself out
+    assert taken[-1]["process"]["processes"] == 2 and taken[-1]["process"]["rss_mb"] > 50
+
+
+def test_detached_monitor_ends_with_its_parent(tmp_path):
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(REPO)!r})
+        from pathlib import Path
+        from ops.config.schema import MonitorConfig
+        from ops.monitor.detached import DetachedMonitor
+        DetachedMonitor(Path({str(tmp_path)!r}), MonitorConfig(gpu=False), [], "t", 0.05).start()
+        print("started", flush=True)
+        time.sleep(60)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout.readline().strip() == "started"
+    (sampler_process,) = psutil.Process(parent.pid).children()
+    parent.kill()
+    parent.wait()
+    sampler_process.wait(timeout=10)  # gone once the pipe closes, not left sampling a dead pid
+    (path,) = tmp_path.glob("*.jsonl")
+    assert read_run(path)[-1]["type"] == "end"
+
+
 def test_retention_keeps_the_newest_runs(tmp_path):
     for index in range(5):
         (tmp_path / f"2026010{index}T000000-aaaaaa.jsonl").write_text("{}")
@@ -143,7 +225,7 @@ def test_retention_keeps_the_newest_runs(tmp_path):
 
 
 def test_dashboard_is_self_contained_and_escaped(tmp_path):
-    run = MonitorRun(tmp_path, Sampler(gpu=False), 0.05)
+    run = MonitorRun(series_in(tmp_path), Sampler(gpu=False), 0.05)
     with run:
         run.mark("test", "<img src=x onerror=alert(1)>", edge="start")
         time.sleep(0.25)
@@ -162,7 +244,7 @@ def test_dashboard_renders_in_a_headless_browser(tmp_path):
     )
     if browser is None:
         pytest.skip("no headless browser installed")
-    run = MonitorRun(tmp_path, Sampler(gpu=False), 0.05)
+    run = MonitorRun(series_in(tmp_path), Sampler(gpu=False), 0.05)
     with run:
         time.sleep(0.2)
     page = tmp_path / "page.html"

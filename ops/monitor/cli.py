@@ -14,10 +14,8 @@ from ops.kpi.cli import history_of
 from ops.kpi.history import new_run
 from ops.kpi.ingest import JsonLinesTail, scrape
 from ops.kpi.live import LiveKpi
-from ops.monitor.alerts import AlertEngine, Sinks
 from ops.monitor.dashboard import write_dashboard
-from ops.monitor.run import MonitorRun
-from ops.monitor.sampler import Sampler
+from ops.monitor.run import MonitorRun, configured_run, open_series
 
 
 class MonitorUsageError(Exception):
@@ -57,16 +55,9 @@ def build_run(
     loaded: LoadedConfig, folder: Path, pid: int | None, interval: float, label: str, on_sample=None
 ) -> MonitorRun:
     section = loaded.config.monitor
-    sinks = Sinks(section.sinks, section.webhook, loaded.config.network.allow_hosts)
-    return MonitorRun(
-        folder,
-        Sampler(pid, section.disk_paths, section.gpu),
-        interval,
-        engine=AlertEngine(section.alerts),
-        sinks=sinks,
-        keep_runs=section.keep_runs,
-        label=label,
-        on_sample=on_sample,
+    series = open_series(folder, section.keep_runs, {"label": label, "interval_s": interval})
+    return configured_run(
+        series, section, loaded.config.network.allow_hosts, pid, interval, on_sample=on_sample
     )
 
 

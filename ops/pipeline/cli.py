@@ -95,13 +95,12 @@ def _run(args: argparse.Namespace) -> int:
 
     monitor = None
     if args.monitor or loaded.config.monitor.enabled:
-        from ops.monitor.cli import build_run
+        from ops.monitor.detached import DetachedMonitor
 
-        monitor = build_run(
-            loaded,
+        monitor = DetachedMonitor(
             logs_dir(loaded, args.reports_dir).parent / "monitor",
-            None,
-            loaded.config.monitor.interval_s,
+            loaded.config.monitor,
+            loaded.config.network.allow_hosts,
             f"pipeline {args.name}",
         ).start()
 
