@@ -1,31 +1,32 @@
-"""``python -m ops``: the harness's command line (config, and one subcommand per ops module)."""
+"""``python -m ops``: the harness's command line (config, and one subcommand per ops module).
+
+A subcommand's module is imported only when that command runs: ``python -m ops --help``
+then costs a fraction of importing all of them (about 0.45 s, mostly the config schema
+and its dependencies), which every smoke run and CI job pays several times.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
 from collections.abc import Sequence
 
-from ops.config import ConfigError, load_config
-from ops.config.loader import effective_values
-from ops.config.reference import reference
-from ops.env.cli import EnvUsageError
-from ops.env.cli import add_commands as add_env_commands
-from ops.kpi.cli import MetricsUsageError
-from ops.kpi.cli import add_commands as add_metrics_commands
 from ops.logs import LEVELS, configure_logging
-from ops.monitor.cli import MonitorUsageError
-from ops.monitor.cli import add_commands as add_monitor_commands
-from ops.pipeline.cli import PipelineUsageError
-from ops.pipeline.cli import add_commands as add_pipeline_commands
+from ops.usage import UsageError
 
 log = logging.getLogger("proofyard")
 
-
-class UserError(Exception):
-    """A mistake the user can fix; shown as one line, exit status 2."""
+# name -> (module whose add_commands(parser, config_options) fills it in, one-line help)
+SUBCOMMANDS = {
+    "pipeline": ("ops.pipeline.cli", "run, plan or inspect configured pipelines"),
+    "env": ("ops.env.cli", "check the environment, fetch artifacts and wheels"),
+    "monitor": ("ops.monitor.cli", "watch resources, render dashboards"),
+    "metrics": ("ops.kpi.cli", "show and export the metric history"),
+}
+VALUED_OPTIONS = ("--log-level", "--log-format")
 
 
 def _config_options(parser: argparse.ArgumentParser) -> None:
@@ -43,7 +44,19 @@ def _config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", help="project to check; overrides target.root")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is not a top-level option)."""
+    words = iter(argv)
+    for word in words:
+        if word in VALUED_OPTIONS:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser; of the subcommands, only the one ``argv`` names is filled in."""
     parser = argparse.ArgumentParser(
         prog="python -m ops",
         description="proofyard operations: configuration, and one subcommand per ops module.",
@@ -67,14 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
         "reference", help="print the configuration reference (Markdown, from the schema)"
     )
     reference.set_defaults(handler=_config_reference)
-    add_pipeline_commands(commands, _config_options)
-    add_env_commands(commands, _config_options)
-    add_monitor_commands(commands, _config_options)
-    add_metrics_commands(commands, _config_options)
+    wanted = chosen_command(argv)
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        subcommand = commands.add_parser(name, help=help_text)
+        if name == wanted:
+            importlib.import_module(module).add_commands(subcommand, _config_options)
     return parser
 
 
 def _config_show(args: argparse.Namespace) -> int:
+    from ops.config import load_config
+    from ops.config.loader import effective_values
+
     loaded = load_config(args.config, env_name=args.env, sets=args.set, target=args.target)
     rows = effective_values(loaded)
     if args.json:
@@ -88,30 +105,27 @@ def _config_show(args: argparse.Namespace) -> int:
 
 
 def _config_reference(args: argparse.Namespace) -> int:
+    from ops.config.reference import reference
+
     print(reference(), end="")
     return 0
 
 
 def _config_validate(args: argparse.Namespace) -> int:
+    from ops.config import load_config
+
     loaded = load_config(args.file, environ={})
     print(f"{loaded.path}: valid (target {loaded.target_root})")
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(words).parse_args(words)
     configure_logging(args.log_level, args.log_format)
     try:
         return args.handler(args)
-    except (
-        ConfigError,
-        UserError,
-        PipelineUsageError,
-        EnvUsageError,
-        MonitorUsageError,
-        MetricsUsageError,
-    ) as exc:
+    except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:

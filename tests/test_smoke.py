@@ -13,7 +13,12 @@ import pytest
 from ops.config.schema import ProbeCheck, ServiceCheck
 from ops.proc import run_command, shell_argv
 from ops.smoke import commands
-from ops.smoke.imports import ImportRunner, classify, optional_distributions
+from ops.smoke.imports import (
+    ImportRunner,
+    classify,
+    optional_distributions,
+    third_party_imports,
+)
 from ops.smoke.services import RunningService, ServiceError
 from ops.target import Target
 from tests.conftest import write_tree
@@ -109,6 +114,42 @@ def test_well_known_import_names_map_to_their_distribution(results):
 def test_a_hanging_import_is_killed_at_its_timeout(results):
     assert 1.4 < results["demo.hangs"].seconds < 5
     assert results["__elapsed__"] < 20
+
+
+LAZY = {
+    # a third-party package that loads its classes on first access, as pydantic does
+    "lib/lazylib/__init__.py": """
+        def __getattr__(name):
+            import importlib
+            return importlib.import_module("lazylib._heavy").Thing
+    """,
+    "lib/lazylib/_heavy.py": "class Thing: pass\n",
+    "src/app/__init__.py": "",
+    "src/app/uses.py": """
+        import sys
+        HEAVY_WAS_PRELOADED = "lazylib._heavy" in sys.modules
+        assert "app.other" not in sys.modules  # the target's own modules never are
+        from lazylib import Thing
+        import json.decoder
+        from app import other
+        assert HEAVY_WAS_PRELOADED
+    """,
+    "src/app/other.py": "",
+}
+
+
+def test_preloading_takes_the_names_from_imports_name_and_nothing_of_the_target(tmp_path):
+    root = write_tree(tmp_path / "app", {**LAZY, "pyproject.toml": "[project]\nname='app'\n"})
+    target = Target(root)
+    specs = third_party_imports(target)
+    assert "lazylib:Thing" in specs and "json.decoder" in specs
+    assert not any(spec.startswith("app") for spec in specs)
+    paths = [root / "src", root / "lib"]
+    with ImportRunner(paths, root, preload=specs) as runner:
+        assert runner.run("app.uses", 10)["status"] == "ok"
+    with ImportRunner(paths, root, preload=["lazylib"]) as runner:  # the module alone
+        answer = runner.run("app.uses", 10)
+    assert answer["status"] == "error" and answer["type"] == "AssertionError"
 
 
 def _run_entry(target, name, args=("--help",)):

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ops.config.schema import ProofyardConfig
+from ops.usage import UsageError
 
 ENV_PREFIX = "PROOFYARD__"
 DEFAULT_FILE = "proofyard.yaml"
@@ -25,7 +26,7 @@ KeyPath = tuple[str | int, ...]
 SECTION = "<section>"  # marks the origin entry of a mapping itself, next to its leaves
 
 
-class ConfigError(Exception):
+class ConfigError(UsageError):
     """A user mistake in the configuration; its message is meant to be shown as is."""
 
 

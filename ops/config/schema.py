@@ -12,7 +12,7 @@ from ops.graphs import cycle_path, strongly_connected_cycles
 class Section(BaseModel):
     """Base of every section: unknown keys are errors, values are validated on assignment."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
 
 class TargetConfig(Section):

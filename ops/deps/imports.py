@@ -19,6 +19,8 @@ class ImportUse:
     line: int
     optional: bool
     reason: str = ""
+    dotted: str = ""  # the full module name
+    names: tuple[str, ...] = ()  # what ``from dotted import ...`` takes
 
 
 class _Collector(ast.NodeVisitor):
@@ -28,7 +30,7 @@ class _Collector(ast.NodeVisitor):
         self.guards: list[str] = []
         self.probed: set[str] = set()
 
-    def _add(self, name: str | None, line: int) -> None:
+    def _add(self, name: str | None, line: int, names: tuple[str, ...] = ()) -> None:
         if name and not name.startswith("__future__"):
             top = name.split(".")[0]
             reason = (
@@ -36,7 +38,7 @@ class _Collector(ast.NodeVisitor):
                 if self.guards
                 else ("checked with find_spec" if top in self.probed else "")
             )
-            self.uses.append(ImportUse(top, self.path, line, bool(reason), reason))
+            self.uses.append(ImportUse(top, self.path, line, bool(reason), reason, name, names))
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
@@ -44,7 +46,8 @@ class _Collector(ast.NodeVisitor):
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.level == 0:
-            self._add(node.module, node.lineno)
+            names = tuple(alias.name for alias in node.names if alias.name != "*")
+            self._add(node.module, node.lineno, names)
 
     def visit_Try(self, node: ast.Try) -> None:
         guarded = any(_catches_import_error(handler.type) for handler in node.handlers)
@@ -107,10 +110,11 @@ def _dotted(node: ast.AST) -> str:
 def collect_imports(path: str, source: str) -> list[ImportUse]:
     """Every absolute import in ``source``; probes by find_spec mark later imports optional."""
     tree = ast.parse(source, filename=path)
-    probe = _Collector(path)
-    probe.visit(tree)
     collector = _Collector(path)
-    collector.probed = probe.probed
+    if "find_spec" in source:  # a second pass only where a probe may come after its import
+        probe = _Collector(path)
+        probe.visit(tree)
+        collector.probed = probe.probed
     collector.visit(tree)
     return collector.uses
 

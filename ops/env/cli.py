@@ -10,16 +10,16 @@ from ops.config import LoadedConfig, load_config
 from ops.env import wheels
 from ops.env.artifacts import ArtifactError, Fetcher, ProgressLine
 from ops.env.check import environment_report
+from ops.usage import UsageError
 
 log = logging.getLogger("proofyard.env")
 
 
-class EnvUsageError(Exception):
+class EnvUsageError(UsageError):
     """An artifact, wheel or environment problem the user must fix (one clear line)."""
 
 
-def add_commands(commands: argparse._SubParsersAction, config_options) -> None:
-    parser = commands.add_parser("env", help="check the environment, fetch artifacts and wheels")
+def add_commands(parser: argparse.ArgumentParser, config_options) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     check = actions.add_parser("check", help="report interpreter, packages, hardware, tools")
     fetch = actions.add_parser("fetch", help="fetch the artifacts of env.artifacts")

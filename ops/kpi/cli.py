@@ -13,9 +13,10 @@ from pathlib import Path
 from ops.config import LoadedConfig, load_config
 from ops.kpi.charts import safe_name, steps_svg, trend_svg
 from ops.kpi.history import History
+from ops.usage import UsageError
 
 
-class MetricsUsageError(Exception):
+class MetricsUsageError(UsageError):
     """No such metric, or no history (one clear line)."""
 
 
@@ -24,8 +25,7 @@ def history_of(loaded: LoadedConfig) -> History:
     return History(loaded.resolve(section.history_dir), section.keep_runs, section.max_age_days)
 
 
-def add_commands(commands: argparse._SubParsersAction, config_options) -> None:
-    parser = commands.add_parser("metrics", help="show and export the metric history")
+def add_commands(parser: argparse.ArgumentParser, config_options) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     show = actions.add_parser("show", help="a metric's value in every run, and its trend chart")
     show.add_argument("name", help="metric key or fnmatch pattern")

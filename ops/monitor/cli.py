@@ -16,14 +16,14 @@ from ops.kpi.ingest import JsonLinesTail, scrape
 from ops.kpi.live import LiveKpi
 from ops.monitor.dashboard import write_dashboard
 from ops.monitor.run import MonitorRun, configured_run, open_series
+from ops.usage import UsageError
 
 
-class MonitorUsageError(Exception):
+class MonitorUsageError(UsageError):
     """A run or process that cannot be monitored (one clear line)."""
 
 
-def add_commands(commands: argparse._SubParsersAction, config_options) -> None:
-    parser = commands.add_parser("monitor", help="watch resources, render dashboards")
+def add_commands(parser: argparse.ArgumentParser, config_options) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     watch = actions.add_parser("watch", help="sample a process tree (or a command you start)")
     config_options(watch)

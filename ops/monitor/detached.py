@@ -143,7 +143,8 @@ def _serve(spec: dict[str, Any]) -> None:
         exclude_pids=[os.getpid()],
     )
     run.sample_once()
-    print(READY, flush=True)
+    sys.stdout.write(READY + "\n")  # the protocol's one line to the parent
+    sys.stdout.flush()
     with run:
         # the parent's death closes the pipe too, unless a forked grandchild holds it open
         while psutil.pid_exists(root_pid):

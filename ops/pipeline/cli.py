@@ -12,11 +12,12 @@ from ops.config import LoadedConfig, load_config
 from ops.pipeline.runner import PipelineError, Runner, plan
 from ops.pipeline.state import StateFile
 from ops.target import Target
+from ops.usage import UsageError
 
 log = logging.getLogger("proofyard.pipeline")
 
 
-class PipelineUsageError(Exception):
+class PipelineUsageError(UsageError):
     """A pipeline name or option the user must fix."""
 
 
@@ -28,8 +29,7 @@ def logs_dir(loaded: LoadedConfig, reports: str | None = None) -> Path:
     return Path(reports or loaded.config.reports.dir).resolve() / "pipeline"
 
 
-def add_commands(commands: argparse._SubParsersAction, config_options) -> None:
-    parser = commands.add_parser("pipeline", help="run, plan or inspect configured pipelines")
+def add_commands(parser: argparse.ArgumentParser, config_options) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     run = actions.add_parser("run", help="run a pipeline")
     plan_parser = actions.add_parser("plan", help="show what a run would do (same as --dry-run)")

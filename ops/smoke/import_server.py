@@ -9,6 +9,7 @@ Only the standard library is imported here, so the children start from a clean s
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import select
@@ -91,27 +92,41 @@ def import_in_child(module: str, timeout_s: float) -> dict:
     return {**json.loads(b"".join(chunks)), "wall_seconds": wall, "output": captured}
 
 
-def preload(modules: list[str]) -> None:
+def preload(specs: list[str]) -> None:
     """Import third-party dependencies once, in the warm parent: every child then starts
     with them loaded (never with any of the target's own modules), so each import time is
-    the module's own cost. A dependency that fails here is simply left to the children."""
-    for name in modules:
+    the module's own cost. A spec is ``module`` or ``module:name,...``; taking the names
+    loads what a package imports lazily on first access. A dependency that fails here is
+    simply left to the children."""
+    for spec in specs:
+        name, _, names = spec.partition(":")
         try:
-            __import__(name)
+            module = importlib.import_module(name)
+            for attribute in filter(None, names.split(",")):
+                _take(module, attribute)
         except Exception as exc:  # the child that imports it reports it in full
-            sys.stderr.write(f"import server: preloading {name} failed: {exc!r}\n")
+            sys.stderr.write(f"import server: preloading {spec} failed: {exc!r}\n")
+
+
+def _take(module: object, attribute: str) -> None:
+    """``from module import attribute``: an attribute, or else a submodule."""
+    try:
+        getattr(module, attribute)
+    except AttributeError:
+        importlib.import_module(f"{module.__name__}.{attribute}")
 
 
 def main(argv: list[str]) -> None:
     paths = [arg for arg in argv if not arg.startswith("--preload=")]
-    wanted = [arg.split("=", 1)[1] for arg in argv if arg.startswith("--preload=")]
     sys.path[:0] = paths
-    preload([name for names in wanted for name in names.split(",") if name])
+    preload([arg.split("=", 1)[1] for arg in argv if arg.startswith("--preload=")])
     for line in sys.stdin:
         request = json.loads(line)
         answer = import_in_child(request["module"], float(request["timeout_s"]))
         sys.stdout.write(json.dumps({"module": request["module"], **answer}) + "\n")
         sys.stdout.flush()
+    # nothing is left to flush: skip tearing down the preloaded modules (0.2 s per server)
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -99,8 +99,7 @@ class ImportRunner:
         preload: Sequence[str] = (),
     ) -> None:
         command = [sys.executable, "-I", str(SERVER), *map(str, import_roots)]
-        if preload:
-            command.append("--preload=" + ",".join(preload))
+        command += [f"--preload={spec}" for spec in preload]
         argv, self.isolation = isolated_argv(command, allow_hosts, isolate)
         self._process = subprocess.Popen(
             argv,
@@ -168,17 +167,24 @@ def import_all(
 
 
 def third_party_imports(target: Target) -> list[str]:
-    """Top-level modules the target's packages import unconditionally that are not its own:
-    what the warm parent may preload."""
+    """What the warm parent may preload: the modules the target's packages import
+    unconditionally that are not its own, as ``module`` or ``module:name,...`` for
+    ``from module import name`` (taking the names matters: pydantic, for one, loads its
+    classes only when they are first asked for, which cost every child ~100 ms)."""
     own = {name.split(".")[0] for name in target.package_dirs}
-    names = set()
+    wanted: dict[str, set[str]] = {}
     for _module, path in target.modules():
         try:
             uses = collect_imports(str(path), path.read_text(encoding="utf-8"))
         except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
             continue  # the child's import reports the file
-        names |= {use.module for use in uses if not use.optional and use.module not in own}
-    return sorted(names - {"__main__"})
+        for use in uses:
+            if not use.optional and use.module not in own and use.module != "__main__":
+                wanted.setdefault(use.dotted, set()).update(use.names)
+    return [
+        f"{module}:{','.join(sorted(names))}" if names else module
+        for module, names in sorted(wanted.items())
+    ]
 
 
 def slowest(results: Iterable[ImportResult], count: int) -> list[ImportResult]:
