@@ -91,12 +91,14 @@ def main() -> None:
             "kpi: {record: false}\n"
         )
         ours, theirs = {"aa": Counter(), "slow": Counter()}, {"aa": Counter(), "slow": Counter()}
+        aa_ratios: list[float] = []
         for pair in range(args.pairs):
             base, base_pb = session(root, 100_000, f"{pair}-a")
             same, same_pb = session(root, 100_000, f"{pair}-b")
             slow, slow_pb = session(root, 110_000, f"{pair}-c")
             ours["aa"][compare(same, base).verdict] += 1
             ours["slow"][compare(slow, base).verdict] += 1
+            aa_ratios.append(compare(same, base).ratio)
             theirs["aa"]["regression" if same_pb > 1.10 * base_pb else "pass"] += 1
             theirs["slow"]["regression" if slow_pb > 1.10 * base_pb else "pass"] += 1
             print(
@@ -119,7 +121,10 @@ def main() -> None:
             f"pytest-benchmark median:10%, A/A: {dict(theirs['aa'])}; "
             f"+10% work: {dict(theirs['slow'])}"
         )
-        print(f"median of pytest-benchmark medians: {statistics.median([base_pb]):.6f} s")
+        print(
+            f"A/A ratios between sessions (calibrated medians): "
+            f"sd {statistics.stdev(aa_ratios):.4f}, range {min(aa_ratios):.3f}-{max(aa_ratios):.3f}"
+        )
 
 
 if __name__ == "__main__":
