@@ -45,7 +45,9 @@ def _analyse_chunk(items: list[tuple[str, str]], settings: Settings) -> list[dic
     """In a worker: analyse each (relative, absolute) path under a per-file time limit.
 
     The alarm can land inside the parser's C code, which then reports a SystemError instead
-    of our exception; whether the alarm fired tells the two apart.
+    of our exception; whether the alarm fired tells the two apart. It can also land in a
+    weakref or GC callback, where Python prints the exception and drops it: so the alarm
+    repeats every 50 ms until the file is done.
     """
     fired: list[bool] = []
 
@@ -62,7 +64,7 @@ def _analyse_chunk(items: list[tuple[str, str]], settings: Settings) -> list[dic
             out.append(FileResult(relative, parse_error=f"cannot read: {exc}").to_dict())
             continue
         fired.clear()
-        signal.setitimer(signal.ITIMER_REAL, settings.time_limit_s)
+        signal.setitimer(signal.ITIMER_REAL, settings.time_limit_s, 0.05)
         try:
             try:
                 result = analyse(
@@ -73,6 +75,7 @@ def _analyse_chunk(items: list[tuple[str, str]], settings: Settings) -> list[dic
                     raise
                 raise _FileTimeout from None
         except _FileTimeout:
+            signal.setitimer(signal.ITIMER_REAL, 0)  # before a repeat can land here
             result = FileResult(
                 relative,
                 size=len(raw),
