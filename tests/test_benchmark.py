@@ -154,3 +154,22 @@ def test_judge_trusts_only_an_interval_clear_of_the_minimum_effect():
     assert judge(0.92, 0.90, 0.94, 0.05) == "improvement"
     assert judge(1.01, 0.97, 1.04, 0.05) == "pass"
     assert judge(1.01, 0.94, 1.07, 0.05) == "inconclusive"  # as wide as the effect
+
+
+def test_a_comparison_samples_with_its_baselines_plan(tmp_path):
+    from ops.benchmark.calibration import SamplingPlan, choose_plan, paired_units
+
+    calls = []
+    plan = SamplingPlan(loops=3, slices=2)
+    units, slice_s = paired_units(lambda: calls.append(1), plan, rounds=10)
+    assert len(units) == 10 and slice_s > 0
+    assert len(calls) == 1 + 10 * 3  # one warm-up call, then the plan's loops per sample
+    assert choose_plan(lambda: sum(range(100))).loops > 1  # a fast call is looped
+    store = BenchmarkStore(tmp_path)
+    store.save(
+        "b", "m1", [1.0, 1.1], 0.01, "abc", update_baseline=True, plan={"loops": 3, "slices": 2}
+    )
+    saved, _ = store.baseline("b", "m1")
+    assert SamplingPlan(**saved.plan) == plan
+    store.save("b", "m1", [1.0], 0.01, "abc", update_baseline=False, plan={"loops": 9, "slices": 9})
+    assert store.baseline("b", "m1")[0].plan == {"loops": 3, "slices": 2}  # kept with its samples

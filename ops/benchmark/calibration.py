@@ -6,6 +6,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 WORK = 200_000
@@ -40,8 +41,35 @@ def _calibration_slice() -> int:
     return total
 
 
+@dataclass(frozen=True)
+class SamplingPlan:
+    """How one sample is taken: calls of the function per sample, calibration slices
+    before it. A comparison reuses its baseline's plan: chosen afresh from a few noisy
+    timings, the slice count differed between sessions, and so did the calibration."""
+
+    loops: int
+    slices: int
+
+
+def choose_plan(function: Callable[[], Any], min_sample_s: float = 0.002) -> SamplingPlan:
+    """Enough calls per sample for ``min_sample_s``, and slices lasting about as long."""
+    function()
+    _calibration_slice()
+    slice_s = statistics.median(_timed(_calibration_slice) for _ in range(3))
+    call_s = statistics.median(_timed(function) for _ in range(3))
+    loops = max(1, int(min_sample_s / call_s)) if call_s > 0 else 1
+    slices = max(1, round(loops * call_s / slice_s)) if slice_s > 0 else 1
+    return SamplingPlan(loops, slices)
+
+
+def _timed(function: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
 def paired_units(
-    function: Callable[[], Any], rounds: int = 100, min_sample_s: float = 0.002
+    function: Callable[[], Any], plan: SamplingPlan, rounds: int = 100
 ) -> tuple[list[float], float]:
     """Samples of ``function`` in calibration units, each paired with calibration slices
     timed just before it: the machine's speed changes (this VM flips between a fast and a
@@ -51,24 +79,17 @@ def paired_units(
     (``benchmarks/benchmark_gate_bench.py`` measures the effect on the verdicts).
     Returns the units and the seconds per slice."""
     function()
-    start = time.perf_counter()
     _calibration_slice()
-    slice_s = time.perf_counter() - start
-    start = time.perf_counter()
-    function()
-    first = time.perf_counter() - start
-    loops = max(1, int(min_sample_s / first)) if first > 0 else 1
-    slices = max(1, round(loops * first / slice_s)) if slice_s > 0 else 1
     units, slice_times = [], []
     for _ in range(rounds):
         start = time.perf_counter()
-        for _ in range(slices):
+        for _ in range(plan.slices):
             _calibration_slice()
         middle = time.perf_counter()
-        for _ in range(loops):
+        for _ in range(plan.loops):
             function()
         end = time.perf_counter()
-        per_slice = (middle - start) / slices
+        per_slice = (middle - start) / plan.slices
         slice_times.append(per_slice)
-        units.append((end - middle) / loops / per_slice)
+        units.append((end - middle) / plan.loops / per_slice)
     return units, statistics.median(slice_times)

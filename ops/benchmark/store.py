@@ -19,6 +19,13 @@ class Saved:
     samples: list[float]  # calibration units
     calibration_s: float
     median_s: float
+    plan: dict[str, int] | None = None  # the SamplingPlan its samples were taken with
+
+
+def _saved(machine: str, entry: dict[str, Any]) -> Saved:
+    return Saved(
+        machine, entry["samples"], entry["calibration_s"], entry["median_s"], entry.get("plan")
+    )
 
 
 class BenchmarkStore:
@@ -42,17 +49,13 @@ class BenchmarkStore:
         (the flag says it came from another machine)."""
         entry = self._load(machine).get(name)
         if entry and "samples" in entry:
-            return Saved(
-                machine, entry["samples"], entry["calibration_s"], entry["median_s"]
-            ), False
+            return _saved(machine, entry), False
         for path in sorted(self.folder.glob("*.json")):
             other = path.stem
             if other != machine:
                 entry = self._load(other).get(name)
                 if entry and "samples" in entry:
-                    return Saved(
-                        other, entry["samples"], entry["calibration_s"], entry["median_s"]
-                    ), True
+                    return _saved(other, entry), True
         return None, False
 
     def save(
@@ -63,6 +66,7 @@ class BenchmarkStore:
         calibration_s: float,
         commit: str | None,
         update_baseline: bool,
+        plan: dict[str, int] | None = None,
     ) -> None:
         """Append to the history; replace the baseline samples only when asked."""
         path = self._path(machine)
@@ -83,6 +87,7 @@ class BenchmarkStore:
                     samples=samples,
                     calibration_s=calibration_s,
                     median_s=median_units * calibration_s,
+                    plan=plan,
                 )
             entry["history"] = history[-self.history :]
             data[name] = entry
