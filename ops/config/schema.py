@@ -597,6 +597,13 @@ class BenchmarkConfig(Section):
     min_effect: float = Field(0.05, ge=0, le=10, description="Smallest change that counts.")
     noise_floor_s: float = Field(1e-7, ge=0, description="Medians below this are inconclusive.")
     confidence: float = Field(0.99, gt=0.5, lt=1)
+    rounds: int = Field(
+        400,
+        ge=10,
+        le=100_000,
+        description="Calibrated samples per benchmark; this VM's speed drifts over seconds, "
+        "so more rounds (a longer span) make sessions agree better.",
+    )
     store: str = Field(".proofyard/benchmarks", description="Baselines and history, per machine.")
     history: int = Field(50, ge=1, le=10_000)
     max_time_s: float | None = Field(None, gt=0, description="Default budget: median per call.")
