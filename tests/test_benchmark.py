@@ -173,3 +173,8 @@ def test_a_comparison_samples_with_its_baselines_plan(tmp_path):
     assert SamplingPlan(**saved.plan) == plan
     store.save("b", "m1", [1.0], 0.01, "abc", update_baseline=False, plan={"loops": 9, "slices": 9})
     assert store.baseline("b", "m1")[0].plan == {"loops": 3, "slices": 2}  # kept with its samples
+    store.save("c", "m1", [1.0], 0.01, None, update_baseline=True, method="paired-slices/1")
+    assert store.baseline("c", "m1")[0].method == "paired-slices/1"
+    assert store.baseline("b", "m1")[0].method is None  # an older baseline: not compared
+    slow, _ = paired_units(lambda: None, plan, rounds=1000, max_seconds=0)
+    assert len(slow) == 20  # past the time limit, sampling stops at the minimum

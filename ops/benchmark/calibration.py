@@ -31,6 +31,7 @@ def measure_calibration(rounds: int = 5) -> float:
     return statistics.median(times)
 
 
+MIN_ROUNDS = 20
 SLICE = 25_000  # a quarter of the workload: a few milliseconds, paired with each sample
 
 
@@ -69,7 +70,10 @@ def _timed(function: Callable[[], Any]) -> float:
 
 
 def paired_units(
-    function: Callable[[], Any], plan: SamplingPlan, rounds: int = 100
+    function: Callable[[], Any],
+    plan: SamplingPlan,
+    rounds: int = 100,
+    max_seconds: float = float("inf"),
 ) -> tuple[list[float], float]:
     """Samples of ``function`` in calibration units, each paired with calibration slices
     timed just before it: the machine's speed changes (this VM flips between a fast and a
@@ -77,11 +81,15 @@ def paired_units(
     the sample: with a fixed slice a quarter of a 5 ms sample, session medians of identical
     code spread by 1.45% (sd over 25 sessions), with matched lengths by 1.03%
     (``benchmarks/benchmark_gate_bench.py`` measures the effect on the verdicts).
+    Sampling stops after ``max_seconds`` once 20 samples are taken (a slow function).
     Returns the units and the seconds per slice."""
     function()
     _calibration_slice()
     units, slice_times = [], []
+    deadline = time.perf_counter() + max_seconds
     for _ in range(rounds):
+        if len(units) >= MIN_ROUNDS and time.perf_counter() > deadline:
+            break
         start = time.perf_counter()
         for _ in range(plan.slices):
             _calibration_slice()

@@ -20,11 +20,17 @@ class Saved:
     calibration_s: float
     median_s: float
     plan: dict[str, int] | None = None  # the SamplingPlan its samples were taken with
+    method: str | None = None  # how the samples were taken; only like is compared with like
 
 
 def _saved(machine: str, entry: dict[str, Any]) -> Saved:
     return Saved(
-        machine, entry["samples"], entry["calibration_s"], entry["median_s"], entry.get("plan")
+        machine,
+        entry["samples"],
+        entry["calibration_s"],
+        entry["median_s"],
+        entry.get("plan"),
+        entry.get("method"),
     )
 
 
@@ -67,6 +73,7 @@ class BenchmarkStore:
         commit: str | None,
         update_baseline: bool,
         plan: dict[str, int] | None = None,
+        method: str | None = None,
     ) -> None:
         """Append to the history; replace the baseline samples only when asked."""
         path = self._path(machine)
@@ -88,6 +95,7 @@ class BenchmarkStore:
                     calibration_s=calibration_s,
                     median_s=median_units * calibration_s,
                     plan=plan,
+                    method=method,
                 )
             entry["history"] = history[-self.history :]
             data[name] = entry

@@ -604,6 +604,9 @@ class BenchmarkConfig(Section):
         description="Calibrated samples per benchmark; this VM's speed drifts over seconds, "
         "so more rounds (a longer span) make sessions agree better.",
     )
+    max_sampling_s: float = Field(
+        8.0, gt=0, description="Stop taking those samples after this long (at least 20)."
+    )
     store: str = Field(".proofyard/benchmarks", description="Baselines and history, per machine.")
     history: int = Field(50, ge=1, le=10_000)
     max_time_s: float | None = Field(None, gt=0, description="Default budget: median per call.")
