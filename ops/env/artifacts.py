@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
+from ops.config.loader import LoadedConfig
 from ops.config.schema import Artifact
 from ops.netpolicy import decide
 
@@ -74,6 +75,21 @@ class Fetcher:
         self.allow_hosts, self.retries = list(allow_hosts), retries
         self.timeout_s, self.backoff_s = timeout_s, backoff_s
         self.progress = progress or (lambda name, done, total: None)
+
+    @classmethod
+    def for_config(
+        cls, loaded: LoadedConfig, progress: Callable[[str, int, int | None], None] | None = None
+    ) -> Fetcher:
+        """The fetcher ``env`` configures: its cache, retries, timeout and allowed hosts."""
+        section = loaded.config.env
+        return cls(
+            loaded.resolve(section.cache_dir),
+            loaded.target_root,
+            allow_hosts=loaded.config.network.allow_hosts,
+            retries=section.retries,
+            timeout_s=section.timeout_s,
+            progress=progress,
+        )
 
     def fetch_all(self, artifacts: Sequence[Artifact], concurrency: int = 4) -> list[Fetched]:
         self.check_space(artifacts)

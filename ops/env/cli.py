@@ -62,14 +62,7 @@ def _fetch(args: argparse.Namespace) -> int:
             f"(known: {', '.join(known) or 'none'})"
         )
     chosen = [known[name] for name in args.names] if args.names else list(known.values())
-    fetcher = Fetcher(
-        loaded.resolve(section.cache_dir),
-        loaded.target_root,
-        allow_hosts=loaded.config.network.allow_hosts,
-        retries=section.retries,
-        timeout_s=section.timeout_s,
-        progress=ProgressLine(),
-    )
+    fetcher = Fetcher.for_config(loaded, ProgressLine())
     try:
         fetched = fetcher.fetch_all(chosen, section.concurrency)
     except ArtifactError as exc:
