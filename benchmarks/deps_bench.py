@@ -13,14 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the fake environment builder lives with the tests
+
+from suite_run import run_suite  # noqa: E402
 
 from tests.fakes import fake_venv  # noqa: E402
 
@@ -80,27 +80,12 @@ def main() -> None:
         root = build(Path(folder), args.count)
         walls, last = [], ""
         for _ in range(3):
-            start = time.perf_counter()
-            result = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pytest",
-                    "-m",
-                    "deps",
-                    "-q",
-                    "-p",
-                    "no:cacheprovider",
-                    f"--proofyard-config={root / 'proofyard.yaml'}",
-                    f"--reports-dir={Path(folder) / 'reports'}",
-                ],
-                cwd=REPO,
-                capture_output=True,
-                text=True,
-                check=False,
+            wall, result, last = run_suite(
+                "deps",
+                Path(folder) / "reports",
+                f"--proofyard-config={root / 'proofyard.yaml'}",
             )
-            walls.append(time.perf_counter() - start)
-            last = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "none"
+            walls.append(wall)
         summary = json.loads((Path(folder) / "reports" / "summary.json").read_text())
         deps = summary["suites"]["deps"]
         print(

@@ -13,15 +13,13 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from ops.docs.links import DocSet, check_document_links
+from suite_run import run_suite
 
-REPO = Path(__file__).resolve().parents[1]
+from ops.docs.links import DocSet, check_document_links
 
 
 def make_corpus(root: Path, files: int, links: int) -> int:
@@ -93,29 +91,9 @@ def main() -> None:
         (root / "proofyard.yaml").write_text(
             "target:\n  root: .\n  docs: ['*.md']\ndocs:\n  required: []\n", encoding="utf-8"
         )
-        start = time.perf_counter()
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-m",
-                "docs",
-                "-q",
-                "-n",
-                "0",
-                "-p",
-                "no:cacheprovider",
-                f"--proofyard-config={root / 'proofyard.yaml'}",
-                f"--reports-dir={root / 'reports'}",
-            ],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=False,
+        wall, _, tail = run_suite(
+            "docs", root / "reports", "-n", "0", f"--proofyard-config={root / 'proofyard.yaml'}"
         )
-        wall = time.perf_counter() - start
-        tail = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "no output"
         print(
             f"pytest -m docs on the corpus (one item per file, reports written): "
             f"{wall:.2f} s wall; {tail}"

@@ -21,6 +21,8 @@ import sysconfig
 import time
 from pathlib import Path
 
+from suite_run import run_suite
+
 from ops.smoke.imports import ImportRunner
 
 REPO = Path(__file__).resolve().parents[1]
@@ -101,29 +103,10 @@ def main() -> None:
         f"ratio fresh/forked (median overhead): "
         f"{statistics.median(fresh_overheads) / max(statistics.median(overheads), 1e-9):.1f}x"
     )
-    walls, result = [], None
-    for _ in range(args.suite_runs):
-        start = time.perf_counter()
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-m",
-                "smoke",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                f"--reports-dir={REPO / 'reports' / 'bench'}",
-            ],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        walls.append(time.perf_counter() - start)
+    runs = [run_suite("smoke", REPO / "reports" / "bench") for _ in range(args.suite_runs)]
+    walls = [wall for wall, _, _ in runs]
     wall = statistics.median(walls)
-    last = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "no output"
+    _, result, last = runs[-1]
     print(
         f"pytest -m smoke on the self-target, {len(walls)} runs: median {wall:.2f} s wall, "
         f"max {max(walls):.2f} s (goal <= 10 s) -> {'OK' if max(walls) <= 10 else 'OVER'}; "
