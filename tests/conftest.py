@@ -14,6 +14,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def watch_argv(*args: str) -> list[str]:
+    """``python -m ops monitor watch --interval 0.1 ARGS...``."""
+    return [sys.executable, "-m", "ops", "monitor", "watch", "--interval", "0.1", *args]
+
+
 def write_tree(root: Path, files: Mapping[str, str]) -> Path:
     """Write ``{relative path: text}`` under ``root`` (text is dedented)."""
     for relative, text in files.items():

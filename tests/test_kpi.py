@@ -14,7 +14,7 @@ from ops.config.schema import KpiRule
 from ops.kpi.history import History, RunRecord, metric_key
 from ops.kpi.ingest import JsonLinesTail, parse_prometheus, scrape
 from ops.kpi.rules import evaluate
-from tests.conftest import REPO
+from tests.conftest import REPO, watch_argv
 
 DAY = 86400.0
 RULE = KpiRule.model_validate(
@@ -144,19 +144,7 @@ def test_a_watched_process_reports_through_a_file_and_a_loopback_endpoint(tmp_pa
     """)
     )
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ops",
-            "monitor",
-            "watch",
-            "--interval",
-            "0.1",
-            "--",
-            sys.executable,
-            "exporter.py",
-            str(port),
-        ],
+        watch_argv("--", sys.executable, "exporter.py", str(port)),
         cwd=tmp_path,
         capture_output=True,
         text=True,

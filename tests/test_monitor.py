@@ -21,7 +21,7 @@ from ops.monitor.dashboard import render
 from ops.monitor.detached import DetachedMonitor
 from ops.monitor.run import MonitorRun, open_series, prune_runs, read_run
 from ops.monitor.sampler import Sampler, descendants
-from tests.conftest import REPO, run_with_plugins
+from tests.conftest import REPO, run_with_plugins, watch_argv
 
 
 def test_sample_covers_system_and_process_tree():
@@ -261,20 +261,13 @@ def test_dashboard_renders_in_a_headless_browser(tmp_path):
 def test_watch_passes_the_exit_code_through(tmp_path):
     (tmp_path / "proofyard.yaml").write_text("target: {root: .}\n")
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ops",
-            "monitor",
-            "watch",
-            "--interval",
-            "0.1",
+        watch_argv(
             f"--reports-dir={tmp_path / 'reports'}",
             "--",
             sys.executable,
             "-c",
             "import time; time.sleep(0.5); raise SystemExit(7)",
-        ],
+        ),
         cwd=tmp_path,
         capture_output=True,
         text=True,

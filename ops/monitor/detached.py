@@ -15,7 +15,6 @@ import os
 import select
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -92,9 +91,6 @@ class DetachedMonitor:
 
     def mark(self, kind: str, name: str, **fields: Any) -> None:
         self.series.write(mark_record(kind, name, **fields))
-
-    def record(self, kind: str, **fields: Any) -> None:
-        self.series.write({"type": kind, "time": fields.pop("time", time.time()), **fields})
 
     def stop(self, timeout_s: float = 10.0) -> Outcome:
         process = self._process
