@@ -4,10 +4,10 @@
 - 40 comparisons against a variant doing 10% more real work (more iterations, no sleep).
 
 Each session runs `pytest -m benchmark` on a small generated target (its benchmark folder
-collected through `benchmark.paths`), so the samples and calibration come from the real
-suite; verdicts use the suite's own `ops.benchmark.stats.compare` on the stored samples.
+collected through `benchmark.paths`); each pair's first session stores the baseline
+(`--update-baselines`), and the verdicts are the suite's own, read from `summary.json`.
 
-Usage: python benchmarks/benchmark_gate_bench.py [--pairs 40]
+Usage: python benchmarks/benchmark_gate_bench.py [--pairs 40] [--save sessions.json]
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
-
-from ops.benchmark.stats import compare
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = """
@@ -43,8 +41,9 @@ def test_workload(benchmark):
 """
 
 
-def session(root: Path, work: int, label: str) -> tuple[list[float], float]:
-    """One pytest session; returns calibrated samples and pytest-benchmark's median."""
+def session(root: Path, work: int, label: str, *, baseline: bool) -> dict:
+    """One pytest session: the suite's row for the benchmark (its verdict against the
+    stored baseline), its calibrated samples and pytest-benchmark's median."""
     out = root / f"out-{label}"
     env = {**os.environ, "BENCH_WORK": str(work)}
     subprocess.run(
@@ -61,8 +60,8 @@ def session(root: Path, work: int, label: str) -> tuple[list[float], float]:
             "no:cacheprovider",
             f"--proofyard-config={root / 'proofyard.yaml'}",
             f"--reports-dir={out}",
-            "--update-baselines",
             f"--benchmark-json={out / 'pb.json'}",
+            *(["--update-baselines"] if baseline else []),
         ],
         cwd=REPO,
         capture_output=True,
@@ -72,15 +71,26 @@ def session(root: Path, work: int, label: str) -> tuple[list[float], float]:
     )
     rows = json.loads((out / "summary.json").read_text())["suites"]["benchmark"]["tables"]
     row = next(r for r in rows["benchmarks"] if r["benchmark"].endswith("test_workload"))
-    store = json.loads(next((root / "store").glob("*.json")).read_text())
-    samples = store[row["benchmark"]]["samples"]
-    pb = json.loads((out / "pb.json").read_text())["benchmarks"][0]["stats"]["median"]
-    return samples, pb
+    history = json.loads(next((root / "store").glob("*.json")).read_text())[row["benchmark"]]
+    row["median_units"] = history["history"][-1]["median_units"]
+    row["pb_median_s"] = json.loads((out / "pb.json").read_text())["benchmarks"][0]["stats"][
+        "median"
+    ]
+    row["label"] = label
+    return row
+
+
+def described(row: dict) -> str:
+    return (
+        f"{row['verdict']} {row.get('ratio', float('nan')):.3f} "
+        f"({row.get('low', float('nan')):.3f}-{row.get('high', float('nan')):.3f})"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=40)
+    parser.add_argument("--save", type=Path, help="write every session's figures here (JSON)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -91,21 +101,28 @@ def main() -> None:
             "kpi: {record: false}\n"
         )
         ours, theirs = {"aa": Counter(), "slow": Counter()}, {"aa": Counter(), "slow": Counter()}
-        aa_ratios: list[float] = []
+        sessions: list[dict] = []
         for pair in range(args.pairs):
-            base, base_pb = session(root, 100_000, f"{pair}-a")
-            same, same_pb = session(root, 100_000, f"{pair}-b")
-            slow, slow_pb = session(root, 110_000, f"{pair}-c")
-            ours["aa"][compare(same, base).verdict] += 1
-            ours["slow"][compare(slow, base).verdict] += 1
-            aa_ratios.append(compare(same, base).ratio)
-            theirs["aa"]["regression" if same_pb > 1.10 * base_pb else "pass"] += 1
-            theirs["slow"]["regression" if slow_pb > 1.10 * base_pb else "pass"] += 1
+            base = session(root, 100_000, f"{pair}-a", baseline=True)
+            same = session(root, 100_000, f"{pair}-b", baseline=False)
+            slow = session(root, 110_000, f"{pair}-c", baseline=False)
+            sessions += [base, same, slow]
+            ours["aa"][same["verdict"]] += 1
+            ours["slow"][slow["verdict"]] += 1
+            limit = 1.10 * base["pb_median_s"]
+            theirs["aa"]["regression" if same["pb_median_s"] > limit else "pass"] += 1
+            theirs["slow"]["regression" if slow["pb_median_s"] > limit else "pass"] += 1
             print(
-                f"pair {pair + 1}: A/A {compare(same, base).detail}; "
-                f"+10% {compare(slow, base).detail}",
+                f"pair {pair + 1}: A/A {described(same)}; +10% {described(slow)}; "
+                "sessions (median units, slice ms, preempted): "
+                + ", ".join(
+                    f"{s['median_units']:.3f} {s['calibration_s'] * 1e3:.2f} {s['preempted']}"
+                    for s in (base, same, slow)
+                ),
                 flush=True,
             )
+            if args.save:
+                args.save.write_text(json.dumps(sessions, indent=1))
         n = args.pairs
         aa_ok = ours["aa"]["regression"] == 0 and ours["aa"]["inconclusive"] <= 0.1 * n
         slow_ok = ours["slow"]["regression"] >= 0.95 * n
@@ -121,9 +138,10 @@ def main() -> None:
             f"pytest-benchmark median:10%, A/A: {dict(theirs['aa'])}; "
             f"+10% work: {dict(theirs['slow'])}"
         )
+        aa_ratios = [s["ratio"] for s in sessions[1::3] if "ratio" in s]
         print(
-            f"A/A ratios between sessions (calibrated medians): "
-            f"sd {statistics.stdev(aa_ratios):.4f}, range {min(aa_ratios):.3f}-{max(aa_ratios):.3f}"
+            f"A/A ratios between sessions (calibrated medians): sd "
+            f"{statistics.stdev(aa_ratios):.4f}, range {min(aa_ratios):.3f}-{max(aa_ratios):.3f}"
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import subprocess
@@ -60,8 +61,14 @@ def test_store_is_per_machine_updated_only_when_asked(tmp_path):
 
 
 BENCH = textwrap.dedent("""
+    import itertools
     import os
     import pytest
+
+    import ops.benchmark.calibration
+
+    if os.environ.get("FAKE_BUSY"):  # every pair sampled while preempted
+        ops.benchmark.calibration.involuntary_switches = itertools.count().__next__
 
     WORK = int(os.environ.get("BENCH_WORK", "20000"))
 
@@ -105,6 +112,12 @@ def test_suite_gates_a_slower_variant_and_budgets(run_harness, make_target, tmp_
         "regression"
     }
     assert list((tmp_path / "reports").glob("benchmark-*.svg"))
+    busy_run = run_harness(*args, env={"FAKE_BUSY": "1"})
+    rows = json.loads((tmp_path / "reports" / "summary.json").read_text())["suites"]["benchmark"]
+    assert "tables" in rows, busy_run.stdout[-3000:]
+    assert "benchmarks" in rows["tables"], busy_run.stdout[-3000:]
+    busy = next(r for r in rows["tables"]["benchmarks"] if r["benchmark"].endswith("workload"))
+    assert busy["verdict"] == "inconclusive" and "machine was busy" in busy["compared_with"]
     parallel = run_harness(
         "-m",
         "benchmark",
@@ -161,8 +174,8 @@ def test_a_comparison_samples_with_its_baselines_plan(tmp_path):
 
     calls = []
     plan = SamplingPlan(loops=3, slices=2)
-    units, slice_s = paired_units(lambda: calls.append(1), plan, rounds=10)
-    assert len(units) == 10 and slice_s > 0
+    paired = paired_units(lambda: calls.append(1), plan, rounds=10)
+    assert len(paired.units) == 10 and paired.slice_s > 0
     assert len(calls) == 1 + 10 * 3  # one warm-up call, then the plan's loops per sample
     assert choose_plan(lambda: sum(range(100))).loops > 1  # a fast call is looped
     store = BenchmarkStore(tmp_path)
@@ -176,5 +189,21 @@ def test_a_comparison_samples_with_its_baselines_plan(tmp_path):
     store.save("c", "m1", [1.0], 0.01, None, update_baseline=True, method="paired-slices/1")
     assert store.baseline("c", "m1")[0].method == "paired-slices/1"
     assert store.baseline("b", "m1")[0].method is None  # an older baseline: not compared
-    slow, _ = paired_units(lambda: None, plan, rounds=1000, max_seconds=0)
-    assert len(slow) == 20  # past the time limit, sampling stops at the minimum
+    slow = paired_units(lambda: None, plan, rounds=1000, max_seconds=0)
+    assert len(slow.units) == 20  # past the time limit, sampling stops at the minimum
+
+
+def test_pairs_the_scheduler_interrupted_are_taken_again():
+    from ops.benchmark.calibration import SamplingPlan, paired_units
+
+    calls = itertools.count()
+
+    def every_second_pair_preempted() -> int:  # read before and after each pair
+        index = next(calls)
+        return index // 4 + (index % 4 == 3)
+
+    plan = SamplingPlan(loops=1, slices=1)
+    paired = paired_units(lambda: None, plan, rounds=10, switches=every_second_pair_preempted)
+    assert (len(paired.units), paired.preempted) == (10, 10)
+    busy = paired_units(lambda: None, plan, rounds=10, switches=itertools.count().__next__)
+    assert (busy.units, busy.preempted) == ([], 200)  # gives up after 200 tries

@@ -3,6 +3,8 @@ expressed in calibration units: a uniformly slower machine (or session) cancels 
 
 from __future__ import annotations
 
+import math
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -69,27 +71,54 @@ def _timed(function: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
+def involuntary_switches() -> int:
+    """How often the scheduler has taken the CPU from this thread (Linux counts per thread;
+    elsewhere the process's count serves)."""
+    who = getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF)
+    return resource.getrusage(who).ru_nivcsw
+
+
+@dataclass(frozen=True)
+class PairedSamples:
+    units: list[float]  # seconds per call over seconds per calibration slice
+    slice_s: float  # median seconds per slice
+    preempted: int  # pairs dropped because the scheduler switched this thread out
+
+
 def paired_units(
     function: Callable[[], Any],
     plan: SamplingPlan,
     rounds: int = 100,
     max_seconds: float = float("inf"),
-) -> tuple[list[float], float]:
+    switches: Callable[[], int] | None = None,
+) -> PairedSamples:
     """Samples of ``function`` in calibration units, each paired with calibration slices
     timed just before it: the machine's speed changes (this VM flips between a fast and a
     slow state) hit both halves of a pair alike. The slices of a pair last about as long as
     the sample: with a fixed slice a quarter of a 5 ms sample, session medians of identical
     code spread by 1.45% (sd over 25 sessions), with matched lengths by 1.03%
     (``benchmarks/benchmark_gate_bench.py`` measures the effect on the verdicts).
-    Sampling stops after ``max_seconds`` once 20 samples are taken (a slow function).
-    Returns the units and the seconds per slice."""
+
+    A pair during which the scheduler switched the thread out (another process wanted the
+    CPU) is dropped and taken again: the wait lands on one half of the pair only. Measured
+    here with other CPU-bound processes running: with one, 40% of pairs were preempted and
+    dropping them changed the median little; with two (one sharing our core), 60-75% were,
+    and the kept pairs' median lay 1-2% closer to quiet runs' than all pairs'.
+
+    Sampling stops after ``max_seconds`` once 20 pairs are kept, and after
+    ``max(2 * rounds, 200)`` tries whatever was kept (fewer than 20 only on a machine busy
+    nine times out of ten)."""
+    switches = switches or involuntary_switches
     function()
     _calibration_slice()
     units, slice_times = [], []
     deadline = time.perf_counter() + max_seconds
-    for _ in range(rounds):
+    tries = 0
+    while len(units) < rounds and tries < max(2 * rounds, 10 * MIN_ROUNDS):
         if len(units) >= MIN_ROUNDS and time.perf_counter() > deadline:
             break
+        tries += 1
+        before = switches()
         start = time.perf_counter()
         for _ in range(plan.slices):
             _calibration_slice()
@@ -97,7 +126,10 @@ def paired_units(
         for _ in range(plan.loops):
             function()
         end = time.perf_counter()
+        if switches() != before:
+            continue
         per_slice = (middle - start) / plan.slices
         slice_times.append(per_slice)
         units.append((end - middle) / plan.loops / per_slice)
-    return units, statistics.median(slice_times)
+    slice_s = statistics.median(slice_times) if slice_times else math.nan
+    return PairedSamples(units, slice_s, tries - len(units))
