@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from ops.benchmark.ab import ab_compare, instruction_count
+from ops.benchmark.ab import ABError, ab_compare, instruction_count
 from ops.benchmark.stats import compare, mann_whitney_p
 from ops.benchmark.store import BenchmarkStore
 
@@ -130,7 +130,8 @@ def test_suite_gates_a_slower_variant_and_budgets(run_harness, make_target, tmp_
     assert "benchmarks are not measured under xdist" in parallel.stdout
 
 
-MODULE = "def work(n=20000):\n    return sum(i * i % 7 for i in range({n}))\n"
+# it prints: the measuring interpreter's answers must not mix with that
+MODULE = "def work(n=20000):\n    print(\"noise\")\n    return sum(i * i % 7 for i in range({n}))\n"
 
 
 @pytest.mark.slow
@@ -149,7 +150,9 @@ def test_ab_against_a_git_worktree_and_instruction_counts(tmp_path):
     from ops.benchmark.ab import worktree
 
     with worktree(repo, "HEAD") as old:
-        result = ab_compare([repo], [old], "pkg.mod:work", pairs=6, rounds=5)
+        result = ab_compare([repo], [old], "pkg.mod:work", pairs=60)
+        with pytest.raises(ABError, match="ModuleNotFoundError: No module named 'pkg.gone'"):
+            ab_compare([repo], [old], "pkg.gone:work")
         assert (old / "pkg" / "mod.py").read_text() == MODULE.format(n="n")
     assert result.verdict == "regression" and result.ratio > 2, result.detail
     if shutil.which("valgrind") is None:

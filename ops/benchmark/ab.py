@@ -1,5 +1,6 @@
 """Same-job A/B of a ``module:function``: the baseline from a git worktree of REF and the
-current code, measured in alternating fresh interpreters, gated on the paired ratios; and
+current code, each in an interpreter of its own, timed in alternation and gated on the
+paired ratios; and
 instruction counts under valgrind's cachegrind (deterministic, about 65x slower).
 """
 
@@ -9,20 +10,26 @@ import contextlib
 import json
 import os
 import re
+import select
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from ops.benchmark.stats import Comparison, compare
 
-# Times ``rounds`` calls (after one warm-up) and prints the seconds of each as JSON.
+# Times ``rounds`` calls (after one warm-up) and prints the seconds of each as JSON; with
+# rounds -1 it serves instead: each line read gives the calls to time, and it answers with
+# the seconds per call and whether the scheduler switched it out meanwhile.
 RUNNER = """
-import importlib, json, sys, time
+import importlib, json, os, resource, sys, time
+answers = os.fdopen(os.dup(1), "w")  # what the function prints goes to stderr instead
+os.dup2(2, 1)
 sys.path[:0] = json.loads(sys.argv[1])
 module, _, attr = sys.argv[2].partition(":")
 function = importlib.import_module(module)
@@ -30,12 +37,24 @@ for part in attr.split("."):
     function = getattr(function, part)
 args, kwargs, rounds = json.loads(sys.argv[3]), json.loads(sys.argv[4]), int(sys.argv[5])
 function(*args, **kwargs)
+if rounds < 0:
+    print("ready", file=answers, flush=True)
+    for line in sys.stdin:
+        calls = int(line)
+        switches = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
+        start = time.perf_counter()
+        for _ in range(calls):
+            function(*args, **kwargs)
+        seconds = (time.perf_counter() - start) / calls
+        preempted = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw != switches
+        print(json.dumps([seconds, preempted]), file=answers, flush=True)
+    sys.exit(0)
 times = []
 for _ in range(rounds):
     start = time.perf_counter()
     function(*args, **kwargs)
     times.append(time.perf_counter() - start)
-print(json.dumps(times))
+print(json.dumps(times), file=answers, flush=True)
 """
 INSTRUCTIONS = re.compile(r"I\s+refs:\s+([\d,]+)")
 
@@ -86,18 +105,58 @@ def runner_argv(
     ]
 
 
-def measure(
-    roots: Sequence[Path],
-    spec: str,
-    args: Sequence[Any],
-    kwargs: dict[str, Any],
-    rounds: int,
-) -> list[float]:
-    argv = runner_argv(roots, spec, args, kwargs, rounds)
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
-    if result.returncode != 0:
-        raise ABError(f"measuring {spec} failed: {result.stderr.strip()[-800:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+class Runner:
+    """A fresh interpreter holding ``spec`` imported from ``roots``, timing calls on request."""
+
+    def __init__(
+        self, roots: Sequence[Path], spec: str, args: Sequence[Any], kwargs: dict[str, Any]
+    ) -> None:
+        self.spec = spec
+        self._errors = tempfile.TemporaryFile("w+")  # a pipe could fill up and block it
+        self.process = subprocess.Popen(
+            runner_argv(roots, spec, args, kwargs, -1),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._errors,
+            text=True,
+        )
+        self._answer(SAMPLE_TIMEOUT_S)  # "ready": imported and called once
+
+    def time(self, calls: int) -> tuple[float, bool]:
+        """Seconds per call over ``calls`` calls, and whether it was preempted meanwhile."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{calls}\n")
+        self.process.stdin.flush()
+        seconds, preempted = json.loads(self._answer(SAMPLE_TIMEOUT_S))
+        return seconds, preempted
+
+    def _answer(self, timeout_s: float) -> str:
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout_s)
+        line = self.process.stdout.readline() if ready else ""
+        if not line:
+            if ready:  # it exited: its stderr says why
+                self.process.wait()
+            why = self._stderr() if ready else f"no answer in {timeout_s:g} s"
+            self.close()
+            raise ABError(f"measuring {self.spec} failed: {why}")
+        return line
+
+    def _stderr(self) -> str:
+        self._errors.seek(0)
+        return self._errors.read().strip()[-800:] or f"exit {self.process.poll()}"
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self._errors):
+            if stream is not None:
+                stream.close()
+
+
+SAMPLE_TIMEOUT_S = 600
+MIN_PAIRS = 20
 
 
 def ab_compare(
@@ -107,26 +166,58 @@ def ab_compare(
     args: Sequence[Any] = (),
     kwargs: dict[str, Any] | None = None,
     *,
-    pairs: int = 10,
-    rounds: int = 5,
+    pairs: int = 200,
+    max_seconds: float = 10.0,
+    min_sample_s: float = 0.002,
     min_effect: float = 0.05,
 ) -> Comparison:
-    """Alternate baseline and current runs; each pair gives one ratio of medians, so slow
-    phases of the machine hit both sides. The verdict is on the paired ratios."""
-    ratios, base_medians = [], []
-    for index in range(pairs):
-        order = (baseline, current) if index % 2 == 0 else (current, baseline)
-        first = measure(order[0], spec, args, kwargs or {}, rounds)
-        second = measure(order[1], spec, args, kwargs or {}, rounds)
-        base, cur = (first, second) if order[0] is baseline else (second, first)
-        ratios.append(statistics.median(cur) / statistics.median(base))
-        base_medians.append(statistics.median(base))
+    """The baseline and the current code, each imported in an interpreter of its own, timed
+    in alternation sample by sample, so that the machine's slow phases hit both halves of a
+    pair; the verdict is on the paired ratios. A pair during which either interpreter was
+    preempted is taken again. (A fresh pair of interpreters for every pair, 5 calls each,
+    was tried first: under a parallel test run one pair in ten came out inverted and a
+    threefold slowdown read as inconclusive.) Sampling stops after ``max_seconds`` once 20
+    pairs are kept."""
+    runners = [Runner(baseline, spec, args, kwargs or {})]
+    try:
+        runners.append(Runner(current, spec, args, kwargs or {}))
+        return _paired_ratios(runners[0], runners[1], pairs, max_seconds, min_sample_s, min_effect)
+    finally:
+        for runner in runners:
+            runner.close()
+
+
+def _paired_ratios(
+    baseline: Runner,
+    current: Runner,
+    pairs: int,
+    max_seconds: float,
+    min_sample_s: float,
+    min_effect: float,
+) -> Comparison:
+    call_s, _ = baseline.time(1)
+    calls = max(1, int(min_sample_s / call_s)) if call_s > 0 else 1
+    ratios, base_times = [], []
+    deadline = time.perf_counter() + max_seconds
+    for index in range(max(2 * pairs, 10 * MIN_PAIRS)):
+        if len(ratios) >= pairs or (len(ratios) >= MIN_PAIRS and time.perf_counter() > deadline):
+            break
+        first, second = (baseline, current) if index % 2 == 0 else (current, baseline)
+        first_s, first_preempted = first.time(calls)
+        second_s, second_preempted = second.time(calls)
+        if first_preempted or second_preempted:
+            continue
+        base_s, current_s = (first_s, second_s) if first is baseline else (second_s, first_s)
+        ratios.append(current_s / base_s)
+        base_times.append(base_s)
+    if not ratios:
+        raise ABError("every pair was preempted: the machine is too busy to compare")
     # compare() judges a ratio of medians: against a baseline of ones it is the paired ratio
     return compare(
         ratios,
         [1.0] * len(ratios),
         min_effect=min_effect,
-        baseline_scale=statistics.median(base_medians),
+        baseline_scale=statistics.median(base_times),
     )
 
 

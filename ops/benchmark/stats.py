@@ -32,6 +32,7 @@ class Comparison:
     noise: float  # relative half-width of the interval
     p_value: float  # Mann-Whitney U, two-sided, for the report
     detail: str
+    samples: int = 0  # current samples judged
 
 
 def bootstrap_ratio(
@@ -115,6 +116,7 @@ def compare(
             math.nan,
             1.0,
             "fewer than 3 samples on one side",
+            len(current),
         )
     ratio, low, high = bootstrap_ratio(current, baseline, confidence=confidence)
     noise = (high - low) / 2 / ratio if ratio else math.inf
@@ -131,9 +133,10 @@ def compare(
             p_value,
             f"{interval}; the baseline median {absolute:.3g} s is under the noise "
             f"floor {noise_floor_s:.3g} s",
+            len(current),
         )
     verdict = judge(ratio, low, high, min_effect)
     detail = f"{interval}, minimum effect {min_effect:.0%}, p={p_value:.3g}"
     if verdict == "inconclusive":
         detail += f"; too noisy to tell: the interval spans ±{noise:.1%}"
-    return Comparison(verdict, ratio, low, high, noise, p_value, detail)
+    return Comparison(verdict, ratio, low, high, noise, p_value, detail, len(current))
