@@ -131,7 +131,7 @@ def test_suite_gates_a_slower_variant_and_budgets(run_harness, make_target, tmp_
 
 
 # it prints: the measuring interpreter's answers must not mix with that
-MODULE = "def work(n=20000):\n    print(\"noise\")\n    return sum(i * i % 7 for i in range({n}))\n"
+MODULE = 'def work(n=20000):\n    print("noise")\n    return sum(i * i % 7 for i in range({n}))\n'
 
 
 @pytest.mark.slow
@@ -210,3 +210,17 @@ def test_pairs_the_scheduler_interrupted_are_taken_again():
     assert (len(paired.units), paired.preempted) == (10, 9)  # kept on tries 1, 3, ..., 19
     busy = paired_units(lambda: None, plan, rounds=10, switches=itertools.count().__next__)
     assert (busy.units, busy.preempted) == ([], 200)  # gives up after 200 tries
+
+
+def test_paired_ratios_from_processes_that_disagree_are_inconclusive():
+    from ops.benchmark.stats import compare_paired, sign_test_p
+
+    steady = [samples(1.0, 0.01, 50, seed) for seed in range(3)]
+    odd_process = [samples(1.2, 0.01, 50, 9)]  # one pair of processes read 20% slower
+    pooled = compare_paired(steady + odd_process, baseline_s=0.01)
+    assert pooled.verdict == "inconclusive" and pooled.high > 1.1, pooled.detail
+    assert compare_paired(steady, baseline_s=0.01).verdict == "pass"
+    slower = [samples(1.3, 0.01, 50, seed) for seed in range(3)]
+    assert compare_paired(slower, baseline_s=0.01).verdict == "regression"
+    assert compare_paired([[1.3, 1.3, 1.3]], baseline_s=0.01).verdict == "inconclusive"
+    assert sign_test_p(np.array([1.1] * 30)) < 1e-5 and sign_test_p(np.array([1.0])) == 1.0

@@ -108,20 +108,39 @@ def compare(
     for the noise floor on calibrated samples.
     """
     if len(current) < 3 or len(baseline) < 3:
-        return Comparison(
-            "inconclusive",
-            math.nan,
-            math.nan,
-            math.nan,
-            math.nan,
-            1.0,
-            "fewer than 3 samples on one side",
-            len(current),
-        )
+        return _too_few("fewer than 3 samples on one side", len(current))
     ratio, low, high = bootstrap_ratio(current, baseline, confidence=confidence)
-    noise = (high - low) / 2 / ratio if ratio else math.inf
-    p_value = mann_whitney_p(current, baseline)
     absolute = float(np.median(baseline)) * (baseline_scale or 1.0)
+    return _judged(
+        ratio,
+        low,
+        high,
+        mann_whitney_p(current, baseline),
+        absolute,
+        len(current),
+        min_effect=min_effect,
+        noise_floor_s=noise_floor_s,
+        confidence=confidence,
+    )
+
+
+def _too_few(why: str, samples: int) -> Comparison:
+    return Comparison("inconclusive", math.nan, math.nan, math.nan, math.nan, 1.0, why, samples)
+
+
+def _judged(
+    ratio: float,
+    low: float,
+    high: float,
+    p_value: float,
+    absolute: float,
+    samples: int,
+    *,
+    min_effect: float,
+    noise_floor_s: float,
+    confidence: float,
+) -> Comparison:
+    noise = (high - low) / 2 / ratio if ratio else math.inf
     interval = f"ratio {ratio:.3f} ({confidence:.0%} interval {low:.3f}-{high:.3f})"
     if absolute < noise_floor_s:
         return Comparison(
@@ -133,10 +152,61 @@ def compare(
             p_value,
             f"{interval}; the baseline median {absolute:.3g} s is under the noise "
             f"floor {noise_floor_s:.3g} s",
-            len(current),
+            samples,
         )
     verdict = judge(ratio, low, high, min_effect)
     detail = f"{interval}, minimum effect {min_effect:.0%}, p={p_value:.3g}"
     if verdict == "inconclusive":
         detail += f"; too noisy to tell: the interval spans ±{noise:.1%}"
-    return Comparison(verdict, ratio, low, high, noise, p_value, detail, len(current))
+    return Comparison(verdict, ratio, low, high, noise, p_value, detail, samples)
+
+
+def compare_paired(
+    groups: Sequence[Sequence[float]],
+    *,
+    min_effect: float = 0.05,
+    noise_floor_s: float = 1e-7,
+    confidence: float = 0.99,
+    baseline_s: float,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> Comparison:
+    """Judge paired ratios (current over baseline), grouped by the pair of processes that
+    took them. Each process runs the same code at its own speed (seen here: 30% apart for
+    identical code in rare sessions), so the interval comes from a two-level bootstrap:
+    groups are resampled, then ratios within each; ``baseline_s`` is the baseline's median
+    time, for the noise floor. The p-value is the sign test's."""
+    arrays = [np.asarray(group, dtype=float) for group in groups if len(group)]
+    pooled = np.concatenate(arrays) if arrays else np.array([])
+    if len(arrays) < 2 or len(pooled) < 3:
+        return _too_few("fewer than 2 groups or 3 paired ratios", len(pooled))
+    rng = np.random.default_rng(seed)
+    medians = np.empty(resamples)
+    for index in range(resamples):
+        chosen = rng.integers(0, len(arrays), len(arrays))
+        medians[index] = np.median(
+            np.concatenate([rng.choice(arrays[c], len(arrays[c])) for c in chosen])
+        )
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(medians, [tail, 100 - tail])
+    return _judged(
+        float(np.median(pooled)),
+        float(low),
+        float(high),
+        sign_test_p(pooled),
+        baseline_s,
+        len(pooled),
+        min_effect=min_effect,
+        noise_floor_s=noise_floor_s,
+        confidence=confidence,
+    )
+
+
+def sign_test_p(ratios: np.ndarray) -> float:
+    """Two-sided sign test of ratios against 1 (normal approximation; ties dropped)."""
+    above, below = int((ratios > 1).sum()), int((ratios < 1).sum())
+    n = above + below
+    if n == 0:
+        return 1.0
+    z = (abs(above - below) - 1) / math.sqrt(n)
+    return min(1.0, math.erfc(max(z, 0) / math.sqrt(2)))
