@@ -106,8 +106,8 @@ def paired_units(
     and the kept pairs' median lay 1-2% closer to quiet runs' than all pairs'.
 
     Sampling stops after ``max_seconds`` once 20 pairs are kept, and after
-    ``max(2 * rounds, 200)`` tries whatever was kept (fewer than 20 only on a machine busy
-    nine times out of ten)."""
+    ``max(2 * rounds, 200)`` tries with whatever was kept (fewer than 20 only on a machine
+    that preempts nearly every pair)."""
     switches = switches or involuntary_switches
     function()
     _calibration_slice()
