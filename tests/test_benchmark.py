@@ -81,6 +81,14 @@ BENCH = textwrap.dedent("""
     @pytest.mark.budget(max_time=1e-9)
     def test_over_budget(benchmark):
         benchmark(workload)
+
+    @pytest.mark.budget(max_rss_growth_mb=5)
+    def test_grows(benchmark):
+        benchmark.pedantic(lambda: b"x" * (40 * 2**20), rounds=2, iterations=1)
+
+    @pytest.mark.budget(max_memroy_mb=5)
+    def test_misspelt_budget(benchmark):
+        benchmark(workload)
 """)
 
 
@@ -88,7 +96,7 @@ BENCH = textwrap.dedent("""
 def test_suite_gates_a_slower_variant_and_budgets(run_harness, make_target, tmp_path):
     root = make_target(
         {"benches/test_w.py": BENCH},
-        "target: {root: .}\nbenchmark: {paths: [benches]}\nkpi: {record: false}\n",
+        "target: {root: .}\nbenchmark: {paths: [benches], rounds: 40}\nkpi: {record: false}\n",
     )
     args = (
         "-m",
@@ -102,6 +110,8 @@ def test_suite_gates_a_slower_variant_and_budgets(run_harness, make_target, tmp_
     first = run_harness(*args)
     assert "no baseline yet for" in first.stdout
     assert "over the budget 1e-09 s" in first.stdout  # budgets apply without a baseline
+    assert "RSS growth" in first.stdout and "over the budget 5 MB" in first.stdout
+    assert "budget takes only keywords" in first.stdout and "got max_memroy_mb" in first.stdout
     run_harness(*args, "--update-baselines")
     slow = run_harness(*args, env={"BENCH_WORK": "80000"})
     table = (tmp_path / "reports" / "benchmarks.md").read_text()
@@ -224,3 +234,12 @@ def test_paired_ratios_from_processes_that_disagree_are_inconclusive():
     assert compare_paired(slower, baseline_s=0.01).verdict == "regression"
     assert compare_paired([[1.3, 1.3, 1.3]], baseline_s=0.01).verdict == "inconclusive"
     assert sign_test_p(np.array([1.1] * 30)) < 1e-5 and sign_test_p(np.array([1.0])) == 1.0
+
+
+def test_budgets_name_what_is_over():
+    from fixtures.benchmarking import over_budget
+
+    limits = {"max_time": 0.5, "max_memory_mb": None, "max_rss_growth_mb": 10}
+    measured = {"max_time": 0.4, "max_memory_mb": 900.0, "max_rss_growth_mb": 12.5}
+    assert over_budget(limits, measured) == ["RSS growth 12.5 MB over the budget 10 MB"]
+    assert over_budget(limits, {**measured, "max_rss_growth_mb": 1}) == []

@@ -611,6 +611,9 @@ class BenchmarkConfig(Section):
     history: int = Field(50, ge=1, le=10_000)
     max_time_s: float | None = Field(None, gt=0, description="Default budget: median per call.")
     max_memory_mb: float | None = Field(None, gt=0, description="Default budget: traced peak.")
+    max_rss_growth_mb: float | None = Field(
+        None, gt=0, description="Default budget: growth of the process's peak RSS during a test."
+    )
 
 
 class ProofyardConfig(Section):
