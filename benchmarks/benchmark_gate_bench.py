@@ -16,13 +16,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from suite_run import run_suite
+
 BENCH = """
 import os
 
@@ -45,29 +44,15 @@ def session(root: Path, work: int, label: str, *, baseline: bool) -> dict:
     """One pytest session: the suite's row for the benchmark (its verdict against the
     stored baseline), its calibrated samples and pytest-benchmark's median."""
     out = root / f"out-{label}"
-    env = {**os.environ, "BENCH_WORK": str(work)}
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-m",
-            "benchmark",
-            "-q",
-            "-k",
-            "test_workload",
-            "-p",
-            "no:cacheprovider",
-            f"--proofyard-config={root / 'proofyard.yaml'}",
-            f"--reports-dir={out}",
-            f"--benchmark-json={out / 'pb.json'}",
-            *(["--update-baselines"] if baseline else []),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
+    run_suite(
+        "benchmark",
+        out,
+        "-k",
+        "test_workload",
+        f"--proofyard-config={root / 'proofyard.yaml'}",
+        f"--benchmark-json={out / 'pb.json'}",
+        *(["--update-baselines"] if baseline else []),
+        env={**os.environ, "BENCH_WORK": str(work)},
     )
     rows = json.loads((out / "summary.json").read_text())["suites"]["benchmark"]["tables"]
     row = next(r for r in rows["benchmarks"] if r["benchmark"].endswith("test_workload"))
@@ -139,10 +124,12 @@ def main() -> None:
             f"+10% work: {dict(theirs['slow'])}"
         )
         aa_ratios = [s["ratio"] for s in sessions[1::3] if "ratio" in s]
-        print(
-            f"A/A ratios between sessions (calibrated medians): sd "
-            f"{statistics.stdev(aa_ratios):.4f}, range {min(aa_ratios):.3f}-{max(aa_ratios):.3f}"
-        )
+        if len(aa_ratios) > 1:
+            print(
+                f"A/A ratios between sessions (calibrated medians): sd "
+                f"{statistics.stdev(aa_ratios):.4f}, "
+                f"range {min(aa_ratios):.3f}-{max(aa_ratios):.3f}"
+            )
 
 
 if __name__ == "__main__":

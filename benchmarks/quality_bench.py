@@ -22,7 +22,8 @@ import time
 import warnings
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from suite_run import run_suite
+
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 TOOLS = {
     "ruff": [sys.executable, "-m", "ruff", "check", "--no-cache", "--exit-zero", "--quiet", "."],
@@ -46,27 +47,8 @@ def timed_tool(argv: list[str], limit_s: float) -> tuple[float, str]:
     return seconds, f"exit {result.returncode}" + (f", crashed: {tail}" if crashed else "")
 
 
-def run_suite(config: Path, reports: Path) -> tuple[float, dict]:
-    start = time.perf_counter()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-m",
-            "quality",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--proofyard-config={config}",
-            f"--reports-dir={reports}",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wall = time.perf_counter() - start
+def run_quality(config: Path, reports: Path) -> tuple[float, dict]:
+    wall, _, _ = run_suite("quality", reports, f"--proofyard-config={config}")
     return wall, json.loads((reports / "summary.json").read_text())
 
 
@@ -97,8 +79,8 @@ def main() -> None:
             f"quality:\n  cache: {work / 'quality-cache.json'}\n",
             encoding="utf-8",
         )
-        cold, summary = run_suite(config, work / "cold")
-        warm, _ = run_suite(config, work / "warm")
+        cold, summary = run_quality(config, work / "cold")
+        warm, _ = run_quality(config, work / "warm")
         health = next(
             t
             for t in summary["suites"]["quality"]["tests"]

@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run_suite(
-    marker: str, reports_dir: Path, *options: str
+    marker: str, reports_dir: Path, *options: str, env: dict[str, str] | None = None
 ) -> tuple[float, subprocess.CompletedProcess[str], str]:
     """``pytest -m MARKER`` from the checkout: wall seconds, the result, its last line."""
     start = time.perf_counter()
@@ -31,6 +31,7 @@ def run_suite(
         cwd=REPO,
         capture_output=True,
         text=True,
+        env=env,
         check=False,
     )
     wall = time.perf_counter() - start

@@ -7,6 +7,7 @@ instruction counts under valgrind's cachegrind (deterministic, about 65x slower)
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -16,11 +17,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ops.benchmark.calibration import kept_samples
 from ops.benchmark.stats import Comparison, compare_paired
 
 # Times ``rounds`` calls (after one warm-up) and prints the seconds of each as JSON; with
@@ -156,7 +157,6 @@ class Runner:
 
 
 SAMPLE_TIMEOUT_S = 600
-MIN_PAIRS = 20
 
 
 def ab_compare(
@@ -207,20 +207,17 @@ def _paired_ratios(
     baseline: Runner, current: Runner, calls: int, pairs: int, max_seconds: float
 ) -> tuple[list[float], list[float]]:
     """Ratios current/baseline of pairs no preemption touched, and the baseline's times."""
-    ratios, base_times = [], []
-    deadline = time.perf_counter() + max_seconds
-    for index in range(max(2 * pairs, 10 * MIN_PAIRS)):
-        if len(ratios) >= pairs or (len(ratios) >= MIN_PAIRS and time.perf_counter() > deadline):
-            break
-        first, second = (baseline, current) if index % 2 == 0 else (current, baseline)
+    orders = itertools.cycle([(baseline, current), (current, baseline)])
+
+    def take() -> tuple[tuple[float, float], bool]:
+        first, second = next(orders)
         first_s, first_preempted = first.time(calls)
         second_s, second_preempted = second.time(calls)
-        if first_preempted or second_preempted:
-            continue
         base_s, current_s = (first_s, second_s) if first is baseline else (second_s, first_s)
-        ratios.append(current_s / base_s)
-        base_times.append(base_s)
-    return ratios, base_times
+        return (current_s / base_s, base_s), first_preempted or second_preempted
+
+    kept, _ = kept_samples(take, pairs, max_seconds)
+    return [ratio for ratio, _ in kept], [base_s for _, base_s in kept]
 
 
 def instruction_count(

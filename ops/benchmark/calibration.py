@@ -9,9 +9,10 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 WORK = 200_000
+T = TypeVar("T")
 
 
 def calibration_workload() -> int:
@@ -105,19 +106,13 @@ def paired_units(
     dropping them changed the median little; with two (one sharing our core), 60-75% were,
     and the kept pairs' median lay 1-2% closer to quiet runs' than all pairs'.
 
-    Sampling stops after ``max_seconds`` once 20 pairs are kept, and after
-    ``max(2 * rounds, 200)`` tries with whatever was kept (fewer than 20 only on a machine
-    that preempts nearly every pair)."""
+    Sampling stops as ``kept_samples`` says (fewer than 20 pairs only on a machine that
+    preempts nearly every pair)."""
     switches = switches or involuntary_switches
     function()
     _calibration_slice()
-    units, slice_times = [], []
-    deadline = time.perf_counter() + max_seconds
-    tries = 0
-    while len(units) < rounds and tries < max(2 * rounds, 10 * MIN_ROUNDS):
-        if len(units) >= MIN_ROUNDS and time.perf_counter() > deadline:
-            break
-        tries += 1
+
+    def take() -> tuple[tuple[float, float], bool]:
         before = switches()
         start = time.perf_counter()
         for _ in range(plan.slices):
@@ -126,10 +121,29 @@ def paired_units(
         for _ in range(plan.loops):
             function()
         end = time.perf_counter()
-        if switches() != before:
-            continue
         per_slice = (middle - start) / plan.slices
-        slice_times.append(per_slice)
-        units.append((end - middle) / plan.loops / per_slice)
-    slice_s = statistics.median(slice_times) if slice_times else math.nan
-    return PairedSamples(units, slice_s, tries - len(units))
+        return ((end - middle) / plan.loops / per_slice, per_slice), switches() != before
+
+    kept, preempted = kept_samples(take, rounds, max_seconds)
+    slice_s = statistics.median(s for _, s in kept) if kept else math.nan
+    return PairedSamples([unit for unit, _ in kept], slice_s, preempted)
+
+
+def kept_samples(
+    take: Callable[[], tuple[T, bool]], rounds: int, max_seconds: float
+) -> tuple[list[T], int]:
+    """Up to ``rounds`` results of ``take``, which also says whether the scheduler switched
+    the measuring thread out meanwhile: those are dropped and taken again. Stops after
+    ``max_seconds`` once 20 are kept, and after ``max(2 * rounds, 200)`` tries with whatever
+    was kept. Returns the kept results and how many were dropped."""
+    kept: list[T] = []
+    deadline = time.perf_counter() + max_seconds
+    tries = 0
+    while len(kept) < rounds and tries < max(2 * rounds, 10 * MIN_ROUNDS):
+        if len(kept) >= MIN_ROUNDS and time.perf_counter() > deadline:
+            break
+        tries += 1
+        result, preempted = take()
+        if not preempted:
+            kept.append(result)
+    return kept, tries - len(kept)
