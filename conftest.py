@@ -7,6 +7,7 @@ pytest_plugins = [
     "fixtures.baselines",
     "fixtures.environment",
     "fixtures.reporting",
+    "fixtures.html_escaping",
     "fixtures.smoke",
     "fixtures.docs",
     "fixtures.deps",
