@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tarfile
 import threading
+import time
 import zipfile
 
 import pytest
@@ -48,6 +49,12 @@ class _Server(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.path == "/truncated-once" and self.hits[self.path] == 1:
             self.wfile.write(body[:40000])  # then the connection closes early
+            return
+        if self.path == "/drip":  # 100 bytes every 0.2 s: each read succeeds, the whole never ends
+            for index in range(0, len(body), 100):
+                self.wfile.write(body[index : index + 100])
+                self.wfile.flush()
+                threading.Event().wait(0.2)
             return
         if self.path == "/slow":
             for index in range(0, len(body), 20000):
@@ -135,37 +142,149 @@ def test_file_urls_and_disk_space_check(tmp_path):
         fetcher(tmp_path).fetch_all([huge])
 
 
-def _archive_artifact(tmp_path, kind, members):
+def _tar_member(bundle, name, data=b"", symlink=None, hardlink=None):
+    info = tarfile.TarInfo(name)
+    if symlink is not None:
+        info.type, info.linkname = tarfile.SYMTYPE, symlink
+    elif hardlink is not None:
+        info.type, info.linkname = tarfile.LNKTYPE, hardlink
+    else:
+        info.size = len(data)
+    bundle.addfile(info, io.BytesIO(data) if info.isreg() else None)
+
+
+def _archive_artifact(tmp_path, kind, members, destination="unpacked"):
+    """``members``: (name, data) pairs, or (name, "symlink"|"hardlink", link target)."""
     path = tmp_path / f"bundle.{kind}"
     if kind == "zip":
-        with zipfile.ZipFile(path, "w") as bundle:
-            for name, data in members.items():
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for name, data in members:
                 bundle.writestr(name, data)
     else:
-        with tarfile.open(path, "w") as bundle:
-            for name, data in members.items():
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                bundle.addfile(info, io.BytesIO(data))
+        with tarfile.open(path, "w:gz") as bundle:
+            for name, *spec in members:
+                if spec[0] in ("symlink", "hardlink"):
+                    _tar_member(bundle, name, **{spec[0]: spec[1]})
+                else:
+                    _tar_member(bundle, name, spec[0])
     data = path.read_bytes()
     return art(
         path.as_uri(),
         sha=hashlib.sha256(data).hexdigest(),
         size=len(data),
-        destination="unpacked",
+        destination=destination,
         unpack=kind,
     )
 
 
+def _tree(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
 @pytest.mark.parametrize("kind", ["zip", "tar"])
-def test_unpacking_is_safe(tmp_path, kind):
-    good = _archive_artifact(tmp_path, kind, {"weights/a.bin": b"a"})
+def test_unpacking_places_files_and_refetches_into_its_own_folder(tmp_path, kind):
+    good = _archive_artifact(tmp_path, kind, [("weights/a.bin", b"a")])
     placed = fetcher(tmp_path).fetch(good).path
     assert (placed / "weights" / "a.bin").read_bytes() == b"a"
-    evil = _archive_artifact(tmp_path, kind, {"../../escape.txt": b"x"})
+    assert fetcher(tmp_path).fetch(good).path == placed  # its own earlier unpacking: replaced
+    evil = _archive_artifact(tmp_path, kind, [("../../escape.txt", b"x")])
     with pytest.raises(ArtifactError, match="would escape the destination"):
         fetcher(tmp_path).fetch(evil)
     assert not (tmp_path / "escape.txt").exists()
+
+
+HOSTILE_TARS = {
+    "symlink chain": [
+        ("s", "symlink", "."),
+        ("s2", "symlink", "s/s/s/../.."),
+        ("s2/escaped.txt", b"x"),
+    ],
+    "link resolved through a later link": [
+        ("a", "symlink", "b/.."),
+        ("b", "symlink", "."),
+        ("a/escaped.txt", b"x"),
+    ],
+    "hard link out, then overwrite": [
+        ("h", "hardlink", "../outside.txt"),
+        ("h", b"overwritten"),
+    ],
+    "hard link in, then overwrite through it": [
+        ("first.txt", b"first"),
+        ("h", "hardlink", "first.txt"),
+        ("h", b"overwritten"),
+    ],
+    "absolute symlink": [("abs", "symlink", "/etc"), ("abs/escaped.txt", b"x")],
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_TARS)
+def test_crafted_tar_is_refused_with_nothing_written_outside(tmp_path, case):
+    target = tmp_path / "target"
+    target.mkdir()
+    outside = tmp_path / "target" / "outside.txt"
+    outside.write_text("original")
+    artifact = _archive_artifact(tmp_path, "tar", HOSTILE_TARS[case])
+    before = _tree(tmp_path)
+    with pytest.raises(ArtifactError, match="nothing was placed"):
+        fetcher(tmp_path).fetch(artifact)
+    assert outside.read_text() == "original"
+    assert not (target / "unpacked").exists()
+    assert [p for p in _tree(tmp_path) if not p.startswith("cache")] == before
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar"])
+def test_a_decompression_bomb_is_refused_early(tmp_path, kind):
+    zeros = b"\0" * (1 << 20)
+    path = tmp_path / f"bomb.{kind}"
+    if kind == "zip":
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as bundle:
+            with bundle.open("zeros.bin", "w", force_zip64=True) as handle:
+                for _ in range(100):
+                    handle.write(zeros)
+    else:
+        with tarfile.open(path, "w:gz") as bundle:
+            info = tarfile.TarInfo("zeros.bin")
+            info.size = 100 * len(zeros)
+            bundle.addfile(info, io.BytesIO(zeros * 100))
+    data = path.read_bytes()
+    assert len(data) < 1 << 20  # 100 MiB in well under 1 MiB: ratio past 100
+    artifact = art(
+        path.as_uri(),
+        sha=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        destination="bomb",
+        unpack=kind,
+    )
+    with pytest.raises(ArtifactError, match="decompression bomb"):
+        fetcher(tmp_path).fetch(artifact)
+    assert not (tmp_path / "target" / "bomb").exists()
+    assert not [p for p in (tmp_path / "target").iterdir() if p.name.startswith(".bomb")]
+
+
+@pytest.mark.parametrize("destination", [".", "./", "/abs/models", "../outside", "a/../../b", ""])
+def test_a_destination_outside_or_at_the_root_is_a_config_error(destination):
+    with pytest.raises(ValueError, match="target root"):
+        art("file:///x.tar", destination=destination, unpack="tar")
+
+
+def test_a_destination_with_foreign_files_is_refused_before_fetching(server, tmp_path):
+    folder = tmp_path / "target" / "data"
+    folder.mkdir(parents=True)
+    (folder / "mine.txt").write_text("keep")
+    artifact = art(f"{server}/good", destination="data", unpack="tar")
+    with pytest.raises(ArtifactError, match="did not unpack: choose a new or empty folder"):
+        fetcher(tmp_path).fetch_all([artifact])
+    assert (folder / "mine.txt").read_text() == "keep" and not _Server.hits
+    (tmp_path / "target" / "escape").symlink_to(tmp_path)
+    with pytest.raises(ArtifactError, match="not a path inside the target root"):
+        fetcher(tmp_path).fetch(art(f"{server}/good", destination="escape/m.bin"))
+
+
+def test_a_slow_drip_download_stops_at_the_deadline(server, tmp_path):
+    started = time.monotonic()
+    with pytest.raises(ArtifactError, match="not downloaded within env.deadline_s"):
+        fetcher(tmp_path, deadline_s=1.0).fetch(art(f"{server}/drip"))
+    assert time.monotonic() - started < 4
 
 
 def test_env_check_reports_json(tmp_path):

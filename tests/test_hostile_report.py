@@ -32,9 +32,19 @@ def rendered_dom(page) -> str:
     if browser is None:
         pytest.fail("headless Chromium is needed: .ci/run installs the Debian package")
     result = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=3000",
-         "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
@@ -46,8 +56,14 @@ def test_hostile_names_render_as_text_in_the_html_report(run_harness, tmp_path):
     (root / DOC_NAME).write_text("# Title\n\nSee [the top](#title).\n", encoding="utf-8")
     (root / "proofyard.yaml").write_text(CONFIG, encoding="utf-8")
     result = run_harness(
-        "-m", "docs or smoke", f"--proofyard-config={root / 'proofyard.yaml'}", "-p", "no:xdist",
-        "--metadata", "Hostile", METADATA,
+        "-m",
+        "docs or smoke",
+        f"--proofyard-config={root / 'proofyard.yaml'}",
+        "-p",
+        "no:xdist",
+        "--metadata",
+        "Hostile",
+        METADATA,
     )
     assert result.returncode in (0, 1), result.stdout[-3000:] + result.stderr[-3000:]
     dom = rendered_dom(tmp_path / "reports" / "report.html")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ops.graphs import cycle_path, strongly_connected_cycles
 
@@ -472,8 +473,21 @@ class Artifact(Section):
     url: str = Field(pattern=r"^(https?|file)://", description="http(s):// or file:// URL.")
     sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
     size: int | None = Field(None, ge=0, description="Bytes; checked when given.")
-    destination: str = Field(description="Path relative to the target root.")
+    destination: str = Field(
+        description="Path inside the target root (never the root itself); with unpack, a new "
+        "or empty folder."
+    )
     unpack: Literal["zip", "tar"] | None = Field(None, description="Extract into destination.")
+
+    @field_validator("destination")
+    @classmethod
+    def _inside_the_root(cls, value: str) -> str:
+        path = PurePosixPath(value)
+        if path.is_absolute() or ".." in path.parts or not value.strip():
+            raise ValueError(f"{value!r} must be a relative path inside the target root")
+        if all(part == "." for part in path.parts):
+            raise ValueError(f"{value!r} is the target root itself: name a folder inside it")
+        return value
 
 
 class EnvConfig(Section):
@@ -490,6 +504,17 @@ class EnvConfig(Section):
     artifacts: list[Artifact] = Field(default_factory=list)
     retries: int = Field(3, ge=0, le=20)
     timeout_s: float = Field(60.0, gt=0, le=3600, description="Per request.")
+    deadline_s: float = Field(
+        3600.0, gt=0, le=86400, description="Whole download of one artifact, retries included."
+    )
+    max_unpacked_mb: float = Field(
+        10240.0, gt=0, description="Most bytes one archive may expand to (MiB)."
+    )
+    max_unpack_ratio: float = Field(
+        200.0,
+        gt=1,
+        description="Most unpacked bytes per archive byte (applies past 64 MiB unpacked).",
+    )
     concurrency: int = Field(4, ge=1, le=32)
     wheelhouse: str = Field("wheelhouse", description="Folder for offline wheels.")
     requirements: list[str] = Field(

@@ -12,13 +12,11 @@ import hashlib
 import logging
 import shutil
 import sys
-import tarfile
 import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
-import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,15 +25,21 @@ from urllib.parse import unquote, urlsplit
 
 from ops.config.loader import LoadedConfig
 from ops.config.schema import Artifact
+from ops.env.unpack import UnpackError, UnpackLimits, check_destination, unpack
 from ops.netpolicy import decide
 
 log = logging.getLogger("proofyard.env")
 CHUNK = 1 << 16
+DEFAULT_LIMITS = UnpackLimits(max_bytes=10 << 30, max_ratio=200.0)  # env's defaults
 
 
 class ArtifactError(Exception):
     """An artifact that cannot be fetched, verified or placed; nothing is left at its
     destination."""
+
+
+class DeadlineExceeded(ArtifactError):
+    """The whole download ran past ``env.deadline_s``; not retried."""
 
 
 @dataclass(frozen=True)
@@ -68,12 +72,15 @@ class Fetcher:
         allow_hosts: Sequence[str] = (),
         retries: int = 3,
         timeout_s: float = 60.0,
+        deadline_s: float = 3600.0,
         backoff_s: float = 0.5,
+        limits: UnpackLimits = DEFAULT_LIMITS,
         progress: Callable[[str, int, int | None], None] | None = None,
     ) -> None:
         self.cache_dir, self.root = cache_dir, root
         self.allow_hosts, self.retries = list(allow_hosts), retries
-        self.timeout_s, self.backoff_s = timeout_s, backoff_s
+        self.timeout_s, self.deadline_s, self.backoff_s = timeout_s, deadline_s, backoff_s
+        self.limits = limits
         self.progress = progress or (lambda name, done, total: None)
 
     @classmethod
@@ -88,10 +95,17 @@ class Fetcher:
             allow_hosts=loaded.config.network.allow_hosts,
             retries=section.retries,
             timeout_s=section.timeout_s,
+            deadline_s=section.deadline_s,
+            limits=UnpackLimits(
+                max_bytes=int(section.max_unpacked_mb * (1 << 20)),
+                max_ratio=section.max_unpack_ratio,
+            ),
             progress=progress,
         )
 
     def fetch_all(self, artifacts: Sequence[Artifact], concurrency: int = 4) -> list[Fetched]:
+        for artifact in artifacts:
+            self.destination(artifact)  # every destination checked before anything is fetched
         self.check_space(artifacts)
         with ThreadPoolExecutor(max(1, concurrency)) as pool:
             return list(pool.map(self.fetch, artifacts))
@@ -111,7 +125,27 @@ class Fetcher:
         path = cache_path(self.cache_dir, artifact)
         return path.is_file() and sha256_file(path) == artifact.sha256.lower()
 
+    def destination(self, artifact: Artifact) -> Path:
+        """Where ``artifact`` goes: inside the target root, never the root itself, and for an
+        archive a new, empty or earlier unpacked folder."""
+        root = self.root.resolve()
+        destination = (root / artifact.destination).resolve()
+        if destination == root or not destination.is_relative_to(root):
+            raise ArtifactError(
+                f"{artifact.name}: destination {artifact.destination!r} resolves to "
+                f"{destination}, not a path inside the target root {root}"
+            )
+        try:
+            if artifact.unpack:
+                check_destination(destination)
+            elif destination.is_dir():
+                raise UnpackError(f"destination {destination} is a folder, not a file path")
+        except UnpackError as exc:
+            raise ArtifactError(f"{artifact.name}: {exc}") from None
+        return destination
+
     def fetch(self, artifact: Artifact) -> Fetched:
+        destination = self.destination(artifact)
         cached = cache_path(self.cache_dir, artifact)
         downloaded, resumed = False, 0
         if cached.is_file() and sha256_file(cached) != artifact.sha256.lower():
@@ -120,9 +154,11 @@ class Fetcher:
         if not cached.is_file():
             resumed = self._download(artifact, cached)
             downloaded = True
-        destination = self.root / artifact.destination
         if artifact.unpack:
-            _unpack(cached, destination, artifact.unpack)
+            try:
+                unpack(cached, destination, artifact.unpack, self.limits)
+            except UnpackError as exc:
+                raise ArtifactError(f"{artifact.name}: {exc}; nothing was placed") from None
         else:
             _place(cached, destination)
         return Fetched(artifact.name, destination, downloaded, resumed)
@@ -137,17 +173,21 @@ class Fetcher:
         resumed_from = partial.stat().st_size if partial.exists() else 0
         last_error = ""
         attempts = 0
+        deadline = time.monotonic() + self.deadline_s
         for attempt in range(self.retries + 1):
             attempts += 1
             try:
-                self._transfer(artifact, partial)
+                self._transfer(artifact, partial, deadline)
+                break
+            except DeadlineExceeded as exc:
+                last_error = str(exc)
                 break
             except (urllib.error.URLError, OSError, ArtifactError) as exc:
                 last_error = str(getattr(exc, "reason", exc))
                 if isinstance(exc, urllib.error.HTTPError) and exc.code < 500 and exc.code != 429:
                     break
                 if attempt < self.retries:
-                    time.sleep(self.backoff_s * 2**attempt)
+                    time.sleep(min(self.backoff_s * 2**attempt, _left(deadline)))
         if not partial.exists() or not self._complete(artifact, partial):
             raise ArtifactError(
                 f"{artifact.name}: download from {artifact.url} failed after "
@@ -167,7 +207,7 @@ class Fetcher:
     def _complete(artifact: Artifact, partial: Path) -> bool:
         return artifact.size is None or partial.stat().st_size >= artifact.size
 
-    def _transfer(self, artifact: Artifact, partial: Path) -> None:
+    def _transfer(self, artifact: Artifact, partial: Path, deadline: float) -> None:
         parts = urlsplit(artifact.url)
         partial.parent.mkdir(parents=True, exist_ok=True)
         if parts.scheme == "file":
@@ -179,12 +219,19 @@ class Fetcher:
         request = urllib.request.Request(artifact.url, headers={"User-Agent": "proofyard-env"})
         if offset:
             request.add_header("Range", f"bytes={offset}-")
-        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+        timeout = max(0.1, min(self.timeout_s, _left(deadline)))
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             append = offset and response.status == 206
             total = artifact.size
             done = offset if append else 0
             with partial.open("ab" if append else "wb") as handle:
-                while chunk := response.read(CHUNK):
+                # read1: what has arrived, so a slow drip cannot hold one read past the deadline
+                while chunk := response.read1(CHUNK):
+                    if _left(deadline) <= 0:
+                        raise DeadlineExceeded(
+                            f"{artifact.name}: not downloaded within env.deadline_s "
+                            f"({self.deadline_s:g} s; {done} bytes arrived)"
+                        )
                     handle.write(chunk)
                     done += len(chunk)
                     self.progress(artifact.name, done, total)
@@ -193,6 +240,10 @@ class Fetcher:
                 f"{artifact.name}: connection closed after "
                 f"{partial.stat().st_size} of {artifact.size} bytes"
             )
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
 
 
 def _place(source: Path, destination: Path) -> None:
@@ -207,48 +258,6 @@ def _place(source: Path, destination: Path) -> None:
         temporary.replace(destination)
     except BaseException:
         temporary.unlink(missing_ok=True)
-        raise
-
-
-def _safe_member(name: str, folder: Path) -> Path:
-    path = PurePosixPath(name)
-    if path.is_absolute() or ".." in path.parts:
-        raise ArtifactError(f"archive member {name!r} would escape the destination")
-    return folder / path
-
-
-def _unpack(archive: Path, destination: Path, kind: str) -> None:
-    """Extract into a temporary folder beside ``destination`` (refusing absolute paths,
-    ``..`` and links that leave it), then rename it into place."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}."))
-    try:
-        if kind == "zip":
-            with zipfile.ZipFile(archive) as bundle:
-                for info in bundle.infolist():
-                    _safe_member(info.filename, staging)
-                bundle.extractall(staging)
-        else:
-            with tarfile.open(archive) as bundle:
-                for member in bundle.getmembers():
-                    _safe_member(member.name, staging)
-                    if member.issym() or member.islnk():
-                        target = (staging / member.name).parent / member.linkname
-                        if member.linkname.startswith("/") or not target.resolve().is_relative_to(
-                            staging.resolve()
-                        ):
-                            raise ArtifactError(
-                                f"archive link {member.name} -> "
-                                f"{member.linkname} leaves the destination"
-                            )
-                    if member.isdev():
-                        raise ArtifactError(f"archive member {member.name} is a device file")
-                bundle.extractall(staging)
-        if destination.exists():
-            shutil.rmtree(destination) if destination.is_dir() else destination.unlink()
-        staging.replace(destination)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
