@@ -3,6 +3,7 @@
 pytest_plugins = [
     "fixtures.config",
     "fixtures.network",
+    "fixtures.processes",
     "fixtures.recording",
     "fixtures.baselines",
     "fixtures.environment",

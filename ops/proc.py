@@ -1,17 +1,27 @@
-"""Running commands: argv lists, a timeout that kills the whole process group, no shell."""
+"""Running commands: argv lists, no shell, a timeout that ends the whole process tree
+(through :mod:`ops.reaper`), and output kept to a bounded tail."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import multiprocessing
 import os
+import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from ops.netpolicy import SubprocessIsolation, isolated_argv
+from ops.reaper import become_subreaper
 
 
 @dataclass(frozen=True)
@@ -36,7 +46,7 @@ class CommandResult:
         if self.error:
             return f"could not start {self.argv[0]!r}: {self.error}"
         if self.timed_out:
-            return f"timed out after {self.duration_s:.1f} s and was killed (process group)"
+            return f"timed out after {self.duration_s:.1f} s and was killed (whole process tree)"
         return f"exited {self.returncode} after {self.duration_s:.2f} s"
 
 
@@ -57,6 +67,43 @@ def shell_argv(command: str | Sequence[str], shell: bool) -> list[str]:
     return [sys.executable if part == PYTHON_PLACEHOLDER else part for part in command]
 
 
+REAPER = Path(__file__).with_name("reaper.py")
+OUTPUT_TAIL_BYTES = 4 << 20  # per stream: what a command prints past this is counted, not kept
+
+
+def supervised_argv(argv: Sequence[str], grace_s: float = 2.0) -> list[str]:
+    """``argv`` run under :mod:`ops.reaper`: its whole process tree, setsid and double-forked
+    children included, ends with it, at a stop, or when this process dies (Linux)."""
+    if not sys.platform.startswith("linux"):
+        return list(argv)
+    return [sys.executable, "-I", str(REAPER), str(os.getpid()), f"{grace_s:g}", "--", *argv]
+
+
+class OutputTail:
+    """The last ``limit`` bytes of a stream, and how many bytes before them were dropped."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.dropped = limit, 0
+        self._data = bytearray()
+
+    def add(self, chunk: bytes) -> None:
+        self._data += chunk
+        if len(self._data) > 2 * self.limit:  # trimmed in batches: amortised O(1) a byte
+            cut = len(self._data) - self.limit
+            del self._data[:cut]
+            self.dropped += cut
+
+    def text(self) -> str:
+        if len(self._data) > self.limit:
+            cut = len(self._data) - self.limit
+            del self._data[:cut]
+            self.dropped += cut
+        body = self._data.decode(errors="replace")
+        if self.dropped:
+            return f"[proofyard: {self.dropped} earlier bytes of output dropped]\n{body}"
+        return body
+
+
 def run_command(
     argv: Sequence[str],
     *,
@@ -68,15 +115,17 @@ def run_command(
     grace_s: float = 2.0,
     input_text: str | None = None,
     on_start: Callable[[int], None] | None = None,
+    output_limit: int = OUTPUT_TAIL_BYTES,
 ) -> CommandResult:
-    """Run ``argv`` in its own session under the network policy; never raises for the command."""
+    """Run ``argv`` in its own session under the network policy and the reaper; never raises
+    for the command. At the timeout its whole tree is stopped; output is kept to a tail."""
     wrapped, isolation = isolated_argv(argv, allow_hosts, enabled=isolate)
     full_env = {**os.environ, **(env or {})}
     start = time.perf_counter()
     try:
         stdin = subprocess.DEVNULL if input_text is None else subprocess.PIPE
         process = subprocess.Popen(
-            wrapped,
+            supervised_argv(wrapped, grace_s),
             cwd=cwd,
             env=full_env,
             stdin=stdin,
@@ -88,28 +137,77 @@ def run_command(
         return CommandResult(list(argv), None, "", "", 0.0, False, isolation, str(exc))
     if on_start is not None:
         on_start(process.pid)  # the process group to kill if the caller must stop it
-    timed_out = False
-    try:
-        payload = None if input_text is None else input_text.encode()
-        stdout, stderr = process.communicate(payload, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        timed_out = True
+    tails = {process.stdout: OutputTail(output_limit), process.stderr: OutputTail(output_limit)}
+    if input_text is not None:
+        _feed(process, input_text.encode())
+    timed_out = not _drain(process, tails, time.monotonic() + timeout_s)
+    if timed_out:
         stop_process_group(process, grace_s)
-        stdout, stderr = process.communicate()
+        _drain(process, tails, time.monotonic() + grace_s + 2.0)
+    _close(process, tails)
+    out, err = tails.values()
     return CommandResult(
         list(argv),
         process.returncode,
-        stdout.decode(errors="replace"),
-        stderr.decode(errors="replace"),
+        out.text(),
+        err.text(),
         time.perf_counter() - start,
         timed_out,
         isolation,
     )
 
 
+def _feed(process: subprocess.Popen, payload: bytes) -> None:
+    """Write the input from a thread, so a command that prints before reading cannot block."""
+
+    def write() -> None:
+        assert process.stdin is not None
+        try:
+            process.stdin.write(payload)
+            process.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+
+    threading.Thread(target=write, daemon=True).start()
+
+
+def _drain(process: subprocess.Popen, tails: dict, deadline: float) -> bool:
+    """Read both pipes until they close and the process exits; False at ``deadline``."""
+    with selectors.DefaultSelector() as selector:
+        for stream in tails:
+            if stream is not None and not stream.closed:
+                selector.register(stream, selectors.EVENT_READ)
+        while selector.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            for key, _ in selector.select(min(left, 0.5)):
+                chunk = os.read(key.fd, 1 << 16)
+                if chunk:
+                    tails[key.fileobj].add(chunk)
+                else:
+                    selector.unregister(key.fileobj)
+    try:
+        process.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def _close(process: subprocess.Popen, tails: dict) -> None:
+    for stream in tails:
+        if stream is not None:
+            stream.close()
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def stop_process_group(process: subprocess.Popen, grace_s: float) -> None:
-    """SIGTERM the process's group, then SIGKILL it after ``grace_s`` seconds."""
-    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, None)):
+    """SIGTERM the process's group; SIGKILL it when it is still there a second after the
+    reaper's own ``grace_s`` (the reaper needs that long to end the tree below it)."""
+    for sig, wait_s in ((signal.SIGTERM, grace_s + 1.0), (signal.SIGKILL, None)):
         try:
             os.killpg(process.pid, sig)
         except (ProcessLookupError, PermissionError):
@@ -119,3 +217,67 @@ def stop_process_group(process: subprocess.Popen, grace_s: float) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+def adopt_orphans() -> bool:
+    """Make this process a child subreaper, and end whatever is left below it at exit.
+
+    Processes that in-process work starts and abandons (a multiprocessing worker's child,
+    a ``module:function`` step's ``&`` child) are then re-parented here rather than to
+    init, and :func:`end_descendants` finds them.
+    """
+    if not become_subreaper():
+        return False
+    atexit.register(end_descendants)
+    return True
+
+
+def end_descendants(grace_s: float = 2.0) -> int:
+    """SIGTERM every process below this one, SIGKILL those alive ``grace_s`` later."""
+    try:
+        tree = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return 0
+    for process in tree:
+        with contextlib.suppress(psutil.Error):
+            process.terminate()
+    _, alive = psutil.wait_procs(tree, timeout=grace_s)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    return len(tree)
+
+
+def worker_pool(workers: int, start_method: str) -> ProcessPoolExecutor:
+    """A process pool whose workers, and what they start, end with this process."""
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context(start_method),
+        initializer=die_with,
+        initargs=(os.getpid(),),
+    )
+
+
+def die_with(pid: int, poll_s: float = 0.5) -> None:
+    """A pool worker's initializer: once process ``pid`` (the harness) is gone, even by
+    kill -9, end what this worker started and exit.
+
+    A parent-death signal cannot do it: a forkserver worker's parent is the forkserver, which
+    itself waits for its workers to close the pipe that tells it the harness is gone.
+    """
+    become_subreaper()
+
+    def watch() -> None:
+        while _alive(pid):
+            time.sleep(poll_s)
+        end_descendants(grace_s=1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="proofyard-die-with", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import difflib
-import multiprocessing
 import os
 import re
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -15,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 from ops.docs.parse import Document, parse_document
 from ops.docs.slugs import Dialect
 from ops.findings import Finding
+from ops.proc import worker_pool
 
 SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 MARKDOWN_SUFFIXES = {".md", ".markdown", ".rst"}
@@ -88,8 +87,7 @@ class DocSet:
                 self.load(path)
             return
         chunks = [todo[index::workers] for index in range(workers)]
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        with worker_pool(workers, "fork") as pool:
             for parsed in pool.map(_parse_many, chunks, [self.dialect] * workers):
                 for path, document, error in parsed:
                     if document is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import os
 import signal
 import threading
@@ -16,7 +15,6 @@ from concurrent.futures import (
     FIRST_COMPLETED,
     Executor,
     Future,
-    ProcessPoolExecutor,
     ThreadPoolExecutor,
     wait,
 )
@@ -28,6 +26,7 @@ from ops.atomic import write_atomic
 from ops.config.schema import Pipeline, PipelineStep
 from ops.pipeline.execute import StepOutcome, add_to_path, execute_step, resolve_callable
 from ops.pipeline.state import StateFile, fingerprint
+from ops.proc import worker_pool
 
 log = logging.getLogger("proofyard.pipeline")
 
@@ -150,7 +149,7 @@ class Runner:
                 result.statuses[name] = "up-to-date"
         threads, processes = self.external_executors or (
             ThreadPoolExecutor(self.workers),
-            ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("forkserver")),
+            worker_pool(self.workers, "forkserver"),
         )
         # Ctrl-C is counted by a handler and acted on by the scheduler between steps, so an
         # interrupt never lands half-way through starting or recording a step.

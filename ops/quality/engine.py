@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import signal
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ops.atomic import locked, write_atomic
+from ops.proc import worker_pool
 from ops.quality.analysis import FileResult, analyse, content_hash
 
 ANALYSIS_VERSION = "3"
@@ -168,8 +167,7 @@ def _analyse_all(
     chunks = [todo[i : i + CHUNK_FILES] for i in range(0, len(todo), CHUNK_FILES)]
     if workers < 2 or len(chunks) < 2:
         return [item for chunk in chunks for item in _analyse_chunk(chunk, settings)]
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with worker_pool(workers, "fork") as pool:
         return [
             item
             for part in pool.map(_analyse_chunk, chunks, [settings] * len(chunks))

@@ -10,6 +10,7 @@ Only the standard library is imported here, so the children start from a clean s
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import select
@@ -57,17 +58,24 @@ def import_in_child(module: str, timeout_s: float) -> dict:
     chunks = []
     deadline = start + timeout_s
     timed_out = False
-    while True:
+    status = None
+    at_end = False
+    while status is None:
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
             timed_out = True
             break
-        ready, _, _ = select.select([read_fd], [], [], remaining)
-        if ready:
+        # the child's exit ends the wait, even while a process it forked still holds the pipe
+        if at_end:
+            time.sleep(min(remaining, 0.01))
+        elif select.select([read_fd], [], [], min(remaining, 0.05))[0]:
             chunk = os.read(read_fd, 65536)
-            if not chunk:
-                break
             chunks.append(chunk)
+            at_end = not chunk
+        done, raw = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = raw
+            chunks += _readable(read_fd)
     os.close(read_fd)
     if timed_out:
         for target in (-pid, pid):
@@ -75,14 +83,15 @@ def import_in_child(module: str, timeout_s: float) -> dict:
                 os.kill(target, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-    _, status = os.waitpid(pid, 0)
+        _, status = os.waitpid(pid, 0)
+    REAPER.end_tree(grace_s=0.5)  # whatever the import started dies with it
     wall = time.perf_counter() - start
     output.seek(0)
     captured = output.read()[-MAX_OUTPUT:].decode(errors="replace")
     output.close()
     if timed_out:
         return {"status": "timeout", "seconds": wall, "output": captured}
-    if not chunks:
+    if not b"".join(chunks):
         return {
             "status": "crashed",
             "seconds": wall,
@@ -90,6 +99,26 @@ def import_in_child(module: str, timeout_s: float) -> dict:
             "message": f"child ended with wait status {status} before reporting",
         }
     return {**json.loads(b"".join(chunks)), "wall_seconds": wall, "output": captured}
+
+
+def _readable(fd: int) -> list[bytes]:
+    chunks = []
+    while select.select([fd], [], [], 0)[0] and (chunk := os.read(fd, 65536)):
+        chunks.append(chunk)
+    return chunks
+
+
+def _load_reaper():
+    """``ops/reaper.py`` by path: the harness's folder must not join this server's sys.path,
+    where the target's own ``ops`` package, if it has one, must win."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "reaper.py")
+    spec = importlib.util.spec_from_file_location("_proofyard_reaper", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+REAPER = _load_reaper()
 
 
 def preload(specs: list[str]) -> None:
@@ -117,6 +146,7 @@ def _take(module: object, attribute: str) -> None:
 
 
 def main(argv: list[str]) -> None:
+    REAPER.become_subreaper()  # an import's setsid or double-forked children stay findable
     paths = [arg for arg in argv if not arg.startswith("--preload=")]
     sys.path[:0] = paths
     preload([arg.split("=", 1)[1] for arg in argv if arg.startswith("--preload=")])

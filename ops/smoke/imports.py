@@ -17,6 +17,7 @@ from packaging.utils import canonicalize_name
 from ops.deps.imports import collect_imports
 from ops.importnames import distribution_for_import
 from ops.netpolicy import isolated_argv
+from ops.proc import stop_process_group, supervised_argv
 from ops.target import Target
 
 SERVER = Path(__file__).with_name("import_server.py")
@@ -102,7 +103,7 @@ class ImportRunner:
         command += [f"--preload={spec}" for spec in preload]
         argv, self.isolation = isolated_argv(command, allow_hosts, isolate)
         self._process = subprocess.Popen(
-            argv,
+            supervised_argv(argv),
             cwd=cwd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -137,8 +138,7 @@ class ImportRunner:
         try:
             self._process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+            stop_process_group(self._process, grace_s=2.0)
 
     def __enter__(self) -> ImportRunner:
         return self

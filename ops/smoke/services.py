@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from ops.config.schema import ProbeCheck, ServiceCheck
 from ops.netpolicy import decide
-from ops.proc import shell_argv, stop_process_group
+from ops.proc import shell_argv, stop_process_group, supervised_argv
 
 
 class ServiceError(Exception):
@@ -77,7 +77,7 @@ class RunningService:
         full_env = {**os.environ, **(env or {}), **spec.env}
         try:
             self.process = subprocess.Popen(
-                shell_argv(spec.run, False),
+                supervised_argv(shell_argv(spec.run, False), spec.stop_grace_s),
                 cwd=Path(cwd, spec.cwd or "."),
                 env=full_env,
                 stdin=subprocess.DEVNULL,

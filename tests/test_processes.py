@@ -1,0 +1,257 @@
+"""Hostile processes: timeouts hold when a grandchild keeps the pipe, and nothing a run
+starts outlives it (setsid and double-forked children, daemons, kill -9 of the harness)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+
+import psutil
+import pytest
+
+from ops.pipeline.execute import execute_step
+from ops.proc import run_command
+from ops.smoke.imports import ImportRunner
+from tests.conftest import REPO, clean_env, write_tree
+
+pytestmark = pytest.mark.slow
+
+
+def tagged(seconds: int = 60) -> tuple[str, str]:
+    """A tag and Python code that sleeps ``seconds`` with the tag on its command line."""
+    tag = f"proofyard-orphan-{uuid.uuid4().hex[:10]}"
+    return tag, f"import time; time.sleep({seconds})  # {tag}"
+
+
+def left_running(tag: str, within_s: float = 5.0) -> list[str]:
+    """Processes whose command line holds ``tag``, once ``within_s`` seconds have passed
+    without them all ending."""
+    deadline = time.monotonic() + within_s
+    while True:
+        found = []
+        for process in psutil.process_iter(["cmdline", "status"]):
+            try:
+                cmdline = " ".join(process.info["cmdline"] or [])
+                if tag in cmdline and process.info["status"] != psutil.STATUS_ZOMBIE:
+                    found.append(f"{process.pid}: {cmdline}")
+            except psutil.Error:
+                continue
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def setsid_grandchild(code: str, then: str = "") -> list[str]:
+    """A shell whose setsid grandchild runs ``code`` holding stdout; the shell then ``then``."""
+    return ["/bin/sh", "-c", f'setsid {sys.executable} -c "{code}" & {then}']
+
+
+def test_a_command_whose_setsid_grandchild_holds_stdout_ends_at_its_timeout():
+    tag, code = tagged()
+    started = time.monotonic()
+    result = run_command(setsid_grandchild(code, "sleep 60"), timeout_s=3, isolate=False)
+    assert result.timed_out
+    assert time.monotonic() - started < 3 + 2 + 1  # the timeout, the grace, a margin
+    assert left_running(tag) == []
+
+
+def test_a_command_that_exits_leaving_a_setsid_child_returns_at_once():
+    tag, code = tagged()
+    started = time.monotonic()
+    result = run_command(setsid_grandchild(code, "echo done"), timeout_s=30, isolate=False)
+    assert result.returncode == 0 and not result.timed_out and "done" in result.stdout
+    assert time.monotonic() - started < 3
+    assert left_running(tag) == []
+
+
+def test_a_pipeline_step_with_a_setsid_grandchild_ends_within_its_timeout(tmp_path):
+    tag, code = tagged()
+    step = {"name": "s", "run": setsid_grandchild(code, "sleep 60"), "timeout_s": 3}
+    started = time.monotonic()
+    outcome = execute_step({**step, "network": {"isolate": False}}, str(tmp_path))
+    assert not outcome.ok and "timed out" in outcome.detail
+    assert time.monotonic() - started < 3 + 2 + 1
+    assert left_running(tag) == []
+
+
+def test_output_is_kept_to_a_bounded_tail():
+    code = "import sys; sys.stdout.write('x' * 3_000_000 + 'END')"
+    result = run_command([sys.executable, "-c", code], timeout_s=30, output_limit=1000)
+    assert result.stdout.endswith("x" * 997 + "END")
+    assert "[proofyard: 2999003 earlier bytes of output dropped]" in result.stdout
+
+
+def test_an_import_that_double_forks_leaves_nothing(tmp_path):
+    tag, code = tagged()
+    write_tree(
+        tmp_path,
+        {
+            "spawner.py": f"""
+                import os, subprocess, sys
+                if os.fork() == 0:
+                    os.setsid()
+                    if os.fork() == 0:
+                        subprocess.Popen([sys.executable, "-c", {code!r}])
+                    os._exit(0)
+            """
+        },
+    )
+    with ImportRunner([tmp_path], tmp_path, isolate=False) as runner:
+        answer = runner.run("spawner", timeout_s=20)
+        assert answer["status"] == "ok", answer
+        assert left_running(tag) == []
+
+
+def _service_config(tag: str, code: str) -> str:
+    return textwrap.dedent(f"""
+        target: {{root: ., packages: []}}
+        smoke:
+          services:
+            - name: daemon
+              run: ["{sys.executable}", "daemon.py"]
+              ready_port: 1
+              timeout_s: 20
+            - name: never-ready
+              run: ["{sys.executable}", "-c", "{code}"]
+              ready_port: 2
+              timeout_s: 60
+    """)
+
+
+DAEMON = """
+    import os, subprocess, sys
+    if os.fork() == 0:
+        os.setsid()
+        subprocess.Popen([sys.executable, "-c", {code!r}]).wait()
+    os._exit(0)
+"""
+
+
+def test_services_leave_nothing_even_when_pytest_is_killed(tmp_path):
+    daemon_tag, daemon_code = tagged()
+    tag, code = tagged()
+    root = write_tree(
+        tmp_path / "target",
+        {
+            "daemon.py": DAEMON.format(code=daemon_code),
+            "proofyard.yaml": _service_config(tag, code),
+        },
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "smoke",
+            "-k",
+            "service",
+            f"--proofyard-config={root / 'proofyard.yaml'}",
+            f"--reports-dir={tmp_path / 'r'}",
+        ],
+        cwd=REPO,
+        env=clean_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not left_running(tag, within_s=0) and time.monotonic() < deadline:
+            time.sleep(0.2)  # the never-ready service is running: the daemon one went before
+        assert left_running(tag, within_s=0), "the second service never started"
+        assert left_running(daemon_tag) == [], "the daemonized service's child outlived it"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        assert left_running(tag) == []
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+CALL_STEPS = """
+    import subprocess, sys
+
+    def spawn():
+        subprocess.Popen([sys.executable, "-c", {code!r}])
+        return True
+
+    def hang():
+        import time
+        time.sleep(120)
+"""
+
+
+def _pipeline_target(tmp_path, code: str, steps: str):
+    return write_tree(
+        tmp_path,
+        {
+            "steps_mod.py": CALL_STEPS.format(code=code),
+            "proofyard.yaml": f"""
+                target: {{root: .}}
+                pipelines:
+                  p:
+                    workers: 2
+                    steps:
+{textwrap.indent(textwrap.dedent(steps).strip(), " " * 22)}
+            """,
+        },
+    )
+
+
+def test_a_call_step_spawning_a_child_leaves_nothing_after_the_run(tmp_path):
+    tag, code = tagged()
+    root = _pipeline_target(tmp_path, code, '- {name: spawn, call: "steps_mod:spawn"}')
+    result = subprocess.run(
+        [sys.executable, "-m", "ops", "pipeline", "run", "p"],
+        cwd=root,
+        env=clean_env(PYTHONPATH=str(REPO)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert left_running(tag) == []
+
+
+def test_a_killed_pipeline_runner_leaves_no_worker_forkserver_or_child(tmp_path):
+    tag, code = tagged()
+    root = _pipeline_target(
+        tmp_path,
+        code,
+        """
+        - {name: spawn, call: "steps_mod:spawn"}
+        - {name: hang, call: "steps_mod:hang", needs: [spawn]}
+        - {name: run, run: ["/bin/sh", "-c", "setsid sleep 120 & sleep 120"]}
+        """,
+    )
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "ops", "pipeline", "run", "p"],
+        cwd=root,
+        env=clean_env(PYTHONPATH=str(REPO)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not left_running(tag, within_s=0):
+            time.sleep(0.2)
+        time.sleep(1.0)  # the hang step is running in a worker
+        tree = psutil.Process(runner.pid).children(recursive=True)
+        assert tree, "the runner started no processes"
+        runner.kill()
+        runner.wait()
+        _, alive = psutil.wait_procs(tree, timeout=5)
+        assert [
+            " ".join(p.cmdline()) for p in alive if p.is_running() and p.status() != "zombie"
+        ] == []
+        assert left_running(tag) == []
+    finally:
+        if runner.poll() is None:
+            runner.kill()
