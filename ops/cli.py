@@ -113,10 +113,19 @@ def _config_reference(args: argparse.Namespace) -> int:
 
 
 def _config_validate(args: argparse.Namespace) -> int:
-    from ops.config import load_config
+    from ops.config import ConfigError, load_config
 
     loaded = load_config(args.file, environ={})
-    print(f"{loaded.path}: valid (target {loaded.target_root})")
+    errors = []
+    for name in loaded.environments:  # each overlay applied on its own, as --env NAME would
+        try:
+            load_config(args.file, env_name=name, environ={})
+        except ConfigError as exc:
+            errors.append(f"with --env {name}: {exc}")
+    if errors:
+        raise ConfigError("\n".join(errors))
+    overlays = f", environments: {', '.join(loaded.environments)}" if loaded.environments else ""
+    print(f"{loaded.path}: valid (target {loaded.target_root}{overlays})")
     return 0
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -9,6 +12,7 @@ import pytest
 
 from ops.config import ConfigError, load_config
 from ops.config.loader import effective_values
+from tests.conftest import REPO
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -169,3 +173,102 @@ def test_bad_env_var_and_set_values_name_their_source(tmp_path):
 def test_missing_config_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="configuration file not found"):
         load_config("nope.yaml", environ={}, cwd=tmp_path)
+
+
+def _laughs(levels: int = 9) -> str:
+    """A billion-laughs document whose aliases sit in valid list keys."""
+    text = 'target:\n  root: .\n  docs: &l0 ["a", "a", "a", "a", "a", "a", "a", "a", "a", "a"]\n'
+    text += "environments:\n"
+    for level in range(1, levels + 1):
+        items = ", ".join([f"*l{level - 1}"] * 10)
+        text += f"  e{level}:\n    target:\n      exclude: &l{level} [{items}]\n"
+    return text
+
+
+def test_a_billion_laughs_config_is_refused_fast_and_small(tmp_path):
+    path = tmp_path / "proofyard.yaml"
+    path.write_text(_laughs(), encoding="utf-8")
+    code = (
+        "import resource, sys, time\n"
+        "from ops.config import ConfigError, load_config\n"
+        "start = time.process_time()\n"
+        "try:\n"
+        f"    load_config({str(path)!r}, environ={{}})\n"
+        "except ConfigError as exc:\n"
+        "    print(exc)\n"
+        "print(time.process_time() - start)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    message, cpu_s, peak_kb = result.stdout.strip().splitlines()
+    assert "refused YAML: expands to more than 100000 values through aliases" in message
+    assert f"{path}:" in message
+    assert float(cpu_s) < 1.0  # CPU time: the machine's load does not move it
+    assert int(peak_kb) < 100 * 1024
+
+
+def test_deep_nesting_is_a_config_error_not_a_recursion_error(tmp_path):
+    path = tmp_path / "proofyard.yaml"
+    path.write_text("target:\n  packages: " + "[" * 20000 + "]" * 20000 + "\n")
+    with pytest.raises(ConfigError, match=r"proofyard.yaml:2:\d+: refused YAML: nested deeper"):
+        load_config(path, environ={})
+
+
+def test_duplicate_keys_are_an_error_naming_both_lines(tmp_path):
+    path = write(
+        tmp_path,
+        """\
+        target:
+          root: .
+        smoke:
+          imports:
+            timeout_s: 5
+            timeout_s: 6
+        """,
+    )
+    with pytest.raises(
+        ConfigError, match=r"proofyard.yaml:6:5: .*duplicate key 'timeout_s' \(first at line 5\)"
+    ):
+        load_config(path, environ={})
+
+
+def test_anchors_and_merge_keys_within_bounds_still_load(tmp_path):
+    path = write(
+        tmp_path,
+        """\
+        target:
+          root: .
+          docs: &docs ["README.md"]
+          exclude: *docs
+        """,
+    )
+    assert load_config(path, environ={}).config.target.exclude == ["README.md"]
+
+
+def test_config_validate_checks_every_overlay(tmp_path):
+    write(
+        tmp_path,
+        """\
+        target:
+          root: .
+        environments:
+          ci:
+            smoke: {imports: {timeout_s: 60}}
+          nightly:
+            smoke: {imports: {timeout_s: -1}}
+        """,
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "ops", "config", "validate", "proofyard.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert result.returncode == 2
+    assert "with --env nightly:" in result.stderr
+    assert "proofyard.yaml:7 (environments.nightly): smoke.imports.timeout_s" in result.stderr
+    assert "--env ci" not in result.stderr and "Traceback" not in result.stderr

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from ops.config import yamlsafe
 from ops.config.schema import ProofyardConfig
 from ops.usage import UsageError
 
@@ -39,6 +40,7 @@ class LoadedConfig:
     target_root: Path
     env_name: str | None = None
     origins: Mapping[KeyPath, str] = field(default_factory=dict)
+    environments: tuple[str, ...] = ()  # the overlays the file defines
 
     def origin_of(self, key_path: KeyPath) -> str:
         """The layer that set the value at ``key_path``; ``default`` when no layer did."""
@@ -66,6 +68,7 @@ def load_config(
     origins: dict[KeyPath, str] = {}
     merged: dict[str, Any] = {}
     marks: dict[KeyPath, tuple[int, int]] = {}
+    environments: Any = {}
     if config_path is not None:
         data, marks = _read_yaml(config_path)
         environments = data.pop("environments", {})
@@ -92,7 +95,8 @@ def load_config(
     if not target_root.is_dir():
         where = _origin_label(origins, ("target", "root"))
         raise ConfigError(f"{where}: target.root: directory {target_root} does not exist")
-    return LoadedConfig(config, config_path, target_root, env_name, dict(origins))
+    names = tuple(map(str, environments)) if isinstance(environments, dict) else ()
+    return LoadedConfig(config, config_path, target_root, env_name, dict(origins), names)
 
 
 def effective_values(loaded: LoadedConfig) -> list[tuple[str, Any, str]]:
@@ -129,13 +133,14 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[KeyPath, tuple[int, int
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yamlsafe.compose(text)
+        data = yamlsafe.construct(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: malformed YAML: {problem}") from None
+        kind = "refused YAML" if isinstance(exc, yamlsafe.UnsafeYAML) else "malformed YAML"
+        raise ConfigError(f"{where}: {kind}: {problem}") from None
     if data is None:
         return {}, {}
     if not isinstance(data, dict):
@@ -209,7 +214,7 @@ def _set_layer(sets: Iterable[str]) -> list[tuple[KeyPath, Any, str]]:
 def _parse_scalar(raw: str) -> Any:
     """Values from the environment or --set are YAML scalars: 5, true, [a, b]; else the text."""
     try:
-        return yaml.safe_load(raw) if raw.strip() else raw
+        return yamlsafe.safe_load(raw) if raw.strip() else raw
     except yaml.YAMLError:
         return raw
 
