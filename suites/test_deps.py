@@ -8,7 +8,7 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from ops.deps import advisories, checks, licenses, wheelhouse
-from ops.deps.imports import collect_imports, import_findings
+from ops.deps.imports import file_imports, import_findings
 from ops.env.facts import python_satisfies
 from ops.findings import Finding
 from ops.importnames import stdlib_for
@@ -96,19 +96,9 @@ def import_report(target, declarations, environment, proofyard_config):
     section = proofyard_config.config.deps
     uses, errors = [], []
     for _name, path in target.modules():
-        relative = path.relative_to(target.root).as_posix()
-        try:
-            uses += collect_imports(relative, path.read_text(encoding="utf-8"))
-        except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
-            errors.append(
-                Finding(
-                    "deps.unparsable",
-                    f"cannot parse: {exc}",
-                    relative,
-                    getattr(exc, "lineno", None),
-                    context=str(exc),
-                )
-            )
+        found_uses, error = file_imports(path, path.relative_to(target.root).as_posix())
+        uses += found_uses
+        errors += [error] if error else []
     requires = target.pyproject.get("project", {}).get("requires-python")
     oldest = oldest_python(requires) or tuple(map(int, environment.python.split(".")[:2]))
     newest = tuple(map(int, environment.python.split(".")[:2]))

@@ -7,7 +7,7 @@ import pytest
 from fixtures.config import loaded_config
 from fixtures.docs import docset_for, target_of
 from ops.docs import blocks, generated
-from ops.docs.links import check_document_links, required_documents
+from ops.docs.links import check_document_links, required_documents, unreadable_finding
 from ops.docs.online import LinkCache, check_urls
 from ops.findings import Finding
 from ops.proc import run_command, shell_argv
@@ -28,7 +28,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "document" in metafunc.fixturenames:
         metafunc.parametrize(
             "document",
-            [pytest.param(p, id=docs.relative(p)) for p in paths]
+            [pytest.param(p, id=docs.relative(p)) for p in sorted([*paths, *docs.unreadable])]
             or _skip_param("target.docs matches no document"),
         )
     if "block" in metafunc.fixturenames:
@@ -57,6 +57,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def test_links(document, docset, check):
+    if document in docset.unreadable:
+        check.finding(unreadable_finding(docset.relative(document), docset.unreadable[document]))
+        check.assert_no_findings(f"{docset.relative(document)}: unreadable document")
     report = check_document_links(docset.documents[document], docset)
     for kind, number in report.inspected.items():
         check.inspected(kind, number)

@@ -430,3 +430,30 @@ def test_deps_suite_end_to_end(run_harness, make_target, tmp_path, defective):
         "deps.pin-drift",
         "deps.version-mismatch",
     ]
+
+
+@pytest.mark.slow
+def test_a_pathological_file_is_a_finding_for_that_file_only(run_harness, make_target, tmp_path):
+    chain = "import os\nx = 1" + "+1" * 500_000 + "\n"  # 1 MB: ast recursion gives out
+    root = make_target(
+        {
+            "pyproject.toml": '[project]\nname = "deep"\nversion = "0.1"\ndependencies = []\n',
+            "pkg/__init__.py": "",
+            "pkg/chain.py": chain,
+            "pkg/ok.py": "import json\n",
+        },
+        "target:\n  packages: [pkg]\n",
+    )
+    result = run_harness(
+        "-m", "smoke or deps", "-k", "import", f"--proofyard-config={root / 'proofyard.yaml'}"
+    )
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    outcomes = {
+        t["nodeid"].split("::")[-1]: t["outcome"]
+        for suite in summary["suites"].values()
+        for t in suite["tests"]
+    }
+    assert outcomes["test_import[pkg.ok]"] == "passed", result.stdout[-3000:]
+    assert outcomes["test_import[pkg.chain]"] == "failed"
+    assert "pkg/chain.py: [deps.unparsable] too deeply nested to analyse" in result.stdout
+    assert "INTERNALERROR" not in result.stdout and "RecursionError" not in result.stderr

@@ -370,3 +370,29 @@ def test_markers_quoted_in_code_are_not_sections(tmp_path):
     text = "Use `<!-- BEGIN generated:NAME -->` and\n\n```html\n<!-- END generated:NAME -->\n```\n"
     doc = parse_markdown(tmp_path / "a.md", text)
     assert doc.generated == [] and doc.problems == []
+
+
+@pytest.mark.slow
+def test_unreadable_documents_fail_naming_the_file(run_harness, make_target, tmp_path):
+    root = make_target({"README.md": "# Top\n\nSee [top](#top).\n"}, "target:\n  docs: ['*.md']\n")
+    (root / "latin1.md").write_bytes("# Caf\xe9\n".encode("latin-1"))
+    (root / "binary.md").write_bytes(b"\x00\xff\xfe" * 100)
+    (root / "dangling.md").symlink_to(root / "gone.md")
+    result = run_harness(
+        "-m", "docs", "-k", "test_links", f"--proofyard-config={root / 'proofyard.yaml'}"
+    )
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    outcomes = {
+        t["nodeid"].split("[")[-1].rstrip("]"): t["outcome"]
+        for t in summary["suites"]["docs"]["tests"]
+    }
+    assert outcomes == {
+        "README.md": "passed",
+        "binary.md": "failed",
+        "dangling.md": "failed",
+        "latin1.md": "failed",
+    }, result.stdout[-3000:]
+    assert (
+        "cannot read latin1.md: not UTF-8 text (byte 5: invalid continuation byte)" in result.stdout
+    )
+    assert "cannot read dangling.md: No such file or directory" in result.stdout

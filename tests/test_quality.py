@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import sysconfig
 import textwrap
 from pathlib import Path
@@ -16,7 +17,7 @@ from ops.findings import Finding
 from ops.quality import gates
 from ops.quality.analysis import analyse
 from ops.quality.engine import Settings, run_analysis
-from ops.quality.lint import run_ruff
+from ops.quality.lint import ruff_command, run_ruff
 from ops.quality.ratchet import fingerprint_counts, new_findings
 from tests.conftest import write_tree
 
@@ -316,3 +317,39 @@ def test_ratchet_mode_end_to_end(run_harness, make_target, tmp_path):
     assert "pkg/new.py:2:5: [quality.print]" in failing.stdout
     summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
     assert summary["suites"]["quality"]["counts"] == {"failed": 1}
+
+
+def _crashing_ruff(tmp_path, poison: str):
+    """A ruff that fails (as a panic does) whenever ``poison`` is among its files."""
+    real = ruff_command()
+    script = tmp_path / "fake-ruff"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import os, sys\n"
+        f"if {poison!r} in sys.argv:\n"
+        "    sys.exit('error: Ruff crashed: panicked while linting')\n"
+        f"os.execv({real[0]!r}, [{real[0]!r}, *sys.argv[1:]])\n"
+    )
+    script.chmod(0o755)
+    return [str(script)]
+
+
+def test_one_file_cannot_lose_the_lint_gate_for_the_rest(tmp_path, monkeypatch):
+    files = {f"m{index}.py": "import os\n" for index in range(7)}
+    root = write_tree(tmp_path / "t", {**files, "poison.py": "x = 1\n"})
+    (root / "dangling.py").symlink_to(root / "missing.py")
+    (root / "folder.py").mkdir()
+    fake = _crashing_ruff(tmp_path, "poison.py")
+    monkeypatch.setattr("ops.quality.lint.ruff_command", lambda: fake)
+    paths = sorted(root.glob("*.py"))
+    lint = run_ruff(root, paths, argv_budget=20)  # a few files per call: batches, then halves
+    by_rule = {}
+    for finding in lint.findings:
+        by_rule.setdefault(finding.rule, []).append(finding.path)
+    assert sorted(by_rule["ruff.F401"]) == sorted(files)  # every other file still linted
+    assert by_rule["quality.lint-crash"] == ["poison.py"]
+    assert sorted(by_rule["quality.unreadable"]) == ["dangling.py", "folder.py"]
+    assert lint.files == len(paths)
+    monkeypatch.undo()
+    clean = run_ruff(root, [root / "poison.py"])  # the real ruff: a clean file, no finding
+    assert clean.findings == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from ops.findings import Finding
 from ops.importnames import KNOWN_IMPORT_NAMES, distribution_for_import
@@ -117,6 +118,20 @@ def collect_imports(path: str, source: str) -> list[ImportUse]:
         collector.probed = probe.probed
     collector.visit(tree)
     return collector.uses
+
+
+def file_imports(path: Path, relative: str) -> tuple[list[ImportUse], Finding | None]:
+    """The imports of one file, or the finding that says why it cannot be read or parsed
+    (never an exception: one pathological file must not stop the analysis of the rest)."""
+    try:
+        return collect_imports(relative, path.read_text(encoding="utf-8")), None
+    except (OSError, UnicodeDecodeError) as exc:
+        problem, line = f"cannot read: {exc}", None
+    except (SyntaxError, ValueError) as exc:
+        problem, line = f"cannot parse: {exc}", getattr(exc, "lineno", None)
+    except (RecursionError, MemoryError) as exc:
+        problem, line = f"too deeply nested to analyse ({type(exc).__name__})", None
+    return [], Finding("deps.unparsable", problem, relative, line, context=problem)
 
 
 def distribution_of(module: str, owners: Mapping[str, set[str]]) -> set[str]:

@@ -46,6 +46,21 @@ def lexical(path: Path) -> Path:
     return Path(os.path.normpath(os.path.abspath(path)))
 
 
+def unreadable_reason(exc: Exception) -> str:
+    """Why a document could not be read or parsed, in words."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start}: {exc.reason})"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to parse"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc)
+
+
+def unreadable_finding(relative: str, reason: str) -> Finding:
+    return Finding("docs.unreadable", f"cannot read {relative}: {reason}", relative, context=reason)
+
+
 def _parse_many(paths: list[Path], dialect: Dialect) -> list[tuple[Path, Document | None, str]]:
     parsed = []
     for path in paths:
@@ -53,8 +68,8 @@ def _parse_many(paths: list[Path], dialect: Dialect) -> list[tuple[Path, Documen
             parsed.append(
                 (path, parse_document(path, path.read_text(encoding="utf-8"), dialect), "")
             )
-        except (OSError, UnicodeDecodeError) as exc:
-            parsed.append((path, None, str(exc)))
+        except (OSError, UnicodeDecodeError, RecursionError) as exc:
+            parsed.append((path, None, unreadable_reason(exc)))
     return parsed
 
 
@@ -100,10 +115,10 @@ class DocSet:
         if path not in self.documents and path not in self.unreadable:
             try:
                 text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                self.unreadable[path] = str(exc)
+                self.documents[path] = parse_document(path, text, self.dialect)
+            except (OSError, UnicodeDecodeError, RecursionError) as exc:
+                self.unreadable[path] = unreadable_reason(exc)
                 return None
-            self.documents[path] = parse_document(path, text, self.dialect)
         return self.documents.get(path)
 
     def relative(self, path: Path) -> str:

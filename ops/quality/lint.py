@@ -20,7 +20,7 @@ OUTPUT_CACHE = "proofyard-lint-output.json"
 
 
 class LintError(Exception):
-    """ruff is missing or failed (not: found violations)."""
+    """ruff is missing (not: found violations, nor failed on a file)."""
 
 
 @dataclass
@@ -37,6 +37,9 @@ def ruff_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "ruff"]
 
 
+ARGV_BUDGET = 100_000  # characters of file names per ruff call: far below any ARG_MAX
+
+
 def run_ruff(
     root: Path,
     files: Sequence[Path],
@@ -44,17 +47,24 @@ def run_ruff(
     severity: str = "error",
     timeout_s: float = 600,
     cache_dir: Path | None = None,
+    argv_budget: int = ARGV_BUDGET,
 ) -> LintResult:
     """``ruff check`` on ``files`` from ``root``, so the target's own ruff configuration
     (pyproject.toml, ruff.toml) applies; ruff's own cache goes to ``cache_dir`` (never into
-    the target), or is off."""
-    relative = [str(path.relative_to(root)) for path in files]
-    key = _input_key(root, files, args) if cache_dir else ""
+    the target), or is off.
+
+    No one file loses the gate for the rest: an unreadable file is a finding of its own,
+    files go to ruff in batches (never one argv past the system's limit), and a batch ruff
+    fails on is split until the file it fails on is found and reported as a finding.
+    """
+    _require_ruff()
+    readable, unreadable = _readable(root, files, severity)
+    key = _input_key(root, readable, args) if cache_dir else ""
     reused = _cached_output(cache_dir, key) if cache_dir else None
     if reused is not None:
-        return LintResult([Finding.from_dict(item) for item in reused], len(files))
-    argv = [
-        *ruff_command(),
+        findings = [Finding.from_dict(item) for item in reused]
+        return LintResult([*unreadable, *findings], len(files))
+    options = [
         "check",
         "--output-format",
         "json",
@@ -63,21 +73,108 @@ def run_ruff(
         "--force-exclude",
         *args,
         "--",
-        *relative,
     ]
+    relative = [str(path.relative_to(root)) for path in readable]
+    items: list[dict] = []
+    crashed: list[Finding] = []
+    for batch in _batches(relative, argv_budget):
+        _lint_batch(root, options, batch, timeout_s, items, crashed, severity)
+    lint = LintResult([*unreadable, *crashed], files=len(files))
+    lint.findings += _findings(root, items, severity)
+    if cache_dir and not crashed:
+        payload = {"key": key, "findings": [f.to_dict() for f in lint.findings[len(unreadable) :]]}
+        write_atomic(cache_dir / OUTPUT_CACHE, json.dumps(payload, separators=(",", ":")))
+    return lint
+
+
+def _require_ruff() -> None:
     try:
         result = subprocess.run(
-            argv, cwd=root, capture_output=True, text=True, timeout=timeout_s, check=False
+            [*ruff_command(), "--version"], capture_output=True, text=True, timeout=60, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise LintError(f"cannot run ruff: {exc}") from None
     if result.returncode != 0:
-        raise LintError(f"ruff exited {result.returncode}: {result.stderr.strip()[-800:]}")
+        raise LintError(f"cannot run ruff: {result.stderr.strip()[-400:]}")
+
+
+def _readable(root: Path, files: Sequence[Path], severity: str) -> tuple[list[Path], list[Finding]]:
+    readable, unreadable = [], []
+    for path in files:
+        try:
+            with path.open("rb") as handle:
+                handle.read(1)
+        except OSError as exc:
+            relative = path.relative_to(root).as_posix()
+            message = f"cannot read {relative}: {exc.strerror or exc}; not linted"
+            unreadable.append(
+                Finding("quality.unreadable", message, relative, severity=severity, context="read")
+            )
+        else:
+            readable.append(path)
+    return readable, unreadable
+
+
+def _batches(names: list[str], budget: int) -> list[list[str]]:
+    batches: list[list[str]] = []
+    size = budget + 1
+    for name in names:
+        if size + len(name) + 1 > budget:
+            batches.append([])
+            size = 0
+        batches[-1].append(name)
+        size += len(name) + 1
+    return batches
+
+
+def _lint_batch(
+    root: Path,
+    options: list[str],
+    batch: list[str],
+    timeout_s: float,
+    items: list[dict],
+    crashed: list[Finding],
+    severity: str,
+) -> None:
+    """Lint one batch; where ruff fails, halve it until the failing file is alone."""
     try:
-        items = json.loads(result.stdout or "[]")
-    except ValueError as exc:
-        raise LintError(f"ruff printed no JSON: {exc}") from None
-    lint = LintResult(files=len(files))
+        result = subprocess.run(
+            [*ruff_command(), *options, *batch],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        result = None
+        failure = f"ruff did not finish: {exc}"
+    else:
+        failure = f"ruff exited {result.returncode}: {result.stderr.strip()[-400:]}"
+        if result.returncode == 0:
+            try:
+                items += json.loads(result.stdout or "[]")
+                return
+            except ValueError as exc:
+                failure = f"ruff printed no JSON: {exc}"
+    if len(batch) == 1:
+        crashed.append(
+            Finding(
+                "quality.lint-crash",
+                f"{failure}; this file was not linted",
+                batch[0],
+                severity=severity,
+                context="ruff",
+            )
+        )
+        return
+    middle = len(batch) // 2
+    for half in (batch[:middle], batch[middle:]):
+        _lint_batch(root, options, half, timeout_s, items, crashed, severity)
+
+
+def _findings(root: Path, items: list[dict], severity: str) -> list[Finding]:
+    findings = []
     lines_of: dict[str, list[str]] = {}
     prefix = str(root.resolve()) + "/"
     for item in items:
@@ -91,7 +188,7 @@ def run_ruff(
         source = (
             lines_of[path_text][line - 1] if line and 0 < line <= len(lines_of[path_text]) else ""
         )
-        lint.findings.append(
+        findings.append(
             Finding(
                 f"ruff.{code}",
                 item.get("message", ""),
@@ -102,10 +199,7 @@ def run_ruff(
                 context=f"{code}:{source.strip()}",
             )
         )
-    if cache_dir:
-        payload = {"key": key, "findings": [finding.to_dict() for finding in lint.findings]}
-        write_atomic(cache_dir / OUTPUT_CACHE, json.dumps(payload, separators=(",", ":")))
-    return lint
+    return findings
 
 
 def _input_key(root: Path, files: Sequence[Path], args: Sequence[str]) -> str:

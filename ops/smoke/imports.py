@@ -14,7 +14,7 @@ from typing import Any, Literal
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from ops.deps.imports import collect_imports
+from ops.deps.imports import file_imports
 from ops.importnames import distribution_for_import
 from ops.netpolicy import isolated_argv
 from ops.proc import stop_process_group, supervised_argv
@@ -174,10 +174,7 @@ def third_party_imports(target: Target) -> list[str]:
     own = {name.split(".")[0] for name in target.package_dirs}
     wanted: dict[str, set[str]] = {}
     for _module, path in target.modules():
-        try:
-            uses = collect_imports(str(path), path.read_text(encoding="utf-8"))
-        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-            continue  # the child's import reports the file
+        uses, _unparsable = file_imports(path, str(path))  # the child's import reports it
         for use in uses:
             if not use.optional and use.module not in own and use.module != "__main__":
                 wanted.setdefault(use.dotted, set()).update(use.names)
