@@ -23,6 +23,7 @@ def write_atomic(path: Path, data: str | bytes, durable: bool = True) -> None:
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; the user's umask decides
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
@@ -35,6 +36,20 @@ def write_atomic(path: Path, data: str | bytes, durable: bool = True) -> None:
         raise
     if durable:
         _fsync_dir(path.parent)
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where ``/proc`` tells (thread-safe)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -11,6 +13,7 @@ import time
 
 import pytest
 
+from ops.atomic import write_atomic
 from ops.baseline import BaselineError, BaselineStore, compare
 from tests.conftest import REPO
 
@@ -112,3 +115,14 @@ def test_concurrent_ratchets_lose_no_entry(tmp_path):
         assert proc.wait(timeout=max(1, deadline - time.time())) == 0
     assert len(BaselineStore(path).load()) == 75
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027, 0o002])
+def test_atomic_writes_honour_the_users_umask(tmp_path, mask):
+    previous = os.umask(mask)
+    try:
+        write_atomic(tmp_path / "summary.json", "{}\n")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "summary.json").stat().st_mode) == 0o666 & ~mask
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]

@@ -69,6 +69,7 @@ def _read_reports(folder):
     summary = json.loads((folder / "summary.json").read_text())
     sarif = json.loads((folder / "findings.sarif").read_text())
     junit = ET.parse(folder / "junit.xml").getroot()
+    assert not (folder / ".junit.xml.partial").exists()  # renamed whole into place
     return summary, sarif, junit
 
 

@@ -11,6 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from pydantic import ValidationError
 
@@ -253,6 +254,14 @@ def test_the_same_dag_on_dask_writes_an_identical_state(workspace):
     (workspace / "state.json").unlink()
     with dask_executors(None, 2) as executors:
         on_dask = runner(workspace, DAG, executors=executors).run()
+        listening = [
+            connection.laddr
+            for process in [psutil.Process(), *psutil.Process().children(recursive=True)]
+            for connection in process.net_connections(kind="inet")
+            if connection.status == psutil.CONN_LISTEN
+        ]
+    assert listening and all(address.ip == "127.0.0.1" for address in listening), listening
+    assert 8787 not in {address.port for address in listening}  # the dashboard is off
     assert local.statuses == on_dask.statuses == dict.fromkeys("abc", "succeeded")
     assert StateFile(workspace / "state.json").comparable() == local_state
 

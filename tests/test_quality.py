@@ -16,6 +16,7 @@ from ops.config.schema import QualityConfig
 from ops.findings import Finding
 from ops.quality import gates
 from ops.quality.analysis import analyse
+from ops.quality.coverage_gate import CoverageError, run_under_coverage
 from ops.quality.engine import Settings, run_analysis
 from ops.quality.lint import ruff_command, run_ruff
 from ops.quality.ratchet import fingerprint_counts, new_findings
@@ -353,3 +354,19 @@ def test_one_file_cannot_lose_the_lint_gate_for_the_rest(tmp_path, monkeypatch):
     monkeypatch.undo()
     clean = run_ruff(root, [root / "poison.py"])  # the real ruff: a clean file, no finding
     assert clean.findings == []
+
+
+def test_coverage_gate_runs_python_placeholder_and_fails_on_failing_tests(tmp_path):
+    root = write_tree(
+        tmp_path / "t",
+        {
+            "mod.py": "def f(x):\n    return x + 1\n",
+            "test_ok.py": "import mod\n\ndef test_f():\n    assert mod.f(1) == 2\n",
+            "test_bad.py": "import mod\n\ndef test_f():\n    assert mod.f(1) == 3\n",
+        },
+    )
+    pytest_args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:proofyard-options"]
+    totals, how = run_under_coverage(["{python}", *pytest_args, "test_ok.py"], root, 120)
+    assert totals.statements > 0 and how.startswith("exited 0")
+    with pytest.raises(CoverageError, match="exited 1"):
+        run_under_coverage([*pytest_args, "test_bad.py"], root, 120)

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from ops.atomic import current_umask
+
 CHUNK = 1 << 16
 RATIO_FLOOR_BYTES = 64 << 20  # below this total, the ratio bound does not apply
 MARKER = ".proofyard-unpacked"
@@ -70,7 +72,7 @@ def unpack(archive: Path, destination: Path, kind: str, limits: UnpackLimits) ->
         )
         _refuse_escaping_links(staging)
         (staging / MARKER).write_text(f"{archive.name}\n", encoding="utf-8")
-        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700; the user's umask decides
+        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes 0700; the user's umask decides
         _move_into_place(staging, destination)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -99,12 +101,6 @@ def _move_into_place(staging: Path, destination: Path) -> None:
     destination.replace(old / "previous")
     staging.replace(destination)
     shutil.rmtree(old, ignore_errors=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _inside(root: str, path: str) -> bool:

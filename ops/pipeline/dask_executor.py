@@ -11,7 +11,8 @@ from concurrent.futures import Executor
 def dask_executors(address: str | None, workers: int) -> Iterator[tuple[Executor, Executor]]:
     """The same executor for subprocess and call steps: a Dask client's executor, on the
     given scheduler or on a local cluster listening on 127.0.0.1 only (its dashboard off,
-    since Dask's comms are unencrypted)."""
+    since Dask's comms are unencrypted; the scheduler's HTTP routes, which Dask starts even
+    then and would put on port 8787, go to a free loopback port)."""
     try:
         from distributed import Client, LocalCluster
     except ImportError as exc:
@@ -28,6 +29,7 @@ def dask_executors(address: str | None, workers: int) -> Iterator[tuple[Executor
                     threads_per_worker=1,
                     host="127.0.0.1",
                     dashboard_address=None,
+                    scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
                     processes=True,
                 )
             )

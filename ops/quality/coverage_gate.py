@@ -8,7 +8,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ops.proc import run_command
+from ops.proc import PYTHON_PLACEHOLDER, run_command, shell_argv
 
 
 class CoverageError(Exception):
@@ -57,7 +57,12 @@ def read_totals(data_file: Path) -> CoverageTotals:
 def run_under_coverage(
     command: list[str], root: Path, timeout_s: float
 ) -> tuple[CoverageTotals, str]:
-    """Run ``command`` (a Python program's argv after the interpreter) under coverage."""
+    """Run ``command`` under coverage: a Python program's argv after the interpreter
+    (a leading ``{python}`` may name the interpreter, as in other commands). Failing tests
+    fail the gate: their coverage does not measure the code that works."""
+    if command[:1] == [PYTHON_PLACEHOLDER]:
+        command = command[1:]
+    command = shell_argv(command, False)
     with tempfile.TemporaryDirectory() as folder:
         data_file = Path(folder) / ".coverage"
         argv = [
@@ -70,7 +75,7 @@ def run_under_coverage(
             *command,
         ]
         result = run_command(argv, timeout_s=timeout_s, cwd=root)
-        if result.error or result.timed_out or not data_file.exists():
+        if result.error or result.timed_out or result.returncode != 0 or not data_file.exists():
             raise CoverageError(
                 f"coverage run {' '.join(command)}: {result.describe()}\n{result.output[-1500:]}"
             )
