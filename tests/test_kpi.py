@@ -9,8 +9,10 @@ import sys
 import textwrap
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from ops.config.schema import KpiRule
+from ops.kpi import prometheus
 from ops.kpi.history import History, RunRecord, metric_key
 from ops.kpi.ingest import JsonLinesTail, parse_prometheus, scrape
 from ops.kpi.rules import evaluate
@@ -195,3 +197,26 @@ def test_kpi_suite_skips_without_history_and_judges_the_latest_run(
     failing = run_harness(*args)
     assert failing.returncode == 1
     assert "rule ratio: ratio = 3 (reference 4, median of 3 earlier runs)" in failing.stdout
+
+
+def test_prometheus_export_escapes_hostile_names_and_labels():
+    text = prometheus.render(
+        {
+            'acc{task=a"} 1\nproofyard_injected 9\n#}': 0.5,
+            "fitness{agent=magi}{rule=fitness,run=r1}": 0.56,
+            "loss": 1.25,
+            "label": "not a number",
+        }
+    )
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert "proofyard_injected" not in families  # no line was injected
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in families.values()
+        for s in f.samples
+    }
+    assert samples == {
+        ("proofyard_acc", (("task", 'a"} 1\nproofyard_injected 9\n#'),)): 0.5,
+        ("proofyard_fitness", (("agent", "magi"), ("rule", "fitness"), ("run", "r1"))): 0.56,
+        ("proofyard_loss", ()): 1.25,
+    }

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from ops.config import LoadedConfig, load_config
+from ops.kpi import prometheus
 from ops.kpi.charts import safe_name, steps_svg, trend_svg
 from ops.kpi.history import History
 from ops.usage import UsageError
@@ -103,13 +104,5 @@ def _export(args: argparse.Namespace) -> int:
         for run in runs:
             for key, entry in run.metrics.items():
                 latest[key] = entry["value"]
-        for key, value in sorted(latest.items()):
-            name, _, labels = key.partition("{")
-            labels = labels.rstrip("}")
-            rendered = ",".join(
-                f'{k}="{v}"'
-                for k, _, v in (pair.partition("=") for pair in labels.split(",") if pair)
-            )
-            metric = "proofyard_" + "".join(c if c.isalnum() else "_" for c in name)
-            print(f"{metric}{{{rendered}}} {value}" if rendered else f"{metric} {value}")
+        sys.stdout.write(prometheus.render(latest))
     return 0
