@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fixtures.config import loaded_config
-from fixtures.docs import docset_for, target_of
+from fixtures.docs import docs_may_run, docset_for, target_of
 from ops.docs import blocks, generated
 from ops.docs.links import check_document_links, required_documents, unreadable_finding
 from ops.docs.online import LinkCache, check_urls
@@ -20,7 +20,12 @@ def _skip_param(reason):
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if not {"document", "block", "section"} & set(metafunc.fixturenames):
+    wanted = {"document", "block", "section"} & set(metafunc.fixturenames)
+    if not wanted:
+        return
+    if not docs_may_run(metafunc.config):  # deselected by -m: do not read the documents
+        for name in sorted(wanted):
+            metafunc.parametrize(name, _skip_param("docs not selected"))
         return
     docs = docset_for(metafunc.config)
     mode = loaded_config(metafunc.config).config.docs.python_blocks

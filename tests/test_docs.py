@@ -6,9 +6,11 @@ import http.server
 import json
 import socket
 import threading
+import types
 
 import pytest
 
+from fixtures.docs import docs_may_run
 from ops.docs import blocks, generated
 from ops.docs.links import DocSet, check_document_links, required_documents
 from ops.docs.online import LinkCache, check_urls
@@ -396,3 +398,20 @@ def test_unreadable_documents_fail_naming_the_file(run_harness, make_target, tmp
         "cannot read latin1.md: not UTF-8 text (byte 5: invalid continuation byte)" in result.stdout
     )
     assert "cannot read dangling.md: No such file or directory" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("markexpr", "may_run"),
+    [
+        ("", True),
+        ("docs", True),
+        ("smoke", False),
+        ("not docs", False),
+        ("smoke or not kpi", True),
+        ("docs or deps or quality", True),
+        ("quality and not slow", False),
+    ],
+)
+def test_other_suites_do_not_read_the_documents(markexpr, may_run):
+    config = types.SimpleNamespace(option=types.SimpleNamespace(markexpr=markexpr))
+    assert docs_may_run(config) is may_run

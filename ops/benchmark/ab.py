@@ -23,6 +23,7 @@ from typing import Any
 
 from ops.benchmark.calibration import kept_samples
 from ops.benchmark.stats import Comparison, compare_paired
+from ops.proc import supervised_argv
 
 # Times ``rounds`` calls (after one warm-up) and prints the seconds of each as JSON; with
 # rounds -1 it serves instead: each line read gives the calls to time, and it answers with
@@ -115,7 +116,7 @@ class Runner:
         self.spec = spec
         self._errors = tempfile.TemporaryFile("w+")  # a pipe could fill up and block it
         self.process = subprocess.Popen(
-            runner_argv(roots, spec, args, kwargs, -1),
+            supervised_argv(runner_argv(roots, spec, args, kwargs, -1)),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._errors,
@@ -149,7 +150,11 @@ class Runner:
 
     def close(self) -> None:
         if self.process.poll() is None:
-            self.process.kill()
+            self.process.terminate()  # the reaper ends whatever the code under test started
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
         self.process.wait()
         for stream in (self.process.stdin, self.process.stdout, self._errors):
             if stream is not None:

@@ -19,6 +19,8 @@ from ops.config.schema import ProbeCheck, ServiceCheck
 from ops.netpolicy import decide
 from ops.proc import shell_argv, stop_process_group, supervised_argv
 
+LOG_TAIL_BYTES = 8000
+
 
 class ServiceError(Exception):
     """The service could not be started or never became ready."""
@@ -135,8 +137,9 @@ class RunningService:
         return ProbeResult(probe, status, latency, tuple(problems))
 
     def output(self) -> str:
-        self._log.seek(0)
-        return self._log.read()[-8000:].decode(errors="replace")
+        size = self._log.seek(0, os.SEEK_END)
+        self._log.seek(max(0, size - LOG_TAIL_BYTES))  # the tail only, however much it wrote
+        return self._log.read().decode(errors="replace")
 
     def stop(self) -> None:
         if self.process.poll() is None:
