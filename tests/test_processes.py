@@ -56,7 +56,7 @@ def test_a_command_whose_setsid_grandchild_holds_stdout_ends_at_its_timeout():
     started = time.monotonic()
     result = run_command(setsid_grandchild(code, "sleep 60"), timeout_s=3, isolate=False)
     assert result.timed_out
-    assert time.monotonic() - started < 3 + 2 + 1  # the timeout, the grace, a margin
+    assert time.monotonic() - started < 3 + 2  # within the timeout + 2 s
     assert left_running(tag) == []
 
 
@@ -75,7 +75,7 @@ def test_a_pipeline_step_with_a_setsid_grandchild_ends_within_its_timeout(tmp_pa
     started = time.monotonic()
     outcome = execute_step({**step, "network": {"isolate": False}}, str(tmp_path))
     assert not outcome.ok and "timed out" in outcome.detail
-    assert time.monotonic() - started < 3 + 2 + 1
+    assert time.monotonic() - started < 3 + 2
     assert left_running(tag) == []
 
 
