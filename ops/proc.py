@@ -7,21 +7,23 @@ import atexit
 import contextlib
 import multiprocessing
 import os
+import resource
 import selectors
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 from ops.netpolicy import SubprocessIsolation, isolated_argv
-from ops.reaper import become_subreaper
+from ops.reaper import EXCEEDED, become_subreaper, private_data_mb
 
 
 @dataclass(frozen=True)
@@ -36,21 +38,37 @@ class CommandResult:
     timed_out: bool
     isolation: SubprocessIsolation
     error: str | None = None
+    limits: Limits = field(default_factory=lambda: NO_LIMITS)
 
     @property
     def output(self) -> str:
         return self.stdout + self.stderr
 
+    @property
+    def exceeded(self) -> str | None:
+        """The ceiling that stopped the command, if one did: as the reaper said it, or an
+        allocation that failed under the memory ceiling."""
+        for line in reversed(self.stderr.splitlines()):
+            if line.startswith(EXCEEDED):
+                return line.removeprefix("proofyard: ")
+        tail = self.stderr[-4000:]
+        if self.limits.memory_mb and self.returncode and any(m in tail for m in OUT_OF_MEMORY):
+            return f"exceeded the memory limit ({self.limits.memory_mb:g} MB)"
+        return None
+
     def describe(self) -> str:
         """One line saying how the command ended."""
         if self.error:
             return f"could not start {self.argv[0]!r}: {self.error}"
+        if self.exceeded:
+            return f"{self.exceeded}; exited {self.returncode} after {self.duration_s:.2f} s"
         if self.timed_out:
             return f"timed out after {self.duration_s:.1f} s and was killed (whole process tree)"
         return f"exited {self.returncode} after {self.duration_s:.2f} s"
 
 
 PYTHON_PLACEHOLDER = "{python}"
+OUT_OF_MEMORY = ("MemoryError", "Cannot allocate memory", "bad_alloc", "out of memory")
 
 
 def shell_argv(command: str | Sequence[str], shell: bool) -> list[str]:
@@ -71,12 +89,82 @@ REAPER = Path(__file__).with_name("reaper.py")
 OUTPUT_TAIL_BYTES = 4 << 20  # per stream: what a command prints past this is counted, not kept
 
 
-def supervised_argv(argv: Sequence[str], grace_s: float = 2.0) -> list[str]:
+@dataclass(frozen=True)
+class Limits:
+    """Ceilings for one process of the target's code: private memory and CPU time."""
+
+    memory_mb: float | None = None
+    cpu_s: float | None = None
+
+    @classmethod
+    def for_config(cls, section: Any) -> Limits:
+        """``limits`` from the config; memory defaults to half the machine's, at most 2 GB."""
+        memory = section.memory_mb
+        if memory is None:
+            memory = min(psutil.virtual_memory().total / 2 / (1 << 20), 2048.0)
+        return cls(round(memory), section.cpu_s)
+
+    def options(self) -> list[str]:
+        """The reaper's (and the import server's) command-line options for these ceilings."""
+        return [
+            f"--{name.replace('_', '-')}={value:g}"
+            for name, value in (("memory_mb", self.memory_mb), ("cpu_s", self.cpu_s))
+            if value
+        ]
+
+
+NO_LIMITS = Limits()
+
+
+class LimitExceeded(Exception):
+    """In-process work ran past a ceiling of :func:`soft_limits`."""
+
+
+def _cpu_exceeded(_signum: int, _frame: object) -> None:
+    raise LimitExceeded
+
+
+@contextlib.contextmanager
+def soft_limits(limits: Limits) -> Iterator[None]:
+    """Ceilings for in-process work in a worker's main thread: ``limits.memory_mb`` more
+    private memory than now (a MemoryError past it) and ``limits.cpu_s`` more CPU time
+    (:class:`LimitExceeded`); the soft limits only, restored afterwards."""
+    if not (limits.memory_mb or limits.cpu_s):
+        yield
+        return
+    saved = {kind: resource.getrlimit(kind) for kind in (resource.RLIMIT_DATA, resource.RLIMIT_CPU)}
+    previous = signal.signal(signal.SIGXCPU, _cpu_exceeded)
+    try:
+        if limits.memory_mb:
+            soft = int((private_data_mb() + limits.memory_mb) * (1 << 20))
+            _set_soft(resource.RLIMIT_DATA, soft)
+        if limits.cpu_s:
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            _set_soft(resource.RLIMIT_CPU, int(usage.ru_utime + usage.ru_stime + limits.cpu_s) + 1)
+        yield
+    finally:
+        for kind, value in saved.items():
+            resource.setrlimit(kind, value)
+        signal.signal(signal.SIGXCPU, previous)
+
+
+def _set_soft(kind: int, soft: int) -> None:
+    hard = resource.getrlimit(kind)[1]
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(kind, (soft, hard))
+
+
+def supervised_argv(
+    argv: Sequence[str], grace_s: float = 2.0, limits: Limits = NO_LIMITS
+) -> list[str]:
     """``argv`` run under :mod:`ops.reaper`: its whole process tree, setsid and double-forked
-    children included, ends with it, at a stop, or when this process dies (Linux)."""
+    children included, ends with it, at a stop, or when this process dies (Linux); each of
+    its processes under ``limits``."""
     if not sys.platform.startswith("linux"):
         return list(argv)
-    return [sys.executable, "-I", str(REAPER), str(os.getpid()), f"{grace_s:g}", "--", *argv]
+    reaper = [sys.executable, "-I", str(REAPER), str(os.getpid()), f"{grace_s:g}"]
+    return [*reaper, *limits.options(), "--", *argv]
 
 
 class OutputTail:
@@ -116,6 +204,7 @@ def run_command(
     input_text: str | None = None,
     on_start: Callable[[int], None] | None = None,
     output_limit: int = OUTPUT_TAIL_BYTES,
+    limits: Limits = NO_LIMITS,
 ) -> CommandResult:
     """Run ``argv`` in its own session under the network policy and the reaper; never raises
     for the command. At the timeout its whole tree is stopped; output is kept to a tail."""
@@ -125,7 +214,7 @@ def run_command(
     try:
         stdin = subprocess.DEVNULL if input_text is None else subprocess.PIPE
         process = subprocess.Popen(
-            supervised_argv(wrapped, grace_s),
+            supervised_argv(wrapped, grace_s, limits),
             cwd=cwd,
             env=full_env,
             stdin=stdin,
@@ -154,6 +243,7 @@ def run_command(
         time.perf_counter() - start,
         timed_out,
         isolation,
+        limits=limits,
     )
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import resource
 import signal
 import sys
 import time
@@ -80,17 +81,17 @@ def signal_tree(sig: int) -> int:
     return len(tree)
 
 
-def reap() -> list[tuple[int, int]]:
-    """Collect every exited child without blocking: (pid, status) pairs."""
+def reap() -> list[tuple[int, int, resource.struct_rusage]]:
+    """Collect every exited child without blocking: (pid, status, usage)."""
     done = []
     while True:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
         except ChildProcessError:
             return done
         if pid == 0:
             return done
-        done.append((pid, status))
+        done.append((pid, status, usage))
 
 
 def end_tree(grace_s: float) -> None:
@@ -116,10 +117,14 @@ def _stop(_signum: int, _frame: object) -> None:
     raise _Stop
 
 
-def supervise(parent: int, argv: list[str], grace_s: float) -> int:
-    """Run ``argv`` and return the status to exit with (negative: die of that signal)."""
+def supervise(
+    parent: int, argv: list[str], grace_s: float
+) -> tuple[int, resource.struct_rusage | None]:
+    """Run ``argv``; the status to exit with (negative: die of that signal) and the
+    command's own resource usage."""
     become_subreaper()
     status: int | None = None
+    usage = None
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     # SIGCHLD blocked here, so sigtimedwait wakes the moment a child exits; the command
@@ -131,12 +136,12 @@ def supervise(parent: int, argv: list[str], grace_s: float) -> int:
         )
     except OSError as exc:
         print(f"proofyard: cannot start {argv[0]!r}: {exc.strerror}", file=sys.stderr)
-        return 127
+        return 127, None
     try:
         while status is None:
-            for pid, raw in reap():
+            for pid, raw, rusage in reap():
                 if pid == child:
-                    status = os.waitstatus_to_exitcode(raw)
+                    status, usage = os.waitstatus_to_exitcode(raw), rusage
             if status is None:
                 if os.getppid() != parent:
                     status = -signal.SIGKILL  # the harness is gone: nobody reads the result
@@ -147,17 +152,66 @@ def supervise(parent: int, argv: list[str], grace_s: float) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     end_tree(grace_s)
-    return status
+    return status, usage
+
+
+EXCEEDED = "proofyard: exceeded the"  # how the harness recognises a ceiling that stopped it
+
+
+def private_data_mb() -> float:
+    """This process's private data already in use (VmData: what RLIMIT_DATA counts)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def apply_limits(memory_mb: float | None, cpu_s: float | None) -> None:
+    """Ceilings this process and its children inherit: private memory and CPU time."""
+    if memory_mb:
+        limit = int(memory_mb * (1 << 20))
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    if cpu_s:
+        seconds = max(1, int(cpu_s))
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))
+
+
+def _report_limits(status: int, usage: resource.struct_rusage | None, limits: dict) -> None:
+    """Say which ceiling a failed command ran into, on its stderr, for the harness."""
+    if status == 0 or usage is None:
+        return
+    cpu = usage.ru_utime + usage.ru_stime
+    peak_mb = usage.ru_maxrss / 1024
+    if limits["cpu_s"] and (status == -signal.SIGXCPU or cpu >= limits["cpu_s"]):
+        print(f"{EXCEEDED} CPU-time limit ({limits['cpu_s']:g} s)", file=sys.stderr)
+    elif limits["memory_mb"] and peak_mb >= 0.8 * limits["memory_mb"]:
+        print(
+            f"{EXCEEDED} memory limit ({limits['memory_mb']:g} MB; peak RSS {peak_mb:.0f} MB)",
+            file=sys.stderr,
+        )
 
 
 def main(args: list[str]) -> int:
+    limits: dict = {"memory_mb": None, "cpu_s": None}
+    while args[2:3] and args[2].startswith("--") and args[2] != "--":
+        name, _, value = args.pop(2)[2:].partition("=")
+        limits[name.replace("-", "_")] = float(value)
     if len(args) < 4 or args[2] != "--":
-        print("usage: reaper.py PARENT_PID GRACE_S -- COMMAND [ARGS...]", file=sys.stderr)
+        print(
+            "usage: reaper.py PARENT_PID GRACE_S [--memory-mb=N] [--cpu-s=N] -- COMMAND [ARGS...]",
+            file=sys.stderr,
+        )
         return 2
     parent, grace_s, argv = int(args[0]), float(args[1]), args[3:]
     if os.getppid() != parent:
         return 125  # the harness died before this started
-    status = supervise(parent, argv, grace_s)
+    apply_limits(limits["memory_mb"], limits["cpu_s"])
+    status, usage = supervise(parent, argv, grace_s)
+    _report_limits(status, usage, limits)
     if status < 0:
         signal.signal(-status, signal.SIG_DFL)
         os.kill(os.getpid(), -status)

@@ -10,7 +10,7 @@ from ops.docs import blocks, generated
 from ops.docs.links import check_document_links, required_documents, unreadable_finding
 from ops.docs.online import LinkCache, check_urls
 from ops.findings import Finding
-from ops.proc import run_command, shell_argv
+from ops.proc import Limits, run_command, shell_argv
 
 pytestmark = pytest.mark.docs
 
@@ -139,6 +139,7 @@ def test_code_block(block, target, import_roots, proofyard_config, check):
             import_roots,
             config.network.allow_hosts,
             config.network.isolate_subprocesses,
+            Limits.for_config(config.limits),
         )
     check.require(
         outcome.ok,

@@ -10,7 +10,7 @@ from fixtures.config import loaded_config
 from fixtures.smoke import smoke_modules
 from ops.env import facts as environment
 from ops.findings import Finding
-from ops.proc import run_command, shell_argv
+from ops.proc import Limits, run_command, shell_argv
 from ops.smoke import commands
 from ops.smoke.services import RunningService, ServiceError
 from ops.target import Target
@@ -60,9 +60,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def _run(argv, proofyard_config, **kwargs):
-    network = proofyard_config.config.network
+    config = proofyard_config.config
     return run_command(
-        argv, allow_hosts=network.allow_hosts, isolate=network.isolate_subprocesses, **kwargs
+        argv,
+        allow_hosts=config.network.allow_hosts,
+        isolate=config.network.isolate_subprocesses,
+        limits=Limits.for_config(config.limits),
+        **kwargs,
     )
 
 

@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from ops.pipeline.execute import execute_step
-from ops.proc import run_command
+from ops.proc import Limits, run_command
 from ops.smoke.imports import ImportRunner
 from tests.conftest import REPO, clean_env, write_tree
 
@@ -255,3 +255,46 @@ def test_a_killed_pipeline_runner_leaves_no_worker_forkserver_or_child(tmp_path)
     finally:
         if runner.poll() is None:
             runner.kill()
+
+
+ALLOCATE = "x = bytearray({mb} << 20); x[::4096] = b'1' * len(x[::4096])"
+
+
+def test_a_command_past_its_memory_or_cpu_ceiling_fails_saying_which():
+    limits = Limits(memory_mb=150, cpu_s=1)
+    big = run_command([sys.executable, "-c", ALLOCATE.format(mb=300)], timeout_s=60, limits=limits)
+    assert big.returncode != 0
+    assert big.describe().startswith("exceeded the memory limit (150 MB)"), big.describe()
+    small = run_command([sys.executable, "-c", ALLOCATE.format(mb=50)], timeout_s=60, limits=limits)
+    assert small.returncode == 0 and small.exceeded is None, small.stderr
+    spin = run_command([sys.executable, "-c", "while True: pass"], timeout_s=60, limits=limits)
+    assert spin.describe().startswith("exceeded the CPU-time limit (1 s)"), spin.describe()
+
+
+def test_an_import_past_its_memory_ceiling_fails_alone(tmp_path):
+    write_tree(tmp_path, {"hog.py": ALLOCATE.format(mb=300), "fine.py": ALLOCATE.format(mb=20)})
+    with ImportRunner([tmp_path], tmp_path, isolate=False, limits=Limits(memory_mb=150)) as runner:
+        hog = runner.run("hog", timeout_s=60)
+        fine = runner.run("fine", timeout_s=60)
+    assert hog["status"] == "error" and hog["type"] == "MemoryError", hog
+    assert hog["message"] == "exceeded the memory limit (150 MB)"
+    assert fine["status"] == "ok", fine
+
+
+def test_pipeline_steps_past_their_memory_ceiling_fail_alone(tmp_path):
+    write_tree(tmp_path, {"hog.py": f"def run():\n    {ALLOCATE.format(mb=300)}\n"})
+    limits = {"memory_mb": 150, "cpu_s": None}
+    base = {"timeout_s": 60, "limits": limits, "pythonpath": [str(tmp_path)]}
+    call = execute_step({**base, "call": "hog:run"}, str(tmp_path))  # in this main thread
+    assert not call.ok and call.detail == "exceeded the memory limit (150 MB)"
+    run = execute_step(
+        {
+            **base,
+            "run": [sys.executable, "-c", ALLOCATE.format(mb=300)],
+            "network": {"isolate": False},
+        },
+        str(tmp_path),
+    )
+    assert not run.ok and run.detail.startswith("exceeded the memory limit (150 MB)"), run.detail
+    fine = execute_step({**base, "call": "os:getcwd"}, str(tmp_path))
+    assert fine.ok  # the ceiling was lifted again after the failing step

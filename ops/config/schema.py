@@ -63,6 +63,25 @@ class NetworkConfig(Section):
     )
 
 
+class LimitsConfig(Section):
+    """Ceilings for each item that runs the target's code in a process of its own (smoke
+    imports, commands, entry points and probes, docs code blocks, pipeline steps): an item
+    past one fails alone ("exceeded the memory limit") and the run goes on."""
+
+    memory_mb: float | None = Field(
+        None,
+        gt=0,
+        description="Private memory (RLIMIT_DATA) of each process; default: half the "
+        "machine's memory, at most 2048.",
+    )
+    cpu_s: float | None = Field(
+        None,
+        gt=0,
+        description="CPU time of each process (default: none beyond each item's timeout; "
+        "CPU time, unlike the timeout, does not grow when the machine is busy).",
+    )
+
+
 class LoggingConfig(Section):
     """The one logging set-up of the harness."""
 
@@ -648,6 +667,7 @@ class ProofyardConfig(Section):
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
     baselines: BaselinesConfig = Field(default_factory=BaselinesConfig)
     network: NetworkConfig = Field(default_factory=NetworkConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     smoke: SmokeConfig = Field(default_factory=SmokeConfig)
     docs: DocsConfig = Field(default_factory=DocsConfig)

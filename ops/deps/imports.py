@@ -120,10 +120,20 @@ def collect_imports(path: str, source: str) -> list[ImportUse]:
     return collector.uses
 
 
+MAX_SCANNED_BYTES = 10_000_000  # an AST costs ~250x its source: 10 MB parse in ~2.5 GB
+
+
 def file_imports(path: Path, relative: str) -> tuple[list[ImportUse], Finding | None]:
     """The imports of one file, or the finding that says why it cannot be read or parsed
     (never an exception: one pathological file must not stop the analysis of the rest)."""
     try:
+        size = path.stat().st_size
+        if size > MAX_SCANNED_BYTES:
+            problem = (
+                f"too large to analyse ({size / 1e6:.1f} MB; the limit is "
+                f"{MAX_SCANNED_BYTES / 1e6:g} MB, as parsing it would take gigabytes)"
+            )
+            return [], Finding("deps.unparsable", problem, relative, context="too large")
         return collect_imports(relative, path.read_text(encoding="utf-8")), None
     except (OSError, UnicodeDecodeError) as exc:
         problem, line = f"cannot read: {exc}", None

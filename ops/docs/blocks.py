@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from ops.docs.parse import Fence
-from ops.proc import run_command
+from ops.proc import NO_LIMITS, Limits, run_command
 
 PYTHON = {"python", "py", "python3"}
 DOCTEST = {"pycon", "doctest", "python-repl"}
@@ -97,6 +97,7 @@ def run_block(
     import_roots: Sequence[Path],
     allow_hosts: Sequence[str] = (),
     isolate: bool = True,
+    limits: Limits = NO_LIMITS,
 ) -> BlockOutcome:
     """Run a python block in a subprocess, or a doctest block through ``doctest``."""
     env = {"PYTHONPATH": ":".join(str(root) for root in import_roots)}
@@ -120,6 +121,7 @@ def run_block(
         allow_hosts=allow_hosts,
         isolate=isolate,
         input_text=stdin,
+        limits=limits,
     )
     if result.error or result.timed_out:
         return BlockOutcome(False, result.describe())

@@ -11,6 +11,7 @@ from pathlib import Path
 from ops.config import LoadedConfig, load_config
 from ops.pipeline.runner import PipelineError, Runner, plan
 from ops.pipeline.state import StateFile
+from ops.proc import Limits
 from ops.target import Target
 from ops.usage import UsageError
 
@@ -113,6 +114,7 @@ def _run(args: argparse.Namespace) -> int:
         workers=args.workers,
         policy="keep-going" if args.keep_going else None,
         network=network,
+        limits=Limits.for_config(loaded.config.limits),
         pythonpath=[str(root) for root in Target.for_config(loaded).import_roots()],
         on_event=progress,
     )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ops.proc import run_command, shell_argv
+from ops.proc import NO_LIMITS, LimitExceeded, Limits, run_command, shell_argv, soft_limits
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ def execute_step(
             allow_hosts=network.get("allow_hosts", ()),
             isolate=network.get("isolate", True),
             on_start=on_start,
+            limits=Limits(**(step.get("limits") or {})),
         )
         ok = result.returncode == 0 and not result.timed_out and not result.error
         return StepOutcome(ok, time.perf_counter() - start, result.describe(), result.output)
@@ -87,6 +88,7 @@ def _call(step: dict[str, Any], cwd: Path, start: float) -> StepOutcome:
     where this runs in a process's main thread (worker processes), else not at all."""
     buffer = io.StringIO()
     in_main_thread = _can_alarm()
+    limits = Limits(**(step.get("limits") or {})) if in_main_thread else NO_LIMITS
     if in_main_thread:
         previous = signal.signal(signal.SIGALRM, _alarm)
         signal.setitimer(signal.ITIMER_REAL, step["timeout_s"])
@@ -95,6 +97,7 @@ def _call(step: dict[str, Any], cwd: Path, start: float) -> StepOutcome:
             contextlib.redirect_stdout(buffer),
             contextlib.redirect_stderr(buffer),
             contextlib.chdir(cwd),
+            soft_limits(limits),
         ):
             add_to_path(step.get("pythonpath") or [])
             value = resolve_callable(step["call"])(**(step.get("kwargs") or {}))
@@ -102,6 +105,12 @@ def _call(step: dict[str, Any], cwd: Path, start: float) -> StepOutcome:
         detail = "returned False" if not ok else "returned"
     except _CallTimeout:
         ok, detail = False, f"timed out after {step['timeout_s']:g} s"
+    except LimitExceeded:
+        ok, detail = False, f"exceeded the CPU-time limit ({limits.cpu_s:g} s)"
+    except MemoryError as exc:
+        ok, detail = False, f"raised {exc!r}"
+        if limits.memory_mb:
+            detail = f"exceeded the memory limit ({limits.memory_mb:g} MB)"
     except Exception as exc:  # the step's own failure, reported with its traceback
         ok, detail = False, f"raised {exc!r}"
         buffer.write(traceback.format_exc())

@@ -18,7 +18,7 @@ from concurrent.futures import (
     ThreadPoolExecutor,
     wait,
 )
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from ops.atomic import write_atomic
 from ops.config.schema import Pipeline, PipelineStep
 from ops.pipeline.execute import StepOutcome, add_to_path, execute_step, resolve_callable
 from ops.pipeline.state import StateFile, fingerprint
-from ops.proc import worker_pool
+from ops.proc import NO_LIMITS, Limits, worker_pool
 
 log = logging.getLogger("proofyard.pipeline")
 
@@ -122,6 +122,7 @@ class Runner:
         workers: int | None = None,
         policy: str | None = None,
         network: dict[str, Any] | None = None,
+        limits: Limits = NO_LIMITS,
         pythonpath: list[str] | None = None,
         executors: tuple[Executor, Executor] | None = None,
         on_event: Callable[[str, str, str], None] | None = None,
@@ -131,6 +132,7 @@ class Runner:
         self.workers = workers or pipeline.workers
         self.policy = policy or pipeline.policy
         self.network = network or {}
+        self.limits = limits
         self.pythonpath = list(pythonpath or [])
         self.run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         self.logs_dir = logs_dir / self.run_id
@@ -263,7 +265,12 @@ class Runner:
         )
 
     def _payload(self, step: PipelineStep) -> dict[str, Any]:
-        return {**step.model_dump(), "network": self.network, "pythonpath": self.pythonpath}
+        return {
+            **step.model_dump(),
+            "network": self.network,
+            "limits": asdict(self.limits),
+            "pythonpath": self.pythonpath,
+        }
 
     def _mark(self, name: str, status: str, result: RunResult) -> None:
         result.statuses[name] = status

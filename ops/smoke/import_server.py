@@ -23,21 +23,34 @@ import traceback
 MAX_OUTPUT = 4000
 
 
+LIMITS: dict[str, float | None] = {"memory_mb": None, "cpu_s": None}
+
+
+def _limit_child() -> None:
+    """The import's own ceilings: memory on top of what the warm parent holds, CPU time."""
+    memory = LIMITS["memory_mb"]
+    REAPER.apply_limits(memory and memory + REAPER.private_data_mb(), LIMITS["cpu_s"])
+
+
 def _child(module: str, result_fd: int, output_fd: int) -> None:
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
     os.setpgid(0, 0)
+    _limit_child()
     start = time.perf_counter()
     try:
         __import__(module)
         answer = {"status": "ok", "seconds": time.perf_counter() - start}
     except BaseException as exc:  # the import's own failure is the result we report
         frames = traceback.format_exception(exc)
+        message = str(exc)
+        if isinstance(exc, MemoryError) and LIMITS["memory_mb"]:
+            message = f"exceeded the memory limit ({LIMITS['memory_mb']:g} MB)"
         answer = {
             "status": "error",
             "seconds": time.perf_counter() - start,
             "type": type(exc).__name__,
-            "message": str(exc),
+            "message": message,
             "missing": getattr(exc, "name", None) if isinstance(exc, ImportError) else None,
             "traceback": "".join(frames[-6:]),
         }
@@ -55,50 +68,47 @@ def import_in_child(module: str, timeout_s: float) -> dict:
         os.close(read_fd)
         _child(module, write_fd, output.fileno())
     os.close(write_fd)
-    chunks = []
-    deadline = start + timeout_s
-    timed_out = False
-    status = None
+    status, chunks = _await_child(pid, read_fd, start + timeout_s)
+    os.close(read_fd)
+    if status is None:  # timed out
+        for target in (-pid, pid):
+            try:
+                os.kill(target, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        os.waitpid(pid, 0)
+    REAPER.end_tree(grace_s=0.5)  # whatever the import started dies with it
+    wall = time.perf_counter() - start
+    size = output.seek(0, os.SEEK_END)
+    output.seek(max(0, size - MAX_OUTPUT))
+    captured = output.read().decode(errors="replace")
+    output.close()
+    if status is None:
+        return {"status": "timeout", "seconds": wall, "output": captured}
+    if not b"".join(chunks):
+        message = f"child ended with wait status {status} before reporting"
+        if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU:
+            message = f"exceeded the CPU-time limit ({LIMITS['cpu_s']:g} s)"
+        return {"status": "crashed", "seconds": wall, "output": captured, "message": message}
+    return {**json.loads(b"".join(chunks)), "wall_seconds": wall, "output": captured}
+
+
+def _await_child(pid: int, read_fd: int, deadline: float) -> tuple[int | None, list[bytes]]:
+    """The child's wait status (``None`` past ``deadline``) and its answer's bytes; the
+    child's exit ends the wait, even while a process it forked still holds the pipe."""
+    chunks: list[bytes] = []
     at_end = False
-    while status is None:
-        remaining = deadline - time.perf_counter()
-        if remaining <= 0:
-            timed_out = True
-            break
-        # the child's exit ends the wait, even while a process it forked still holds the pipe
+    while (remaining := deadline - time.perf_counter()) > 0:
         if at_end:
             time.sleep(min(remaining, 0.01))
         elif select.select([read_fd], [], [], min(remaining, 0.05))[0]:
             chunk = os.read(read_fd, 65536)
             chunks.append(chunk)
             at_end = not chunk
-        done, raw = os.waitpid(pid, os.WNOHANG)
+        done, status = os.waitpid(pid, os.WNOHANG)
         if done:
-            status = raw
-            chunks += _readable(read_fd)
-    os.close(read_fd)
-    if timed_out:
-        for target in (-pid, pid):
-            try:
-                os.kill(target, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        _, status = os.waitpid(pid, 0)
-    REAPER.end_tree(grace_s=0.5)  # whatever the import started dies with it
-    wall = time.perf_counter() - start
-    output.seek(0)
-    captured = output.read()[-MAX_OUTPUT:].decode(errors="replace")
-    output.close()
-    if timed_out:
-        return {"status": "timeout", "seconds": wall, "output": captured}
-    if not b"".join(chunks):
-        return {
-            "status": "crashed",
-            "seconds": wall,
-            "output": captured,
-            "message": f"child ended with wait status {status} before reporting",
-        }
-    return {**json.loads(b"".join(chunks)), "wall_seconds": wall, "output": captured}
+            return status, chunks + _readable(read_fd)
+    return None, chunks
 
 
 def _readable(fd: int) -> list[bytes]:
@@ -147,7 +157,11 @@ def _take(module: object, attribute: str) -> None:
 
 def main(argv: list[str]) -> None:
     REAPER.become_subreaper()  # an import's setsid or double-forked children stay findable
-    paths = [arg for arg in argv if not arg.startswith("--preload=")]
+    paths = [arg for arg in argv if not arg.startswith("--")]
+    for arg in argv:
+        name, _, value = arg.removeprefix("--").partition("=")
+        if name in ("memory-mb", "cpu-s"):
+            LIMITS[name.replace("-", "_")] = float(value)
     sys.path[:0] = paths
     preload([arg.split("=", 1)[1] for arg in argv if arg.startswith("--preload=")])
     for line in sys.stdin:

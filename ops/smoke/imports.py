@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name
 from ops.deps.imports import file_imports
 from ops.importnames import distribution_for_import
 from ops.netpolicy import isolated_argv
-from ops.proc import stop_process_group, supervised_argv
+from ops.proc import NO_LIMITS, Limits, stop_process_group, supervised_argv
 from ops.target import Target
 
 SERVER = Path(__file__).with_name("import_server.py")
@@ -98,9 +98,11 @@ class ImportRunner:
         allow_hosts: Sequence[str] = (),
         isolate: bool = True,
         preload: Sequence[str] = (),
+        limits: Limits = NO_LIMITS,
     ) -> None:
         command = [sys.executable, "-I", str(SERVER), *map(str, import_roots)]
         command += [f"--preload={spec}" for spec in preload]
+        command += limits.options()  # applied in each import's child, not the warm parent
         argv, self.isolation = isolated_argv(command, allow_hosts, isolate)
         self._process = subprocess.Popen(
             supervised_argv(argv),
