@@ -6,7 +6,8 @@ import contextlib
 import fcntl
 import os
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -58,6 +59,21 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def move_aside(path: Path, still_bad: Callable[[], bool]) -> Path | None:
+    """Rename a corrupt ``path`` to ``NAME.corrupt-TIME`` so the run can go on without it.
+
+    Under the file's lock and only while ``still_bad()``: of several processes that found it
+    corrupt, one moves it (and gets the new path); the others, and anyone finding it already
+    replaced by a good file, get ``None``.
+    """
+    with locked(path):
+        if not path.exists() or not still_bad():
+            return None
+        target = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+        path.replace(target)
+        return target
 
 
 @contextlib.contextmanager

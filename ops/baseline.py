@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from ops.atomic import locked, write_atomic
+from ops.atomic import locked, move_aside, write_atomic
 
 Verdict = Literal["no-baseline", "pass", "improved", "regression"]
 FORMAT_VERSION = 1
@@ -17,6 +17,10 @@ FORMAT_VERSION = 1
 
 class BaselineError(Exception):
     """A baseline file that cannot be read or is not a baseline store."""
+
+
+class CorruptBaseline(BaselineError):
+    """A baseline file that was read but holds no baseline store (see ``quarantine``)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,17 @@ class Comparison:
             f"{self.key}: {self.current:g} vs baseline {self.baseline:g} "
             f"(limit {self.limit:g}, {sense} is better): {self.verdict}"
         )
+
+
+def _parse(text: str) -> tuple[dict[str, dict[str, Any]], str | None]:
+    """The entries of a store's text, or what is wrong with it (after the file name)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return {}, f":{exc.lineno}:{exc.colno}: corrupt baseline (invalid JSON: {exc.msg})"
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
+        return {}, ": corrupt baseline (expected an object with 'entries')"
+    return data["entries"], None
 
 
 def compare(
@@ -89,16 +104,22 @@ class BaselineStore:
             return {}
         except (OSError, UnicodeDecodeError) as exc:
             raise BaselineError(f"{self.path}: cannot read baseline: {exc}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise BaselineError(
-                f"{self.path}:{exc.lineno}:{exc.colno}: corrupt baseline (invalid JSON: {exc.msg});"
-                " restore it from version control or delete it and run --update-baselines"
-            ) from None
-        if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
-            raise BaselineError(f"{self.path}: corrupt baseline: expected an object with 'entries'")
-        return data["entries"]
+        entries, problem = _parse(text)
+        if problem:
+            raise CorruptBaseline(f"{self.path}{problem}")
+        return entries
+
+    def quarantine(self) -> Path | None:
+        """Move a corrupt store aside (``NAME.corrupt-TIME``); ``None`` when another process
+        already did, or the file is readable again."""
+
+        def still_corrupt() -> bool:
+            try:
+                return _parse(self.path.read_text(encoding="utf-8"))[1] is not None
+            except (OSError, UnicodeDecodeError):
+                return False
+
+        return move_aside(self.path, still_corrupt)
 
     def get(self, key: str) -> dict[str, Any] | None:
         return self.load().get(key)

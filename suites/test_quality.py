@@ -32,9 +32,10 @@ def _judge(name, gate, report: GateReport, baselines, check, proofyard_config):
     offenders = [f for f in report.findings if f.severity != "note"] or report.findings
     if gate.mode == "ratchet":
         key = f"quality/{name}"
-        baseline = baselines.store.counts(key) if not baselines.update else None
+        baseline = baselines.guarded(lambda: baselines.store.counts(key))
         if baselines.update:
-            baselines.store.ratchet_counts(key, fingerprint_counts(report.findings))
+            counts = fingerprint_counts(report.findings)
+            baselines.guarded(lambda: baselines.store.ratchet_counts(key, counts))
             return
         if baseline is None:
             pytest.skip(

@@ -126,3 +126,32 @@ def test_atomic_writes_honour_the_users_umask(tmp_path, mask):
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "summary.json").stat().st_mode) == 0o666 & ~mask
     assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_corrupt_store_is_moved_aside_with_one_clear_failure(run_harness, make_target, workers):
+    gates = ["prints", "markers", "error_handling", "docstrings", "size"]
+    config = "target:\n  packages: [pkg]\nquality:\n" + "".join(
+        f"  {gate}: {{mode: ratchet}}\n" for gate in gates
+    )
+    root = make_target({"pkg/__init__.py": "", "pkg/a.py": "print('x')  # TODO\n"}, config)
+    store = root / ".proofyard" / "baselines" / "quality.json"
+    store.parent.mkdir(parents=True)
+    store.write_text('{"format": 1, "entries": {"quality/prints": ')  # torn by a crash
+    result = run_harness(
+        "-m",
+        "quality",
+        "-k",
+        "test_gate",
+        f"--proofyard-config={root / 'proofyard.yaml'}",
+        *workers,
+    )
+    output = result.stdout
+    assert output.count("corrupt baseline (invalid JSON") == 1, output[-4000:]
+    assert f"{store}:1:" in output and "re-record with --update-baselines" in output
+    assert "BaselineError" not in output and "Traceback" not in output
+    moved = list(store.parent.glob("quality.json.corrupt-*"))
+    assert len(moved) == 1 and moved[0].read_text().startswith('{"format": 1')
+    assert not store.exists()
+    assert output.count("no baseline yet for quality/") >= len(gates) - 1
