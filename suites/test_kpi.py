@@ -16,8 +16,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "kpi_case" not in metafunc.fixturenames:
         return
     loaded = loaded_config(metafunc.config)
-    runs = history_of(loaded).runs()
-    params = []
+    history = history_of(loaded)
+    runs = history.runs()
+    params = [
+        pytest.param(("corrupt", path), id=f"history:{path.name}") for path in history.corrupt()
+    ]
     for rule in loaded.config.kpi.rules:
         keys = matching_metrics(rule, runs)
         params += [pytest.param((rule, key), id=f"{rule.name}:{key}") for key in keys]
@@ -34,7 +37,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def test_kpi(kpi_case, proofyard_config, check):
     rule, metric = kpi_case
-    runs = history_of(proofyard_config).runs()
+    history = history_of(proofyard_config)
+    if rule == "corrupt":
+        moved = history.quarantine(metric)
+        where = f"moved aside to {moved.name}" if moved else "already moved aside"
+        check.require(
+            False,
+            Finding(
+                "kpi.corrupt-history",
+                f"{metric}: not a readable run record; {where}, the rules judge the other runs",
+                str(metric),
+            ),
+        )
+    runs = history.runs()
     if metric is None:
         pytest.skip(
             f"rule {rule.name}: no history yet (no recorded metric matches {rule.metric!r})"

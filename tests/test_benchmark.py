@@ -58,6 +58,10 @@ def test_store_is_per_machine_updated_only_when_asked(tmp_path):
     (tmp_path / "m1.json").write_text("{broken")
     with pytest.raises(ValueError, match="corrupt benchmark store"):
         store.baseline("b", "m1")
+    moved = store.quarantine(tmp_path / "m1.json")
+    assert moved is not None and moved.name.startswith("m1.json.corrupt-")
+    assert store.quarantine(tmp_path / "m1.json") is None  # once: the next finds it gone
+    assert store.baseline("b", "m1") == (None, False)
 
 
 BENCH = textwrap.dedent("""

@@ -7,6 +7,7 @@ import random
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -220,3 +221,29 @@ def test_prometheus_export_escapes_hostile_names_and_labels():
         ("proofyard_fitness", (("agent", "magi"), ("rule", "fitness"), ("run", "r1"))): 0.56,
         ("proofyard_loss", ()): 1.25,
     }
+
+
+@pytest.mark.slow
+def test_a_corrupt_run_record_fails_once_and_is_moved_aside(run_harness, make_target, tmp_path):
+    root = make_target(
+        {},
+        """
+        target: {root: .}
+        kpi:
+          rules:
+            - {name: ratio, metric: ratio, min: 1.0}
+    """,
+    )
+    store = History(root / ".proofyard" / "kpi")
+    for run in history([4.0, 4.1], start=time.time() - 7200):
+        store.append(run)
+    torn = root / ".proofyard" / "kpi" / "torn.json"
+    torn.write_text('{"run_id": "torn", "time": ')
+    args = ("-m", "kpi", f"--proofyard-config={root / 'proofyard.yaml'}")
+    first = run_harness(*args)
+    assert first.returncode == 1, first.stdout[-3000:]
+    assert "1 failed, 1 passed" in first.stdout
+    assert "torn.json: not a readable run record; moved aside to torn.json.corrupt-" in first.stdout
+    assert not torn.exists() and list(torn.parent.glob("torn.json.corrupt-*"))
+    second = run_harness(*args)
+    assert second.returncode == 0 and "1 passed" in second.stdout, second.stdout[-3000:]

@@ -373,3 +373,14 @@ def test_first_interrupt_stops_new_steps_second_kills_running_ones(tmp_path):
     statuses = json.loads(out)["statuses"]
     assert statuses == {"long": "failed", "next": "not-run"}
     assert process.returncode == 1
+
+
+def test_a_corrupt_state_file_is_moved_aside_and_every_step_runs_again(workspace, caplog):
+    state = workspace / "state.json"
+    state.write_text('{"version": 1, "steps": {"a": ')
+    with caplog.at_level("WARNING", logger="proofyard.pipeline"):
+        result = runner(workspace, DAG).run()
+    assert result.statuses == dict.fromkeys("abc", "succeeded")
+    assert "is unreadable" in caplog.text and "every step runs again" in caplog.text
+    assert list(workspace.glob("state.json.corrupt-*"))
+    assert StateFile(state).steps  # a good state was written in its place

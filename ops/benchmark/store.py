@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ops.atomic import locked, write_atomic
+from ops.atomic import locked, move_aside, write_atomic
+
+
+class CorruptStore(ValueError):
+    """A machine's store file that holds no store; ``path`` names it."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"{path}: corrupt benchmark store: {problem}")
+        self.path = path
 
 
 @dataclass(frozen=True)
@@ -43,12 +51,29 @@ class BenchmarkStore:
         return self.folder / f"{machine}.json"
 
     def _load(self, machine: str) -> dict[str, Any]:
+        path = self._path(machine)
         try:
-            return json.loads(self._path(machine).read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as exc:
-            raise ValueError(f"{self._path(machine)}: corrupt benchmark store: {exc}") from None
+            raise CorruptStore(path, str(exc)) from None
+        if not isinstance(data, dict):
+            raise CorruptStore(path, f"expected an object, got {type(data).__name__}")
+        return data
+
+    def quarantine(self, path: Path) -> Path | None:
+        """Move a corrupt store file aside (``NAME.corrupt-TIME``); ``None`` when another
+        process already did, or it is readable again."""
+
+        def still_corrupt() -> bool:
+            try:
+                self._load(path.stem)
+            except CorruptStore:
+                return True
+            return False
+
+        return move_aside(path, still_corrupt)
 
     def baseline(self, name: str, machine: str) -> tuple[Saved | None, bool]:
         """This machine's baseline; else another machine's, compared in calibrated units

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ops.atomic import write_atomic
+from ops.atomic import move_aside, write_atomic
 
 
 def metric_key(name: str, tags: dict[str, str] | None = None) -> str:
@@ -95,6 +95,13 @@ def machine_fingerprint() -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def _read(path: Path) -> RunRecord | None:
+    try:
+        return RunRecord(**json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
 class History:
     def __init__(self, folder: Path, keep_runs: int = 200, max_age_days: float = 90.0) -> None:
         self.folder = folder
@@ -108,14 +115,17 @@ class History:
         return path
 
     def runs(self) -> list[RunRecord]:
-        """Every readable run, oldest first (unreadable files are skipped)."""
-        records = []
-        for path in self.folder.glob("*.json"):
-            try:
-                records.append(RunRecord(**json.loads(path.read_text(encoding="utf-8"))))
-            except (OSError, ValueError, TypeError):
-                continue
+        """Every readable run, oldest first (unreadable files are skipped: see ``corrupt``)."""
+        records = [record for path in self.folder.glob("*.json") if (record := _read(path))]
         return sorted(records, key=lambda r: (r.time, r.run_id))
+
+    def corrupt(self) -> list[Path]:
+        """The run files that cannot be read as runs, sorted."""
+        return sorted(path for path in self.folder.glob("*.json") if _read(path) is None)
+
+    def quarantine(self, path: Path) -> Path | None:
+        """Move a corrupt run file aside (``NAME.corrupt-TIME``), once."""
+        return move_aside(path, lambda: _read(path) is None)
 
     def prune(self, now: float | None = None) -> int:
         now = now if now is not None else time.time()

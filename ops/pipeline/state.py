@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
-from ops.atomic import write_atomic
+from ops.atomic import move_aside, write_atomic
 from ops.config.schema import PipelineStep
+
+log = logging.getLogger("proofyard.pipeline")
 
 STATE_VERSION = 1
 
@@ -35,10 +38,22 @@ class StateFile:
         self.steps: dict[str, dict[str, Any]] = {}
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(data, dict) and isinstance(data.get("steps"), dict):
-                self.steps = data["steps"]
-        except (OSError, ValueError):
-            pass
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            data, problem = None, str(exc)
+        else:
+            problem = "expected an object with 'steps'"
+        if isinstance(data, dict) and isinstance(data.get("steps"), dict):
+            self.steps = data["steps"]
+            return
+        moved = move_aside(path, lambda: True)
+        log.warning(
+            "pipeline state %s is unreadable (%s)%s: every step runs again",
+            path,
+            problem,
+            f"; moved aside to {moved.name}" if moved else "",
+        )
 
     def save(self) -> None:
         document = {"version": STATE_VERSION, "steps": dict(sorted(self.steps.items()))}

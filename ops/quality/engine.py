@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import time
@@ -13,6 +14,8 @@ from pathlib import Path
 from ops.atomic import locked, write_atomic
 from ops.proc import worker_pool
 from ops.quality.analysis import FileResult, analyse, content_hash
+
+log = logging.getLogger("proofyard.quality")
 
 ANALYSIS_VERSION = "3"
 CHUNK_FILES = 16
@@ -90,9 +93,13 @@ def _analyse_chunk(items: list[tuple[str, str]], settings: Settings) -> list[dic
 
 
 def _load_cache(path: Path) -> dict[str, dict]:
+    """The per-file cache; an unreadable one is rebuilt, with a note in the log."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.info("quality cache %s is unreadable (%s): rebuilding it", path, exc)
         return {}
     return data if isinstance(data, dict) else {}
 
