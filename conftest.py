@@ -9,6 +9,7 @@ pytest_plugins = [
     "fixtures.environment",
     "fixtures.reporting",
     "fixtures.html_escaping",
+    "fixtures.allure_guard",
     "fixtures.smoke",
     "fixtures.docs",
     "fixtures.deps",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
 import xml.etree.ElementTree as ET
 
@@ -149,3 +150,45 @@ def test_a_suite_check_that_inspected_nothing_fails(pytester):
     result = run_with_plugins(pytester)
     result.assert_outcomes(passed=1, failed=1, skipped=1)
     result.stdout.fnmatch_lines(["*test_checks_nothing*inspected nothing*"])
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 64 KiB tmpfs, nearly full (needs mount rights: root, as in CI)."""
+    folder = tmp_path / "full"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_full_disk_is_one_line_per_report_and_keeps_old_baselines(
+    run_harness, make_target, full_disk
+):
+    root = make_target(
+        {"pkg/__init__.py": "", "pkg/a.py": "print('x')\n"},
+        f"target:\n  packages: [pkg]\nbaselines:\n  dir: {full_disk / 'baselines'}\n"
+        "quality:\n  prints: {mode: ratchet}\n",
+    )
+    args = ("-m", "quality", "-k", "prints", f"--proofyard-config={root / 'proofyard.yaml'}")
+    recorded = run_harness(*args, "--update-baselines", "-p", "no:xdist")
+    assert recorded.returncode == 0, recorded.stdout[-3000:]
+    store = full_disk / "baselines" / "quality.json"
+    before = store.read_text()
+    fill = ["dd", "if=/dev/zero", f"of={full_disk / 'fill'}", "bs=1k", "count=64"]
+    subprocess.run(fill, capture_output=True, check=False)  # stops when the disk is full
+    reports = full_disk / "reports"
+    result = run_harness(*args, "--update-baselines", f"--reports-dir={reports}")
+    text = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Traceback" not in text and "INTERNALERROR" not in text, text[-4000:]
+    assert f"ERROR: report not written: {reports / 'summary.json'}: No space left on device" in text
+    assert store.read_text() == before  # the old baseline stays whole
+    assert f"cannot write baseline {store}: No space left on device" in text
+    assert not (reports / "junit.xml").exists() or ET.parse(reports / "junit.xml")
