@@ -100,10 +100,26 @@ class CheckRecord:
         self.skipped[reason] = self.skipped.get(reason, 0) + number
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "inspected": dict(self.inspected),
-            "skipped": dict(self.skipped),
-            "findings": [finding.to_dict() for finding in self.findings],
-            "metrics": [metric.to_dict() for metric in self.metrics],
-            "tables": {name: list(rows) for name, rows in self.tables.items()},
-        }
+        """Plain JSON types only: the dict crosses from xdist workers to the controller,
+        whose serializer refuses numpy scalars."""
+        return plain(
+            {
+                "inspected": dict(self.inspected),
+                "skipped": dict(self.skipped),
+                "findings": [finding.to_dict() for finding in self.findings],
+                "metrics": [metric.to_dict() for metric in self.metrics],
+                "tables": {name: list(rows) for name, rows in self.tables.items()},
+            }
+        )
+
+
+def plain(value: Any) -> Any:
+    """``value`` with numpy scalars (anything with ``.item()``) and tuples made plain."""
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if value is None or type(value) in (str, int, float, bool):  # numpy.float64 is a float
+        return value
+    item = getattr(value, "item", None)
+    return plain(item()) if callable(item) else str(value)

@@ -270,3 +270,21 @@ def test_plugins_corruption_is_caught_and_a_crash_fails_only_its_case(
     assert result.returncode == 1
     assert (tmp_path / "reports" / "compression-pareto.svg").is_file()
     assert "<svg" in (tmp_path / "reports" / "report.html").read_text()
+
+
+def test_records_cross_to_the_xdist_controller_as_plain_types():
+    import numpy as np
+
+    from ops.findings import CheckRecord, plain
+
+    record = CheckRecord(tables={"t": [{"snr_db": np.float64(41.5), "n": np.int64(3)}]})
+    row = record.to_dict()["tables"]["t"][0]
+    assert type(row["snr_db"]) is float and type(row["n"]) is int
+    assert plain((np.float32(1.5), "x")) == [1.5, "x"]
+
+
+@pytest.mark.slow
+def test_compression_runs_under_xdist(run_harness):
+    result = run_harness("-m", "compression", "-k", "fp16", "-n", "2")
+    assert "INTERNALERROR" not in result.stdout + result.stderr, result.stdout[-3000:]
+    assert result.returncode == 0, result.stdout[-3000:]
