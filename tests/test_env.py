@@ -6,6 +6,8 @@ import hashlib
 import http.server
 import io
 import json
+import os
+import stat
 import subprocess
 import sys
 import tarfile
@@ -355,3 +357,39 @@ def test_wheels_fetch_verify_and_install_offline(tmp_path):
     (house / "tinypkg-1.0-py3-none-any.whl").write_bytes(b"tampered")
     with pytest.raises(wheels.WheelsError, match="does not match its manifest"):
         wheels.install(house, [requirements])
+
+
+def test_identical_artifacts_fetch_concurrently_and_honour_the_umask(server, tmp_path):
+    previous = os.umask(0o022)
+    try:
+        for attempt in range(10):  # a cold cache each time
+            folder = tmp_path / f"run{attempt}"
+            twins = [
+                art(f"{server}/slow", name=f"twin{index}", destination=f"m{index}.bin")
+                for index in range(2)
+            ]
+            results = fetcher(folder).fetch_all(twins)
+            assert [r.path.read_bytes() == PAYLOAD for r in results] == [True, True]
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(results[0].path.stat().st_mode) == 0o644
+
+
+def test_env_check_fails_on_unmet_disk_and_gpu_requirements(tmp_path):
+    (tmp_path / "proofyard.yaml").write_text(
+        "target: {root: .}\n"
+        "smoke:\n  environment: {min_free_disk_mb: 99999999, require_gpu: true}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "ops", "env", "check"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
+    )
+    problems = json.loads(result.stdout)["problems"]
+    assert result.returncode == 1
+    assert any("below smoke.environment.min_free_disk_mb (99999999 MB)" in p for p in problems)
+    gpu_missing = any("require_gpu is true but no GPU is usable" in p for p in problems)
+    assert gpu_missing == (not json.loads(result.stdout)["gpu"]["available"])

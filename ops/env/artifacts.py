@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
+from ops.atomic import current_umask, locked
 from ops.config.loader import LoadedConfig
 from ops.config.schema import Artifact
 from ops.env.unpack import UnpackError, UnpackLimits, check_destination, unpack
@@ -145,8 +146,15 @@ class Fetcher:
         return destination
 
     def fetch(self, artifact: Artifact) -> Fetched:
-        destination = self.destination(artifact)
+        """Fetch one artifact; artifacts sharing a cache entry (the same content) are
+        fetched one at a time, so concurrent fetches never race on one ``.part`` file."""
         cached = cache_path(self.cache_dir, artifact)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        with locked(cached):
+            return self._fetch(artifact, cached)
+
+    def _fetch(self, artifact: Artifact, cached: Path) -> Fetched:
+        destination = self.destination(artifact)
         downloaded, resumed = False, 0
         if cached.is_file() and sha256_file(cached) != artifact.sha256.lower():
             log.warning("%s: cached copy %s is corrupted; fetching again", artifact.name, cached)
@@ -255,6 +263,7 @@ def _place(source: Path, destination: Path) -> None:
         temporary = Path(handle.name)
     try:
         shutil.copyfile(source, temporary)
+        temporary.chmod(0o666 & ~current_umask())  # NamedTemporaryFile makes 0600
         temporary.replace(destination)
     except BaseException:
         temporary.unlink(missing_ok=True)

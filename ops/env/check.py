@@ -40,6 +40,16 @@ def environment_report(loaded: LoadedConfig) -> EnvReport:
     names = config.smoke.environment.required_env
     missing = facts.missing_env(names, os.environ)
     problems += [f"required environment variable {name} is not set" for name in missing]
+    needs = config.smoke.environment
+    if needs.require_gpu and not gpu.available:
+        problems.append(f"smoke.environment.require_gpu is true but no GPU is usable: {gpu.detail}")
+    for path in needs.disk_paths:
+        free = facts.free_disk_mb(loaded.resolve(path))
+        if free < needs.min_free_disk_mb:
+            problems.append(
+                f"{path}: {free:.0f} MB free, below smoke.environment.min_free_disk_mb "
+                f"({needs.min_free_disk_mb:.0f} MB)"
+            )
     data = {
         "python": {
             "version": platform.python_version(),
