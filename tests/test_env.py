@@ -289,15 +289,22 @@ def test_a_slow_drip_download_stops_at_the_deadline(server, tmp_path):
     assert time.monotonic() - started < 4
 
 
-def test_env_check_reports_json(tmp_path):
-    (tmp_path / "proofyard.yaml").write_text("target: {root: .}\nenv: {tools: [valgrind]}\n")
-    result = subprocess.run(
+def env_check(folder, config, **env):
+    """``python -m ops env check`` in ``folder`` with ``config`` as its proofyard.yaml."""
+    (folder / "proofyard.yaml").write_text(config)
+    return subprocess.run(
         [sys.executable, "-m", "ops", "env", "check"],
-        cwd=tmp_path,
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "API_TOKEN": "s3cret"},
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), **env},
+    )
+
+
+def test_env_check_reports_json(tmp_path):
+    result = env_check(
+        tmp_path, "target: {root: .}\nenv: {tools: [valgrind]}\n", API_TOKEN="s3cret"
     )
     data = json.loads(result.stdout)
     assert data["python"]["version"].startswith("3.")
@@ -376,18 +383,8 @@ def test_identical_artifacts_fetch_concurrently_and_honour_the_umask(server, tmp
 
 
 def test_env_check_fails_on_unmet_disk_and_gpu_requirements(tmp_path):
-    (tmp_path / "proofyard.yaml").write_text(
-        "target: {root: .}\n"
-        "smoke:\n  environment: {min_free_disk_mb: 99999999, require_gpu: true}\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "ops", "env", "check"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
-    )
+    needs = "smoke:\n  environment: {min_free_disk_mb: 99999999, require_gpu: true}\n"
+    result = env_check(tmp_path, "target: {root: .}\n" + needs)
     problems = json.loads(result.stdout)["problems"]
     assert result.returncode == 1
     assert any("below smoke.environment.min_free_disk_mb (99999999 MB)" in p for p in problems)
