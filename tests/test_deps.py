@@ -10,7 +10,7 @@ import pytest
 from ops.deps import advisories, checks, licenses, wheelhouse
 from ops.deps.declared import from_pyproject, from_requirements, from_setup_cfg
 from ops.deps.environment import from_snapshot, read_environment
-from ops.deps.imports import collect_imports, import_findings
+from ops.deps.imports import collect_imports, file_imports, import_findings
 from ops.importnames import stdlib_for
 from ops.target import Target
 from tests.conftest import write_tree
@@ -457,3 +457,12 @@ def test_a_pathological_file_is_a_finding_for_that_file_only(run_harness, make_t
     assert outcomes["test_import[pkg.chain]"] == "failed"
     assert "pkg/chain.py: [deps.unparsable] too deeply nested to analyse" in result.stdout
     assert "INTERNALERROR" not in result.stdout and "RecursionError" not in result.stderr
+
+
+def test_a_latin1_file_with_its_cookie_is_read_as_latin1(tmp_path):
+    path = tmp_path / "old.py"
+    path.write_bytes(
+        "# -*- coding: latin-1 -*-\nimport json\nNAME = 'M\xfcller'\n".encode("latin-1")
+    )
+    uses, problem = file_imports(path, "old.py")
+    assert problem is None and [use.module for use in uses] == ["json"]

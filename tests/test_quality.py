@@ -370,3 +370,16 @@ def test_coverage_gate_runs_python_placeholder_and_fails_on_failing_tests(tmp_pa
     assert totals.statements > 0 and how.startswith("exited 0")
     with pytest.raises(CoverageError, match="exited 1"):
         run_under_coverage([*pytest_args, "test_bad.py"], root, 120)
+
+
+def test_prints_in_test_files_are_not_library_code_by_default():
+    files = {
+        "pkg/lib.py": "def f():\n    print('x')\n",
+        "tests/test_lib.py": "def test_f():\n    print('debug')\n",
+        "pkg/tests/test_inner.py": "print('x')\n",
+        "conftest.py": "print('x')\n",
+    }
+    results = {path: analyse(path, text.encode(), oldest=(3, 8)) for path, text in files.items()}
+    gate = QualityConfig().prints
+    report = gates.GATES["prints"](gates.select(results, gate.include, gate.exclude), gate, "error")
+    assert [f.path for f in report.findings] == ["pkg/lib.py"]

@@ -367,11 +367,21 @@ class ErrorHandlingGate(Gate):
     max_findings: int = Field(0, ge=0)
 
 
+TEST_FILES = [
+    "tests/*", "test/*", "*/tests/*", "*/test/*", "test_*.py", "*/test_*.py", "*_test.py",
+    "conftest.py", "*/conftest.py",
+]  # fmt: skip
+
+
 class PrintGate(Gate):
     cli_modules: list[str] = Field(
         default_factory=list, description="Globs of command-line modules that may print."
     )
     max_calls: int = Field(0, ge=0)
+    exclude: list[str] = Field(
+        default_factory=lambda: list(TEST_FILES),
+        description="Globs; by default test files, which are not library code.",
+    )
 
 
 class SizeGate(Gate):

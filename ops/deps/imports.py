@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import tokenize
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,7 +135,9 @@ def file_imports(path: Path, relative: str) -> tuple[list[ImportUse], Finding | 
                 f"{MAX_SCANNED_BYTES / 1e6:g} MB, as parsing it would take gigabytes)"
             )
             return [], Finding("deps.unparsable", problem, relative, context="too large")
-        return collect_imports(relative, path.read_text(encoding="utf-8")), None
+        with tokenize.open(path) as handle:  # the PEP 263 cookie decides the encoding
+            source = handle.read()
+        return collect_imports(relative, source), None
     except (OSError, UnicodeDecodeError) as exc:
         problem, line = f"cannot read: {exc}", None
     except (SyntaxError, ValueError) as exc:
