@@ -8,6 +8,7 @@ import pytest
 
 from fixtures.config import loaded_config
 from ops.findings import Finding
+from ops.pipeline.runner import failed_upstream
 
 pytestmark = pytest.mark.pipeline
 
@@ -31,7 +32,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         )
 
 
-def test_step(pipeline_step, pipeline_run, check):
+def test_step(pipeline_step, pipeline_run, proofyard_config, check):
     name, step = pipeline_step
     result = pipeline_run(name)
     check.require(
@@ -42,6 +43,10 @@ def test_step(pipeline_step, pipeline_run, check):
     check.inspected("steps")
     if status == "up-to-date":
         pytest.skip(f"{name}::{step} is up to date")
+    if status in ("skipped", "not-run"):
+        pipeline = proofyard_config.config.pipelines[name]
+        upstream = failed_upstream(pipeline, step, result["statuses"]) or ["an earlier step"]
+        pytest.skip(f"{name}::{step} did not run: {', '.join(upstream)} failed")
     log = result.get("logs", {}).get(step)
     tail = Path(log).read_text(encoding="utf-8")[-3000:] if log and Path(log).exists() else ""
     check.require(

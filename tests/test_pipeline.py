@@ -294,8 +294,9 @@ def test_pytest_runs_each_pipeline_once_with_an_item_per_step(run_harness, make_
         t["nodeid"].split("[")[1].rstrip("]"): t["outcome"]
         for t in summary["suites"]["pipeline"]["tests"]
     }
-    assert outcomes == {"build::make": "passed", "build::check": "failed", "build::after": "failed"}
+    assert outcomes == {"build::make": "passed", "build::check": "failed", "build::after": "skipped"}
     assert "build::check failed after 1 attempt(s): exited 1" in result.stdout
+    assert "build::after did not run: check failed" in result.stdout  # not a second failure
     assert "=== check attempt 1" in result.stdout  # the log is shown
     assert len(list((tmp_path / "reports" / "pipeline").iterdir())) == 1  # ran once
 

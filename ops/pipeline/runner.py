@@ -362,3 +362,18 @@ def _summary_json(name: str, result: RunResult) -> str:
         },
         indent=2,
     )
+
+
+def failed_upstream(pipeline: Pipeline, step: str, statuses: dict[str, str]) -> list[str]:
+    """The steps that failed somewhere above ``step`` and so kept it from running."""
+    needs = {s.name: s.needs for s in pipeline.steps}
+    seen, queue, failed = set(), list(needs.get(step, ())), []
+    while queue:
+        name = queue.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if statuses.get(name) == "failed":
+            failed.append(name)
+        queue += needs.get(name, ())
+    return sorted(failed)
