@@ -122,6 +122,11 @@ def _config_validate(args: argparse.Namespace) -> int:
             load_config(args.file, env_name=name, environ={})
         except ConfigError as exc:
             errors.append(f"with --env {name}: {exc}")
+    errors += [
+        f"pipelines.{name}: {problem}"
+        for name, pipeline in loaded.config.pipelines.items()
+        if (problem := pipeline.graph_problem())
+    ]
     if errors:
         raise ConfigError("\n".join(errors))
     overlays = f", environments: {', '.join(loaded.environments)}" if loaded.environments else ""

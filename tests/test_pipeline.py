@@ -128,6 +128,18 @@ def test_stop_starts_nothing_new_after_a_failure(workspace):
 @pytest.mark.parametrize(
     ("steps", "message"),
     [
+        ([{"name": "a", "run": "echo hi"}], "run is a string"),
+        ([{"name": "a"}], "give exactly one of run or call"),
+    ],
+)
+def test_invalid_steps_are_rejected_before_running(steps, message):
+    with pytest.raises(ValidationError, match=message):
+        Pipeline.model_validate({"steps": steps})
+
+
+@pytest.mark.parametrize(
+    ("steps", "message"),
+    [
         (
             [
                 {"name": "a", "run": ["x"], "needs": ["b"]},
@@ -137,13 +149,13 @@ def test_stop_starts_nothing_new_after_a_failure(workspace):
         ),
         ([{"name": "a", "run": ["x"], "needs": ["ghost"]}], "needs unknown step(s): ghost"),
         ([{"name": "a", "run": ["x"]}, {"name": "a", "run": ["y"]}], "duplicate step names: a"),
-        ([{"name": "a", "run": "echo hi"}], "run is a string"),
-        ([{"name": "a"}], "give exactly one of run or call"),
     ],
 )
-def test_invalid_pipelines_are_rejected_before_running(steps, message):
-    with pytest.raises(ValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        Pipeline.model_validate({"steps": steps})
+def test_a_broken_graph_fails_its_pipeline_before_anything_runs(workspace, steps, message):
+    pipeline = Pipeline.model_validate({"steps": steps})
+    assert pipeline.graph_problem().endswith(message)
+    with pytest.raises(PipelineError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Runner("p", pipeline, workspace, workspace / "state.json", workspace / "logs").run()
 
 
 def test_missing_callable_is_a_clear_error(workspace):
@@ -294,7 +306,11 @@ def test_pytest_runs_each_pipeline_once_with_an_item_per_step(run_harness, make_
         t["nodeid"].split("[")[1].rstrip("]"): t["outcome"]
         for t in summary["suites"]["pipeline"]["tests"]
     }
-    assert outcomes == {"build::make": "passed", "build::check": "failed", "build::after": "skipped"}
+    assert outcomes == {
+        "build::make": "passed",
+        "build::check": "failed",
+        "build::after": "skipped",
+    }
     assert "build::check failed after 1 attempt(s): exited 1" in result.stdout
     assert "build::after did not run: check failed" in result.stdout  # not a second failure
     assert "=== check attempt 1" in result.stdout  # the log is shown
@@ -385,3 +401,31 @@ def test_a_corrupt_state_file_is_moved_aside_and_every_step_runs_again(workspace
     assert "is unreadable" in caplog.text and "every step runs again" in caplog.text
     assert list(workspace.glob("state.json.corrupt-*"))
     assert StateFile(state).steps  # a good state was written in its place
+
+
+@pytest.mark.slow
+def test_a_cyclic_pipeline_fails_alone_beside_a_valid_one(run_harness, make_target, tmp_path):
+    root = make_target(
+        {},
+        """
+        target: {root: ., packages: []}
+        pipelines:
+          broken:
+            steps:
+              - {name: a, run: ["true"], needs: [b]}
+              - {name: b, run: ["true"], needs: [a]}
+          fine:
+            steps:
+              - {name: only, run: ["true"]}
+    """,
+    )
+    config = f"--proofyard-config={root / 'proofyard.yaml'}"
+    result = run_harness("-m", "pipeline", config)
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    outcomes = {
+        t["nodeid"].split("[")[1].rstrip("]"): t["outcome"]
+        for t in summary["suites"]["pipeline"]["tests"]
+    }
+    assert outcomes == {"broken::a": "failed", "broken::b": "failed", "fine::only": "passed"}
+    assert "pipeline broken: dependency cycle: a -> b -> a" in result.stdout
+    assert run_harness("-m", "smoke", config).returncode == 0  # other suites run

@@ -478,21 +478,25 @@ class Pipeline(Section):
     policy: Literal["stop", "keep-going"] = "stop"
     steps: list[PipelineStep] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _valid_graph(self) -> Pipeline:
+    def graph_problem(self) -> str | None:
+        """What keeps the steps from forming a DAG, in one line, or ``None``.
+
+        Not a validation error: one broken pipeline fails its own items, never the config
+        (and so every suite) as a whole.
+        """
         names = [step.name for step in self.steps]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
-            raise ValueError(f"duplicate step names: {', '.join(duplicates)}")
+            return f"duplicate step names: {', '.join(duplicates)}"
         for step in self.steps:
             unknown = [need for need in step.needs if need not in names]
             if unknown:
-                raise ValueError(f"step {step.name!r} needs unknown step(s): {', '.join(unknown)}")
+                return f"step {step.name!r} needs unknown step(s): {', '.join(unknown)}"
         graph = {step.name: list(step.needs) for step in self.steps}
         cycles = strongly_connected_cycles(graph)
         if cycles:
-            raise ValueError("dependency cycle: " + " -> ".join(cycle_path(graph, cycles[0])))
-        return self
+            return "dependency cycle: " + " -> ".join(cycle_path(graph, cycles[0]))
+        return None
 
 
 class Artifact(Section):

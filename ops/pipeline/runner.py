@@ -141,6 +141,9 @@ class Runner:
         self._interrupts = 0
 
     def run(self, resume: bool = False) -> RunResult:
+        problem = self.pipeline.graph_problem()
+        if problem:
+            raise PipelineError(problem)
         check_callables(self.pipeline, self.pythonpath)
         start = time.perf_counter()
         result = RunResult(self.run_id)
