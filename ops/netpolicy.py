@@ -8,100 +8,25 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import ipaddress
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+from ops import netguard
+from ops.netguard import NetworkBlocked, decide
 
-
-class NetworkBlocked(ConnectionRefusedError):
-    """A connection the network policy does not allow."""
-
-
-@dataclass(frozen=True)
-class Decision:
-    allowed: bool
-    reason: str
-
-
-def decide(host: str, allow_hosts: Sequence[str] = ()) -> Decision:
-    """Whether ``host`` (a name or address, never resolved here) may be reached.
-
-    ``allow_hosts`` holds names, addresses and CIDR networks; ``*`` allows every host.
-    """
-    host = host.strip("[]").split("%", 1)[0].lower()
-    if "*" in allow_hosts:
-        return Decision(True, "network.allow_hosts contains '*' (any host)")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    if address is not None:
-        if address.is_loopback or _mapped_loopback(address):
-            return Decision(True, "loopback")
-        for entry in allow_hosts:
-            with contextlib.suppress(ValueError):
-                if address in ipaddress.ip_network(entry, strict=False):
-                    return Decision(True, f"allowed by network.allow_hosts entry {entry!r}")
-        return Decision(False, f"{host} is not loopback and not in network.allow_hosts")
-    if host in LOOPBACK_NAMES:
-        return Decision(True, "loopback name")
-    if host in {entry.lower() for entry in allow_hosts}:
-        return Decision(True, f"allowed by network.allow_hosts entry {host!r}")
-    return Decision(False, f"host name {host!r} is not in network.allow_hosts")
-
-
-def _mapped_loopback(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    mapped = getattr(address, "ipv4_mapped", None)
-    return bool(mapped and mapped.is_loopback)
-
-
-def _host_of(address: object) -> str | None:
-    if isinstance(address, tuple) and address and isinstance(address[0], str):
-        return address[0]
-    return None  # AF_UNIX paths and other families are not network traffic
+__all__ = ["NetworkBlocked", "decide", "guard_sockets", "isolated_argv", "subprocess_policy"]
 
 
 @contextlib.contextmanager
 def guard_sockets(allow_hosts: Sequence[str] = ()) -> Iterator[None]:
-    """Make ``socket.socket`` refuse connections the policy does not allow, while active."""
-    originals = {name: getattr(socket.socket, name) for name in ("connect", "connect_ex", "sendto")}
-
-    def check(sock: socket.socket, address: object) -> None:
-        host = _host_of(address) if sock.family in (socket.AF_INET, socket.AF_INET6) else None
-        if host is not None:
-            decision = decide(host, allow_hosts)
-            if not decision.allowed:
-                raise NetworkBlocked(
-                    f"proofyard network policy blocked a connection to {host}: {decision.reason}"
-                )
-
-    def connect(self, address):
-        check(self, address)
-        return originals["connect"](self, address)
-
-    def connect_ex(self, address):
-        check(self, address)
-        return originals["connect_ex"](self, address)
-
-    def sendto(self, data, *args):
-        check(self, args[-1])
-        return originals["sendto"](self, data, *args)
-
-    socket.socket.connect = connect
-    socket.socket.connect_ex = connect_ex
-    socket.socket.sendto = sendto
-    try:
+    """The policy in force in this process (an audit hook) and, through the environment,
+    in every Python child it starts, while active (see :mod:`ops.netguard`)."""
+    with netguard.enforced(allow_hosts):
         yield
-    finally:
-        for name, original in originals.items():
-            setattr(socket.socket, name, original)
 
 
 @dataclass(frozen=True)

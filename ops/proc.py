@@ -22,6 +22,7 @@ from typing import Any
 
 import psutil
 
+from ops import netguard
 from ops.netpolicy import SubprocessIsolation, isolated_argv
 from ops.reaper import EXCEEDED, become_subreaper, private_data_mb
 
@@ -209,7 +210,7 @@ def run_command(
     """Run ``argv`` in its own session under the network policy and the reaper; never raises
     for the command. At the timeout its whole tree is stopped; output is kept to a tail."""
     wrapped, isolation = isolated_argv(argv, allow_hosts, enabled=isolate)
-    full_env = {**os.environ, **(env or {})}
+    full_env = netguard.carried({**os.environ, **(env or {})})
     start = time.perf_counter()
     try:
         stdin = subprocess.DEVNULL if input_text is None else subprocess.PIPE

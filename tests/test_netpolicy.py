@@ -6,13 +6,14 @@ a recording stand-in for the real connect, and subprocess tests only list interf
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 
 import pytest
 
-from ops import netpolicy
+from ops import netguard, netpolicy
 from ops.netpolicy import NetworkBlocked, decide, guard_sockets, isolated_argv
 
 
@@ -40,37 +41,62 @@ def test_decide(host, allow, allowed):
     assert decide(host, allow).allowed is allowed
 
 
-@pytest.fixture
-def recorded_connects(monkeypatch):
-    """Replace the real connect with a recorder, so a policy bug can never reach the network."""
-    calls = []
+class FakeSocket:
+    """Stands in for a socket in an audit event: the hook only reads ``family``."""
 
-    def fake_connect(self, address):
-        calls.append(address)
-
-    monkeypatch.setattr(socket.socket, "connect", fake_connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", lambda self, a: calls.append(a) or 0)
-    return calls
+    def __init__(self, family=socket.AF_INET):
+        self.family = family
 
 
-def test_guard_blocks_non_loopback_and_names_the_host(recorded_connects):
-    with guard_sockets(), socket.socket() as sock:
-        with pytest.raises(NetworkBlocked, match="192.0.2.7"):
-            sock.connect(("192.0.2.7", 80))
-        with pytest.raises(NetworkBlocked, match="example.invalid"):
-            sock.connect_ex(("example.invalid", 443))
-        sock.connect(("127.0.0.1", 9))
-    assert recorded_connects == [("127.0.0.1", 9)]
+def test_the_audit_hook_blocks_non_loopback_and_names_the_host(monkeypatch):
+    monkeypatch.setenv(netguard.ALLOW_ENV, "[]")
+    with pytest.raises(NetworkBlocked, match="192.0.2.7 is not loopback"):
+        netguard.audit("socket.connect", (FakeSocket(), ("192.0.2.7", 80)))
+    with pytest.raises(NetworkBlocked, match="'example.invalid' is not in"):
+        netguard.audit("socket.sendto", (FakeSocket(), ("example.invalid", 443)))
+    netguard.audit("socket.connect", (FakeSocket(), ("127.0.0.1", 9)))
+    netguard.audit("socket.connect", (FakeSocket(socket.AF_UNIX), "/tmp/sock"))
+    netguard.audit("open", ("/etc/hosts", "r", 0))
 
 
-def test_guard_honours_allow_hosts_and_is_removed_afterwards(recorded_connects):
-    with guard_sockets(["198.51.100.0/24"]), socket.socket() as sock:
-        sock.connect(("198.51.100.20", 80))
-    patched_connect = socket.socket.connect
-    with guard_sockets():
-        assert socket.socket.connect is not patched_connect
-    assert socket.socket.connect is patched_connect
-    assert recorded_connects == [("198.51.100.20", 80)]
+def test_the_allow_list_is_exact(monkeypatch):
+    monkeypatch.setenv(netguard.ALLOW_ENV, '["198.51.100.0/24"]')
+    netguard.audit("socket.connect", (FakeSocket(), ("198.51.100.20", 80)))
+    with pytest.raises(NetworkBlocked, match="198.51.101.1"):
+        netguard.audit("socket.connect", (FakeSocket(), ("198.51.101.1", 80)))
+    monkeypatch.delenv(netguard.ALLOW_ENV)
+    netguard.audit("socket.connect", (FakeSocket(), ("198.51.101.1", 80)))  # no policy set
+
+
+def test_guard_sockets_sets_the_policy_for_children_and_restores_it(monkeypatch):
+    monkeypatch.delenv(netguard.ALLOW_ENV, raising=False)
+    monkeypatch.setenv("PYTHONPATH", "/mine")
+    with guard_sockets(["198.51.100.0/24"]):
+        assert os.environ[netguard.ALLOW_ENV] == '["198.51.100.0/24"]'
+        assert os.environ["PYTHONPATH"] == f"{netguard.SITE_DIR}:/mine"
+        carried = netguard.carried({"PYTHONPATH": "/roots"})
+        assert carried["PYTHONPATH"] == f"{netguard.SITE_DIR}:/roots"
+    assert netguard.ALLOW_ENV not in os.environ and os.environ["PYTHONPATH"] == "/mine"
+
+
+BLOCKED_CHILD = (
+    "import _socket, socket\n"
+    "raw = _socket.socket()\n"
+    "try:\n"
+    "    raw.connect(('192.0.2.7', 9))\n"
+    "except OSError as exc:\n"
+    "    print(type(exc).__name__, exc)\n"
+)
+
+
+def test_a_python_child_is_guarded_even_through_raw_sockets():
+    isolation = netpolicy.subprocess_isolation()
+    if not isolation.enforced:  # the namespace makes sure a guard bug reaches nothing
+        pytest.skip(isolation.detail)
+    argv, _ = isolated_argv([sys.executable, "-c", BLOCKED_CHILD])
+    env = netguard.carried({**os.environ, netguard.ALLOW_ENV: "[]"})
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=env)
+    assert result.stdout.startswith("NetworkBlocked proofyard network policy blocked"), result
 
 
 def test_guard_allows_real_loopback_traffic():

@@ -7,8 +7,10 @@ import json
 import logging
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ops.config import LoadedConfig, load_config
+from ops.netpolicy import guard_sockets
 from ops.pipeline.runner import PipelineError, Runner, plan
 from ops.pipeline.state import StateFile
 from ops.proc import Limits
@@ -118,33 +120,40 @@ def _run(args: argparse.Namespace) -> int:
         pythonpath=[str(root) for root in Target.for_config(loaded).import_roots()],
         on_event=progress,
     )
-    try:
-        if args.executor == "dask":
-            from ops.pipeline.dask_executor import dask_executors
+    allowed = list(loaded.config.network.allow_hosts)
+    if args.executor == "dask" and args.scheduler:
+        # the scheduler the user named is the user's choice: reachable, and said so
+        address = args.scheduler if "://" in args.scheduler else f"tcp://{args.scheduler}"
+        allowed.append(urlsplit(address).hostname or "")
+        log.info("Dask scheduler %s named by --scheduler: allowed by the network policy", address)
+    with guard_sockets(allowed):
+        try:
+            if args.executor == "dask":
+                from ops.pipeline.dask_executor import dask_executors
 
-            with dask_executors(args.scheduler, args.workers or pipeline.workers) as executors:
+                with dask_executors(args.scheduler, args.workers or pipeline.workers) as executors:
+                    runner = Runner(
+                        args.name,
+                        pipeline,
+                        loaded.target_root,
+                        state_path(loaded, args.name),
+                        logs_dir(loaded, args.reports_dir),
+                        executors=executors,
+                        **runner_args,
+                    )
+                    result = runner.run(args.resume)
+            else:
                 runner = Runner(
                     args.name,
                     pipeline,
                     loaded.target_root,
                     state_path(loaded, args.name),
                     logs_dir(loaded, args.reports_dir),
-                    executors=executors,
                     **runner_args,
                 )
                 result = runner.run(args.resume)
-        else:
-            runner = Runner(
-                args.name,
-                pipeline,
-                loaded.target_root,
-                state_path(loaded, args.name),
-                logs_dir(loaded, args.reports_dir),
-                **runner_args,
-            )
-            result = runner.run(args.resume)
-    except PipelineError as exc:
-        raise PipelineUsageError(str(exc)) from None
+        except PipelineError as exc:
+            raise PipelineUsageError(str(exc)) from None
     if monitor is not None:
         from ops.monitor.dashboard import write_dashboard
 

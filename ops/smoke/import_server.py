@@ -118,17 +118,18 @@ def _readable(fd: int) -> list[bytes]:
     return chunks
 
 
-def _load_reaper():
-    """``ops/reaper.py`` by path: the harness's folder must not join this server's sys.path,
+def _load(name: str):
+    """``ops/NAME.py`` by path: the harness's folder must not join this server's sys.path,
     where the target's own ``ops`` package, if it has one, must win."""
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "reaper.py")
-    spec = importlib.util.spec_from_file_location("_proofyard_reaper", path)
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_proofyard_{name}", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
     return module
 
 
-REAPER = _load_reaper()
+REAPER = _load("reaper")
 
 
 def preload(specs: list[str]) -> None:
@@ -157,6 +158,8 @@ def _take(module: object, attribute: str) -> None:
 
 def main(argv: list[str]) -> None:
     REAPER.become_subreaper()  # an import's setsid or double-forked children stay findable
+    if "PROOFYARD_NETWORK_ALLOW" in os.environ:  # -I ignores PYTHONPATH: install it here
+        _load("netguard").install()
     paths = [arg for arg in argv if not arg.startswith("--")]
     for arg in argv:
         name, _, value = arg.removeprefix("--").partition("=")

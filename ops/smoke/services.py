@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ops import netguard
 from ops.config.schema import ProbeCheck, ServiceCheck
 from ops.netpolicy import decide
 from ops.proc import shell_argv, stop_process_group, supervised_argv
@@ -76,7 +77,7 @@ class RunningService:
                 "in use before the service started"
             )
         self._log = tempfile.TemporaryFile()
-        full_env = {**os.environ, **(env or {}), **spec.env}
+        full_env = netguard.carried({**os.environ, **(env or {}), **spec.env})
         try:
             self.process = subprocess.Popen(
                 supervised_argv(shell_argv(spec.run, False), spec.stop_grace_s),
