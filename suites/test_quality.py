@@ -110,7 +110,14 @@ def test_coverage(target, proofyard_config, check):
         if gate.data_file:
             totals = read_totals(proofyard_config.resolve(gate.data_file))
         elif gate.command:
-            totals, _ = run_under_coverage(gate.command, target.root, gate.timeout_s)
+            network = proofyard_config.config.network
+            totals, _ = run_under_coverage(
+                gate.command,
+                target.root,
+                gate.timeout_s,
+                network.allow_hosts,
+                network.isolate_subprocesses,
+            )
         else:
             pytest.fail("quality.coverage needs command or data_file", pytrace=False)
     except CoverageError as exc:

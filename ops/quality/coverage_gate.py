@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +56,11 @@ def read_totals(data_file: Path) -> CoverageTotals:
 
 
 def run_under_coverage(
-    command: list[str], root: Path, timeout_s: float
+    command: list[str],
+    root: Path,
+    timeout_s: float,
+    allow_hosts: Sequence[str] = (),
+    isolate: bool = True,
 ) -> tuple[CoverageTotals, str]:
     """Run ``command`` under coverage: a Python program's argv after the interpreter
     (a leading ``{python}`` may name the interpreter, as in other commands). Failing tests
@@ -74,7 +79,9 @@ def run_under_coverage(
             f"--data-file={data_file}",
             *command,
         ]
-        result = run_command(argv, timeout_s=timeout_s, cwd=root)
+        result = run_command(
+            argv, timeout_s=timeout_s, cwd=root, allow_hosts=allow_hosts, isolate=isolate
+        )
         if result.error or result.timed_out or result.returncode != 0 or not data_file.exists():
             raise CoverageError(
                 f"coverage run {' '.join(command)}: {result.describe()}\n{result.output[-1500:]}"
