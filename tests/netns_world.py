@@ -29,6 +29,13 @@ REACH = (
 )
 
 
+SERVE = (
+    "import http.server\n"
+    "http.server.HTTPServer(('127.0.0.1', 18765), http.server.BaseHTTPRequestHandler)"
+    ".serve_forever()\n"
+)
+
+
 def reach(tag: str) -> str:
     return REACH.replace("{tag!r}", repr(tag))
 
@@ -92,6 +99,20 @@ def target(root: Path, allow: list[str], python: str) -> Path:
                 },
             ],
             "probes": ["pkg.netprobe:probe"],
+            "services": [
+                {
+                    "name": "svc",
+                    "run": [python, "-c", reach("smoke-service") + SERVE],
+                    "ready_port": 18765,
+                }
+            ],
+            "artifacts": [
+                {
+                    "name": "art",
+                    "run": [python, "-c", reach("smoke-artifacts") + "open('made.txt','w')"],
+                    "expect": ["made.txt"],
+                }
+            ],
         },
         "compression": {
             "repeats": 1,
@@ -138,7 +159,8 @@ def run_every_runner(repo: Path, root: Path, reports: Path) -> None:
             "-m",
             suites,
             "-k",
-            "import or command or probe or block or compression or coverage",
+            "import or command or probe or service or artifacts or block or compression "
+            "or coverage",
             config,
             f"--reports-dir={reports}",
         ],

@@ -19,6 +19,8 @@ PYTHON_RUNNERS = {
     "smoke-import",
     "smoke-command",
     "smoke-probe",
+    "smoke-service",
+    "smoke-artifacts",
     "docs-block",
     "codec-inprocess",
     "codec-subprocess",
