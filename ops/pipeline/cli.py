@@ -125,7 +125,8 @@ def _run(args: argparse.Namespace) -> int:
         # the scheduler the user named is the user's choice: reachable, and said so
         address = args.scheduler if "://" in args.scheduler else f"tcp://{args.scheduler}"
         allowed.append(urlsplit(address).hostname or "")
-        log.info("Dask scheduler %s named by --scheduler: allowed by the network policy", address)
+        network["scheduler"] = f"{address}: named by --scheduler, allowed by the network policy"
+        log.info("Dask scheduler %s", network["scheduler"])
     with guard_sockets(allowed):
         try:
             if args.executor == "dask":

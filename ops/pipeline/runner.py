@@ -170,7 +170,7 @@ class Runner:
                 processes.shutdown(wait=True, cancel_futures=True)
             self.state.save()
         result.seconds = time.perf_counter() - start
-        write_atomic(self.logs_dir / "summary.json", _summary_json(self.name, result))
+        write_atomic(self.logs_dir / "summary.json", _summary_json(self.name, result, self.network))
         return result
 
     def _loop(self, steps, entries, result, threads, processes) -> None:
@@ -344,12 +344,13 @@ def _outcome(future: Future) -> StepOutcome:
         return StepOutcome(False, 0.0, f"executor error: {exc!r}", "")
 
 
-def _summary_json(name: str, result: RunResult) -> str:
+def _summary_json(name: str, result: RunResult, network: dict[str, Any]) -> str:
     import json
 
     return json.dumps(
         {
             "pipeline": name,
+            "network": network,
             "run_id": result.run_id,
             "ok": result.ok,
             "seconds": round(result.seconds, 3),
