@@ -7,7 +7,7 @@ import pytest
 from ops.findings import Finding
 from ops.quality.coverage_gate import CoverageError, read_totals, run_under_coverage
 from ops.quality.gates import GATES, GateReport, Measure, select
-from ops.quality.lint import LintError, run_ruff
+from ops.quality.lint import LintError, run_ruff, split_by_size
 from ops.quality.ratchet import fingerprint_counts, new_findings
 
 pytestmark = pytest.mark.quality
@@ -78,7 +78,11 @@ def test_lint(target, quality_files, proofyard_config, baselines, check):
         pytest.skip("quality.lint.enabled is false")
     relative = {p.relative_to(target.root).as_posix(): p for p in quality_files}
     chosen = select(dict.fromkeys(relative), gate.include, gate.exclude)
-    files = [relative[name] for name in chosen]
+    files, too_large = split_by_size(
+        [relative[name] for name in chosen], proofyard_config.config.quality.max_file_bytes
+    )
+    if too_large:  # as the engine only counts them: ruff would take gigabytes on such a file
+        check.skipped("files over quality.max_file_bytes (not linted)", len(too_large))
     try:
         cache = proofyard_config.resolve(proofyard_config.config.quality.cache)
         lint = run_ruff(

@@ -18,7 +18,7 @@ from ops.quality import gates
 from ops.quality.analysis import analyse
 from ops.quality.coverage_gate import CoverageError, run_under_coverage
 from ops.quality.engine import Settings, run_analysis
-from ops.quality.lint import ruff_command, run_ruff
+from ops.quality.lint import ruff_command, run_ruff, split_by_size
 from ops.quality.ratchet import fingerprint_counts, new_findings
 from tests.conftest import write_tree
 
@@ -383,3 +383,13 @@ def test_prints_in_test_files_are_not_library_code_by_default():
     gate = QualityConfig().prints
     report = gates.GATES["prints"](gates.select(results, gate.include, gate.exclude), gate, "error")
     assert [f.path for f in report.findings] == ["pkg/lib.py"]
+
+
+def test_files_over_the_size_limit_are_not_linted(tmp_path):
+    small, large = tmp_path / "small.py", tmp_path / "large.py"
+    small.write_text("x = 1\n")
+    large.write_text("x = 1\n" * 1000)
+    assert split_by_size([small, large, tmp_path / "gone.py"], 100) == (
+        [small, tmp_path / "gone.py"],
+        [large],
+    )

@@ -87,6 +87,18 @@ def run_ruff(
     return lint
 
 
+def split_by_size(files: Sequence[Path], max_bytes: int) -> tuple[list[Path], list[Path]]:
+    """The files to lint, and those over ``max_bytes`` (unreadable ones stay in the first
+    list: linting reports them)."""
+    small, large = [], []
+    for path in files:
+        try:
+            (large if path.stat().st_size > max_bytes else small).append(path)
+        except OSError:
+            small.append(path)
+    return small, large
+
+
 def _require_ruff() -> None:
     try:
         result = subprocess.run(
