@@ -112,6 +112,7 @@ def import_report(target, declarations, environment, proofyard_config):
         uses,
         own={name.split(".")[0] for name in target.package_dirs},
         stdlib=stdlib_for(environment.stdlib, oldest, newest),
+        stdlib_since=lambda since: stdlib_for(environment.stdlib, max(oldest, since), newest),
         declared=declared,
         dev_only=dev_only,
         main=main,

@@ -466,3 +466,61 @@ def test_a_latin1_file_with_its_cookie_is_read_as_latin1(tmp_path):
     )
     uses, problem = file_imports(path, "old.py")
     assert problem is None and [use.module for use in uses] == ["json"]
+
+
+GUARDED = """
+import sys
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+if sys.version_info < (3, 11):
+    import tomli
+else:
+    import tomllib
+
+try:
+    import simplejson
+    has_simplejson = True
+except ImportError:
+    has_simplejson = False
+
+if has_simplejson:
+    import simplejson as json
+"""
+
+
+def test_version_and_flag_guarded_imports_are_no_false_alarm():
+    uses = collect_imports("guarded.py", GUARDED)
+    found = import_findings(
+        uses,
+        own=set(),
+        stdlib=stdlib_for(frozenset({"sys", "tomllib"}), (3, 8), (3, 12)),
+        stdlib_since=lambda since: stdlib_for(frozenset({"sys", "tomllib"}), since, (3, 12)),
+        declared={"tomli"},
+        dev_only=set(),
+        main={"tomli"},
+        owners={},
+        allow_unused=set(),
+        dist_modules={},
+    )
+    assert found["missing"] == [], [str(f) for f in found["missing"]]
+    flagged = [u for u in uses if u.dotted == "simplejson"]
+    assert [u.optional for u in flagged] == [True, True]
+    assert "has_simplejson" in flagged[1].reason
+    # the twin without guards: tomllib on 3.8 and an unguarded simplejson are real findings
+    bare = collect_imports("bare.py", "import tomllib\nimport simplejson\n")
+    found = import_findings(
+        bare,
+        own=set(),
+        stdlib=stdlib_for(frozenset({"tomllib"}), (3, 8), (3, 12)),
+        declared=set(),
+        dev_only=set(),
+        main=set(),
+        owners={},
+        allow_unused=set(),
+        dist_modules={},
+    )
+    assert sorted(f.context for f in found["missing"]) == ["simplejson", "tomllib"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import tokenize
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,7 @@ class ImportUse:
     reason: str = ""
     dotted: str = ""  # the full module name
     names: tuple[str, ...] = ()  # what ``from dotted import ...`` takes
+    since: tuple[int, int] | None = None  # under ``if sys.version_info >= since:``
 
 
 class _Collector(ast.NodeVisitor):
@@ -31,6 +32,8 @@ class _Collector(ast.NodeVisitor):
         self.uses: list[ImportUse] = []
         self.guards: list[str] = []
         self.probed: set[str] = set()
+        self.flags: set[str] = set()  # names set in an ``except ImportError`` handler
+        self.since: list[tuple[int, int]] = []
 
     def _add(self, name: str | None, line: int, names: tuple[str, ...] = ()) -> None:
         if name and not name.startswith("__future__"):
@@ -40,7 +43,10 @@ class _Collector(ast.NodeVisitor):
                 if self.guards
                 else ("checked with find_spec" if top in self.probed else "")
             )
-            self.uses.append(ImportUse(top, self.path, line, bool(reason), reason, name, names))
+            since = max(self.since) if self.since else None
+            self.uses.append(
+                ImportUse(top, self.path, line, bool(reason), reason, name, names, since)
+            )
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
@@ -55,6 +61,14 @@ class _Collector(ast.NodeVisitor):
         guarded = any(_catches_import_error(handler.type) for handler in node.handlers)
         if guarded:
             self.guards.append("guarded by try/except ImportError")
+            self.flags |= {
+                target.id
+                for handler in node.handlers
+                for statement in ast.walk(handler)
+                if isinstance(statement, ast.Assign)
+                for target in statement.targets
+                if isinstance(target, ast.Name)
+            }
         for statement in node.body:
             self.visit(statement)
         if guarded:
@@ -65,15 +79,24 @@ class _Collector(ast.NodeVisitor):
     visit_TryStar = visit_Try
 
     def visit_If(self, node: ast.If) -> None:
+        guard = None
         if _is_type_checking(node.test):
-            self.guards.append("only under TYPE_CHECKING")
-            for statement in node.body:
+            guard = "only under TYPE_CHECKING"
+        elif flags := sorted(_names_in(node.test) & self.flags):
+            guard = f"guarded by {', '.join(flags)}, set where ImportError is caught"
+        since, before = _version_bounds(node.test)
+        self.visit(node.test)
+        for body, bound in ((node.body, since), (node.orelse, before)):
+            if bound:
+                self.since.append(bound)
+            if guard and body is node.body:
+                self.guards.append(guard)
+            for statement in body:
                 self.visit(statement)
-            self.guards.pop()
-            for statement in node.orelse:
-                self.visit(statement)
-            return
-        self.generic_visit(node)
+            if guard and body is node.body:
+                self.guards.pop()
+            if bound:
+                self.since.pop()
 
     def visit_Call(self, node: ast.Call) -> None:
         name = _dotted(node.func)
@@ -95,6 +118,34 @@ def _catches_import_error(handler: ast.expr | None) -> bool:
         return True  # a bare except catches ImportError too
     names = handler.elts if isinstance(handler, ast.Tuple) else [handler]
     return any(_dotted(name).split(".")[-1] in IMPORT_ERRORS for name in names)
+
+
+def _names_in(test: ast.expr) -> set[str]:
+    return {node.id for node in ast.walk(test) if isinstance(node, ast.Name)}
+
+
+def _version_bounds(test: ast.expr) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+    """For ``sys.version_info >= (X, Y)`` (or ``<``), the oldest Python that runs the body
+    and the oldest that runs the ``else`` branch; ``(None, None)`` for any other test."""
+    if not (
+        isinstance(test, ast.Compare)
+        and len(test.ops) == 1
+        and _dotted(test.left).endswith("version_info")
+        and isinstance(test.comparators[0], ast.Tuple)
+    ):
+        return None, None
+    try:
+        version = tuple(int(ast.literal_eval(e)) for e in test.comparators[0].elts[:2])
+    except (ValueError, TypeError):
+        return None, None
+    if len(version) != 2:
+        return None, None
+    op = test.ops[0]
+    if isinstance(op, ast.GtE):
+        return version, None
+    if isinstance(op, ast.Lt):
+        return None, version
+    return None, None
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -165,13 +216,18 @@ def import_findings(
     owners: Mapping[str, set[str]],
     allow_unused: set[str],
     dist_modules: Mapping[str, set[str]],
+    stdlib_since: Callable[[tuple[int, int]], frozenset[str]] | None = None,
 ) -> dict[str, list[Finding]]:
-    """Missing, misplaced (dev-only) and unused dependencies, by rule."""
+    """Missing, misplaced (dev-only) and unused dependencies, by rule. An import under
+    ``if sys.version_info >= (X, Y):`` is judged against the stdlib of X.Y on
+    (``stdlib_since``)."""
     found: dict[str, list[Finding]] = {"missing": [], "misplaced": [], "unused": []}
     used_dists: set[str] = set()
     reported: set[tuple[str, str]] = set()
     for use in uses:
         if use.module in own or use.module in stdlib:
+            continue
+        if use.since and stdlib_since and use.module in stdlib_since(use.since):
             continue
         dists = distribution_of(use.module, owners)
         used_dists |= dists
