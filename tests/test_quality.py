@@ -393,3 +393,25 @@ def test_files_over_the_size_limit_are_not_linted(tmp_path):
         [small, tmp_path / "gone.py"],
         [large],
     )
+
+
+def test_type_checking_edges_are_not_runtime_cycles_and_cycles_name_their_line():
+    typed = run_gate(
+        "layering",
+        {
+            "pkg/__init__.py": "",
+            "pkg/a.py": "import typing\nif typing.TYPE_CHECKING:\n    from pkg import b\n",
+            "pkg/b.py": "from pkg import a\n",
+        },
+    )
+    assert rules(typed) == []
+    real = run_gate(
+        "layering",
+        {
+            "pkg/__init__.py": "",
+            "pkg/a.py": "import os\n\nfrom pkg import b\n",
+            "pkg/b.py": "from pkg import a\n",
+        },
+    )
+    cycles = [f for f in real.findings if f.rule == "quality.import-cycle"]
+    assert [(f.path, f.line) for f in cycles] in ([("pkg/a.py", 3)], [("pkg/b.py", 1)])

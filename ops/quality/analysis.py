@@ -124,6 +124,7 @@ class _Structure(ast.NodeVisitor):
         self.complexity = complexity
         self.scope: list[str] = []
         self.in_main_guard = False
+        self.typing_only = False
 
     def run(self, tree: ast.Module) -> None:
         self.result.doc_nodes.append(_doc_node("module", "<module>", 1, tree, True, False))
@@ -200,6 +201,16 @@ class _Structure(ast.NodeVisitor):
         self._kind_stack = self._kinds[:-1]
 
     def visit_If(self, node: ast.If) -> None:
+        if isinstance(node.test, ast.Name | ast.Attribute) and _dotted(node.test).endswith(
+            "TYPE_CHECKING"
+        ):
+            previous, self.typing_only = self.typing_only, True
+            for child in node.body:
+                self.visit(child)
+            self.typing_only = previous
+            for child in node.orelse:
+                self.visit(child)
+            return
         if not self.scope and _is_main_guard(node.test):
             previous, self.in_main_guard = self.in_main_guard, True
             for child in node.body:
@@ -263,7 +274,9 @@ class _Structure(ast.NodeVisitor):
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
-            self.result.imports.append({"line": node.lineno, "module": alias.name, "level": 0})
+            self.result.imports.append(
+                {"line": node.lineno, "module": alias.name, "level": 0, **self._typing_mark()}
+            )
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         self.result.imports.append(
@@ -272,8 +285,13 @@ class _Structure(ast.NodeVisitor):
                 "module": node.module or "",
                 "level": node.level,
                 "names": [alias.name for alias in node.names],
+                **self._typing_mark(),
             }
         )
+
+    def _typing_mark(self) -> dict[str, bool]:
+        """Imports under ``if TYPE_CHECKING:`` never run: no runtime import cycle."""
+        return {"typing_only": True} if self.typing_only else {}
 
 
 def _doc_node(

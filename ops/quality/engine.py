@@ -17,7 +17,7 @@ from ops.quality.analysis import FileResult, analyse, content_hash
 
 log = logging.getLogger("proofyard.quality")
 
-ANALYSIS_VERSION = "3"
+ANALYSIS_VERSION = "4"
 CHUNK_FILES = 16
 
 

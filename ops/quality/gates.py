@@ -363,13 +363,15 @@ def layering(results, gate, severity) -> GateReport:
     modules = {module_name(p): p for p in files}
     report.inspected["modules"] = len(modules)
     graph: dict[str, set[str]] = defaultdict(set)
+    first_line: dict[tuple[str, str], int] = {}  # where each edge's first import is
     for path, result in files.items():
         current = module_name(path)
         for item in result.imports:
             target = _resolve(current, path.endswith("__init__.py"), item, set(modules))
             own = next((m for m in (target, target.rsplit(".", 1)[0]) if m in modules), None)
-            if own and own != current:
+            if own and own != current and not item.get("typing_only"):  # never runs
                 graph[current].add(own)
+                first_line.setdefault((current, own), item["line"])
             for rule in gate.rules:
                 if _matches(current, rule.source) and any(_matches(target, f) for f in rule.forbid):
                     report.findings.append(
@@ -391,8 +393,8 @@ def layering(results, gate, severity) -> GateReport:
             Finding(
                 "quality.import-cycle",
                 "import cycle: " + " -> ".join(path),
-                modules[members[0]],
-                1,
+                modules[path[0]],
+                first_line.get((path[0], path[1]), 1),
                 severity="warning" if gate.allow_cycles else severity,
                 context=",".join(members),
             )
