@@ -227,15 +227,20 @@ def _logical_lines(tokens: list[tokenize.TokenInfo]) -> list[list[tokenize.Token
     logical line, and one per blank or comment-only line outside brackets."""
     groups: list[list[tokenize.TokenInfo]] = []
     current: list[tokenize.TokenInfo] = []
+    depth = 0  # bracket depth of ``current``, kept as it grows: linear in the tokens
     for token in tokens:
         if token.type in _SKIP:
             continue
         if token.type == tokenize.ENDMARKER:
             break
         current.append(token)
-        if token.type in (tokenize.NEWLINE, tokenize.NL) and _balanced(current):
+        if token.type == tokenize.OP:
+            depth += token.string in "([{"
+            depth -= token.string in ")]}"
+        if token.type in (tokenize.NEWLINE, tokenize.NL) and depth <= 0:
             groups.append(current)
             current = []
+            depth = 0
     if current:
         groups.append(current)
     return groups
@@ -289,17 +294,6 @@ def _count_group(
     else:
         counts["sloc"] += sum(filled)
         counts["blank"] += len(filled) - sum(filled)
-
-
-def _balanced(tokens: list[tokenize.TokenInfo]) -> bool:
-    depth = 0
-    for token in tokens:
-        if token.type == tokenize.OP:
-            if token.string in "([{":
-                depth += 1
-            elif token.string in ")]}":
-                depth -= 1
-    return depth <= 0
 
 
 def maintainability_index(
