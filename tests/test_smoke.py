@@ -263,7 +263,7 @@ def test_service_health_500_fails_its_probe_and_keeps_output(tmp_path):
         result = running.probe(spec.probes[0])
         output = running.output()
     assert result.status == 500
-    assert "status 500, expected 200" in result.problems
+    assert "status 500 after ready, expected 200" in result.problems
     assert "JSON field 'status' is 'down', expected 'ok'" in result.problems
     assert "request /health" in output
 
@@ -298,3 +298,37 @@ def test_config_commands_are_argv_lists_unless_shell_is_set():
     assert shell_argv("echo hi | wc", True) == ["/bin/sh", "-c", "echo hi | wc"]
     with pytest.raises(ValueError, match="set shell: true"):
         shell_argv("echo hi", False)
+
+
+WARMING = textwrap.dedent("""
+    import http.server, sys, time
+    started, then = time.monotonic(), int(sys.argv[2])
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(503 if time.monotonic() - started < 1.5 else then)
+            self.end_headers()
+        def log_message(self, *args):
+            pass
+    http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+""")
+
+
+@pytest.mark.parametrize("then", [200, 500])
+def test_a_warming_up_service_is_ready_on_the_expected_answer(tmp_path, then):
+    (tmp_path / "warm.py").write_text(WARMING)
+    port = _free_port()
+    spec = ServiceCheck(
+        name="warm",
+        run=[sys.executable, "warm.py", str(port), str(then)],
+        ready_url=f"http://127.0.0.1:{port}/health",
+        timeout_s=4,
+        probes=[ProbeCheck(path="/health")],
+    )
+    with RunningService(spec, tmp_path) as running:
+        if then == 200:
+            assert running.wait_ready() >= 1.4  # the 503s of the warm-up were waited out
+            assert running.probe(spec.probes[0]).problems == ()
+        else:
+            with pytest.raises(ServiceError, match=r"last answer: status 500, expected 200"):
+                running.wait_ready()

@@ -151,6 +151,13 @@ class ServiceCheck(Section):
     cwd: str | None = None
     ready_url: str | None = Field(None, description="HTTP URL on loopback polled until it answers.")
     ready_port: int | None = Field(None, ge=1, le=65535, description="TCP port on loopback.")
+    ready_status: int | None = Field(
+        None,
+        ge=100,
+        le=599,
+        description="The answer of ready_url that means ready (default: the first probe's "
+        "expect_status, else any answer below 500: a warming-up 503 is not ready).",
+    )
     timeout_s: float = Field(15.0, gt=0, le=600)
     stop_grace_s: float = Field(3.0, ge=0, le=120)
     probes: list[ProbeCheck] = Field(default_factory=list)

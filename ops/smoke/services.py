@@ -94,30 +94,39 @@ class RunningService:
             ) from None
 
     def wait_ready(self) -> float:
-        """Poll readiness with exponential backoff; return seconds until ready."""
+        """Poll readiness with exponential backoff until ``timeout_s``; return the seconds it
+        took. Ready means the expected answer (see ``ready_status``), not any answer."""
         start = time.perf_counter()
         delay = 0.02
+        last = "no answer"
         while True:
             code = self.process.poll()
             if code is not None:
                 raise ServiceError(f"service {self.spec.name}: exited early with code {code}")
-            if self._ready():
+            ready, last = self._ready()
+            if ready:
                 return time.perf_counter() - start
             if time.perf_counter() - start > self.spec.timeout_s:
                 raise ServiceError(
-                    f"service {self.spec.name}: not ready after {self.spec.timeout_s:g} s"
+                    f"service {self.spec.name}: not ready after {self.spec.timeout_s:g} s "
+                    f"(last answer: {last})"
                 )
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
 
-    def _ready(self) -> bool:
-        if self.spec.ready_url:
-            try:
-                _http_status(self.spec.ready_url, timeout=1.0)
-            except (OSError, urllib.error.URLError):
-                return False
-            return True
-        return _port_open(self.port)
+    def _ready(self) -> tuple[bool, str]:
+        """Whether the service is ready, and what it last answered."""
+        if not self.spec.ready_url:
+            return _port_open(self.port), f"port {self.port} closed"
+        try:
+            status, _ = _http_status(self.spec.ready_url, timeout=1.0)
+        except (OSError, urllib.error.URLError) as exc:
+            return False, f"{getattr(exc, 'reason', exc)}"
+        expected = self.spec.ready_status or (
+            self.spec.probes[0].expect_status if self.spec.probes else None
+        )
+        ready = status == expected if expected else status < 500
+        return ready, f"status {status}" + (f", expected {expected}" if expected else "")
 
     def probe(self, probe: ProbeCheck) -> ProbeResult:
         start = time.perf_counter()
@@ -130,7 +139,7 @@ class RunningService:
             return ProbeResult(probe, None, latency, (f"request failed: {exc}",))
         latency = (time.perf_counter() - start) * 1000
         if status != probe.expect_status:
-            problems.append(f"status {status}, expected {probe.expect_status}")
+            problems.append(f"status {status} after ready, expected {probe.expect_status}")
         if latency > probe.max_latency_ms:
             problems.append(f"latency {latency:.1f} ms over {probe.max_latency_ms:g} ms")
         if probe.expect_json:
