@@ -187,16 +187,19 @@ class BaselineStore:
         entry = self.get(key)
         return None if entry is None else dict(entry.get("counts", {}))
 
-    def ratchet_counts(self, key: str, counts: dict[str, int]) -> bool:
+    def ratchet_counts(self, key: str, counts: dict[str, int], accept_new: bool = False) -> bool:
         """Record finding counts: set them when absent, else only ever lower them.
 
         A fingerprint's count drops when fewer are found; one that disappears is dropped;
-        new fingerprints are never added to an existing baseline. Returns whether it changed.
+        new fingerprints (or counts above the baseline's) are added only with ``accept_new``.
+        Returns whether it changed.
         """
         with locked(self.path):
             entries = self.load()
             entry = entries.get(key)
             if entry is None:
+                tightened = dict(counts)
+            elif accept_new:
                 tightened = dict(counts)
             else:
                 old = entry.get("counts", {})

@@ -10,6 +10,8 @@ from ops.quality.gates import GATES, GateReport, Measure, select
 from ops.quality.lint import LintError, run_ruff, split_by_size
 from ops.quality.ratchet import fingerprint_counts, new_findings
 
+MAX_LISTED = 20
+
 pytestmark = pytest.mark.quality
 WORST = 15
 
@@ -34,8 +36,17 @@ def _judge(name, gate, report: GateReport, baselines, check, proofyard_config):
         key = f"quality/{name}"
         baseline = baselines.guarded(lambda: baselines.store.counts(key))
         if baselines.update:
+            accept = baselines.accept_new
             counts = fingerprint_counts(report.findings)
-            baselines.guarded(lambda: baselines.store.ratchet_counts(key, counts))
+            baselines.guarded(lambda: baselines.store.ratchet_counts(key, counts, accept))
+            refused = [] if accept or baseline is None else new_findings(report.findings, baseline)
+            if refused:
+                listed = "\n".join(f"  {finding}" for finding in refused[:MAX_LISTED])
+                pytest.fail(
+                    f"quality gate {name}: {len(refused)} new finding(s) not accepted into "
+                    f"the baseline (add --accept-new-findings to record them):\n{listed}",
+                    pytrace=False,
+                )
             return
         if baseline is None:
             pytest.skip(

@@ -318,6 +318,12 @@ def test_ratchet_mode_end_to_end(run_harness, make_target, tmp_path):
     assert "pkg/new.py:2:5: [quality.print]" in failing.stdout
     summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
     assert summary["suites"]["quality"]["counts"] == {"failed": 1}
+    refused = run_harness(*args, "--update-baselines")  # records nothing new, and says so
+    assert refused.returncode == 1
+    assert "1 new finding(s) not accepted into the baseline" in refused.stdout
+    assert run_harness(*args).returncode == 1
+    assert run_harness(*args, "--update-baselines", "--accept-new-findings").returncode == 0
+    assert run_harness(*args).returncode == 0  # accepted explicitly
 
 
 def _crashing_ruff(tmp_path, poison: str):
