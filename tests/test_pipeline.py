@@ -429,3 +429,37 @@ def test_a_cyclic_pipeline_fails_alone_beside_a_valid_one(run_harness, make_targ
     assert outcomes == {"broken::a": "failed", "broken::b": "failed", "fine::only": "passed"}
     assert "pipeline broken: dependency cycle: a -> b -> a" in result.stdout
     assert run_harness("-m", "smoke", config).returncode == 0  # other suites run
+
+
+@pytest.mark.slow
+def test_an_unreachable_dask_scheduler_is_one_clear_line(tmp_path):
+    pytest.importorskip("distributed")
+    write_tree(
+        tmp_path,
+        {
+            "proofyard.yaml": "target: {root: .}\npipelines:\n  p:\n    steps:\n"
+            '      - {name: a, run: ["true"]}\n'
+        },
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ops",
+            "pipeline",
+            "run",
+            "p",
+            "--executor",
+            "dask",
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert result.returncode == 2
+    assert "error: cannot reach the Dask scheduler tcp://127.0.0.1:9 within 10 s" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -6,6 +6,10 @@ import contextlib
 from collections.abc import Iterator
 from concurrent.futures import Executor
 
+from ops.pipeline.runner import PipelineError
+
+CONNECT_TIMEOUT_S = 10.0
+
 
 @contextlib.contextmanager
 def dask_executors(address: str | None, workers: int) -> Iterator[tuple[Executor, Executor]]:
@@ -15,13 +19,19 @@ def dask_executors(address: str | None, workers: int) -> Iterator[tuple[Executor
     then and would put on port 8787, go to a free loopback port)."""
     try:
         from distributed import Client, LocalCluster
-    except ImportError as exc:
-        raise RuntimeError(
+    except ImportError:
+        raise PipelineError(
             "--executor dask needs the extra: pip install 'proofyard[dask]'"
-        ) from exc
+        ) from None
     with contextlib.ExitStack() as stack:
         if address:
-            client = stack.enter_context(Client(address))
+            try:
+                client = stack.enter_context(Client(address, timeout=CONNECT_TIMEOUT_S))
+            except (OSError, TimeoutError) as exc:
+                raise PipelineError(
+                    f"cannot reach the Dask scheduler {address} within "
+                    f"{CONNECT_TIMEOUT_S:g} s: {exc}"
+                ) from None
         else:
             cluster = stack.enter_context(
                 LocalCluster(
