@@ -389,7 +389,7 @@ def test_first_interrupt_stops_new_steps_second_kills_running_ones(tmp_path):
     assert "killing the running steps" in err
     statuses = json.loads(out)["statuses"]
     assert statuses == {"long": "failed", "next": "not-run"}
-    assert process.returncode == 1
+    assert process.returncode == 130
 
 
 def test_a_corrupt_state_file_is_moved_aside_and_every_step_runs_again(workspace, caplog):

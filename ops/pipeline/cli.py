@@ -173,6 +173,8 @@ def _run(args: argparse.Namespace) -> int:
             indent=2,
         )
     )
+    if result.interrupted:
+        return 130  # as a shell reports a run stopped by SIGINT
     return 0 if result.ok else 1
 
 

@@ -53,6 +53,7 @@ class RunResult:
     details: dict[str, str] = field(default_factory=dict)
     logs: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    interrupted: bool = False  # Ctrl-C stopped it
 
     @property
     def ok(self) -> bool:
@@ -178,6 +179,7 @@ class Runner:
         while schedule.waiting or schedule.running:
             while schedule.interrupts_seen < self._interrupts:
                 schedule.interrupts_seen += 1
+                result.interrupted = True
                 self._interrupted(schedule, processes)
             if self._step(steps, schedule, result, threads, processes):
                 return
