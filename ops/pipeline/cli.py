@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -129,27 +130,14 @@ def _run(args: argparse.Namespace) -> int:
         log.info("Dask scheduler %s", network["scheduler"])
     with guard_sockets(allowed):
         try:
-            if args.executor == "dask":
-                from ops.pipeline.dask_executor import dask_executors
-
-                with dask_executors(args.scheduler, args.workers or pipeline.workers) as executors:
-                    runner = Runner(
-                        args.name,
-                        pipeline,
-                        loaded.target_root,
-                        state_path(loaded, args.name),
-                        logs_dir(loaded, args.reports_dir),
-                        executors=executors,
-                        **runner_args,
-                    )
-                    result = runner.run(args.resume)
-            else:
+            with _executors(args, pipeline) as executors:
                 runner = Runner(
                     args.name,
                     pipeline,
                     loaded.target_root,
                     state_path(loaded, args.name),
                     logs_dir(loaded, args.reports_dir),
+                    executors=executors,
                     **runner_args,
                 )
                 result = runner.run(args.resume)
@@ -176,6 +164,15 @@ def _run(args: argparse.Namespace) -> int:
     if result.interrupted:
         return 130  # as a shell reports a run stopped by SIGINT
     return 0 if result.ok else 1
+
+
+def _executors(args: argparse.Namespace, pipeline) -> contextlib.AbstractContextManager:
+    """Dask's executors with ``--executor dask``; else none (the runner's local pools)."""
+    if args.executor != "dask":
+        return contextlib.nullcontext(None)
+    from ops.pipeline.dask_executor import dask_executors
+
+    return dask_executors(args.scheduler, args.workers or pipeline.workers)
 
 
 def _status(args: argparse.Namespace) -> int:
