@@ -178,15 +178,15 @@ class OutputTail:
     def add(self, chunk: bytes) -> None:
         self._data += chunk
         if len(self._data) > 2 * self.limit:  # trimmed in batches: amortised O(1) a byte
-            cut = len(self._data) - self.limit
-            del self._data[:cut]
-            self.dropped += cut
+            self._trim()
+
+    def _trim(self) -> None:
+        cut = max(0, len(self._data) - self.limit)
+        del self._data[:cut]
+        self.dropped += cut
 
     def text(self) -> str:
-        if len(self._data) > self.limit:
-            cut = len(self._data) - self.limit
-            del self._data[:cut]
-            self.dropped += cut
+        self._trim()
         body = self._data.decode(errors="replace")
         if self.dropped:
             return f"[proofyard: {self.dropped} earlier bytes of output dropped]\n{body}"

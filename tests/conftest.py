@@ -52,6 +52,23 @@ def make_target(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
+def harness_argv(*args: str) -> list[str]:
+    """``python -m pytest -p no:cacheprovider ARGS`` (run it from the harness root)."""
+    return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
+
+
+def run_ops(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``python -m ops ARGS`` in ``cwd``, the harness importable."""
+    return subprocess.run(
+        [sys.executable, "-m", "ops", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+
+
 @pytest.fixture
 def run_harness(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run ``python -m pytest ARGS`` from the harness root, reports under tmp_path."""
@@ -62,15 +79,7 @@ def run_harness(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str
         timeout: float = 240,
         env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        argv = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            f"--reports-dir={tmp_path / reports}",
-            *args,
-        ]
+        argv = harness_argv(f"--reports-dir={tmp_path / reports}", *args)
         return subprocess.run(
             argv,
             cwd=REPO,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -12,7 +11,7 @@ import pytest
 
 from ops.config import ConfigError, load_config
 from ops.config.loader import effective_values
-from tests.conftest import REPO
+from tests.conftest import REPO, run_ops
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -260,14 +259,7 @@ def test_config_validate_checks_every_overlay(tmp_path):
             smoke: {imports: {timeout_s: -1}}
         """,
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "ops", "config", "validate", "proofyard.yaml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
+    result = run_ops(tmp_path, "config", "validate", "proofyard.yaml")
     assert result.returncode == 2
     assert "with --env nightly:" in result.stderr
     assert "proofyard.yaml:7 (environments.nightly): smoke.imports.timeout_s" in result.stderr

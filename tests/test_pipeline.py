@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from ops.config.schema import Pipeline
 from ops.pipeline.runner import PipelineError, Runner, plan
 from ops.pipeline.state import StateFile
-from tests.conftest import REPO, write_tree
+from tests.conftest import REPO, run_ops, write_tree
 
 STEPS = textwrap.dedent("""
     import pathlib, time
@@ -441,24 +441,8 @@ def test_an_unreachable_dask_scheduler_is_one_clear_line(tmp_path):
             '      - {name: a, run: ["true"]}\n'
         },
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ops",
-            "pipeline",
-            "run",
-            "p",
-            "--executor",
-            "dask",
-            "--scheduler",
-            "tcp://127.0.0.1:9",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+    result = run_ops(
+        tmp_path, "pipeline", "run", "p", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9"
     )
     assert result.returncode == 2
     assert "error: cannot reach the Dask scheduler tcp://127.0.0.1:9 within 10 s" in result.stderr

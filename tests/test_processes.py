@@ -17,7 +17,7 @@ import pytest
 from ops.pipeline.execute import execute_step
 from ops.proc import Limits, run_command
 from ops.smoke.imports import ImportRunner
-from tests.conftest import REPO, clean_env, write_tree
+from tests.conftest import REPO, clean_env, harness_argv, write_tree
 
 pytestmark = pytest.mark.slow
 
@@ -143,19 +143,14 @@ def test_services_leave_nothing_even_when_pytest_is_killed(tmp_path):
         },
     )
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
+        harness_argv(
             "-m",
             "smoke",
             "-k",
             "service",
             f"--proofyard-config={root / 'proofyard.yaml'}",
             f"--reports-dir={tmp_path / 'r'}",
-        ],
+        ),
         cwd=REPO,
         env=clean_env(),
         stdout=subprocess.DEVNULL,

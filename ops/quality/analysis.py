@@ -204,22 +204,21 @@ class _Structure(ast.NodeVisitor):
         if isinstance(node.test, ast.Name | ast.Attribute) and _dotted(node.test).endswith(
             "TYPE_CHECKING"
         ):
-            previous, self.typing_only = self.typing_only, True
-            for child in node.body:
-                self.visit(child)
-            self.typing_only = previous
-            for child in node.orelse:
-                self.visit(child)
-            return
-        if not self.scope and _is_main_guard(node.test):
-            previous, self.in_main_guard = self.in_main_guard, True
-            for child in node.body:
-                self.visit(child)
-            self.in_main_guard = previous
-            for child in node.orelse:
-                self.visit(child)
-            return
-        self.generic_visit(node)
+            self._visit_with(node, "typing_only")
+        elif not self.scope and _is_main_guard(node.test):
+            self._visit_with(node, "in_main_guard")
+        else:
+            self.generic_visit(node)
+
+    def _visit_with(self, node: ast.If, flag: str) -> None:
+        """Visit the ``if`` body with ``flag`` set, its ``else`` as before."""
+        previous = getattr(self, flag)
+        setattr(self, flag, True)
+        for child in node.body:
+            self.visit(child)
+        setattr(self, flag, previous)
+        for child in node.orelse:
+            self.visit(child)
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
         names = (
