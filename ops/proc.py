@@ -69,13 +69,15 @@ class CommandResult:
 
 
 PYTHON_PLACEHOLDER = "{python}"
+HARNESS_PYTHON_PLACEHOLDER = "{harness_python}"
 OUT_OF_MEMORY = ("MemoryError", "Cannot allocate memory", "bad_alloc", "out of memory")
 
 
-def shell_argv(command: str | Sequence[str], shell: bool) -> list[str]:
+def shell_argv(command: str | Sequence[str], shell: bool, python: str) -> list[str]:
     """A command from the config as argv: strings need ``shell: true`` to run through /bin/sh.
 
-    An argv item ``{python}`` stands for the interpreter running the harness.
+    An argv item ``{python}`` stands for the project's interpreter (``python``),
+    ``{harness_python}`` for the one running the harness.
     """
     if isinstance(command, str):
         if not shell:
@@ -83,7 +85,8 @@ def shell_argv(command: str | Sequence[str], shell: bool) -> list[str]:
                 f"command {command!r} is a string: give an argv list or set shell: true"
             )
         return ["/bin/sh", "-c", command]
-    return [sys.executable if part == PYTHON_PLACEHOLDER else part for part in command]
+    named = {PYTHON_PLACEHOLDER: python, HARNESS_PYTHON_PLACEHOLDER: sys.executable}
+    return [named.get(part, part) for part in command]
 
 
 REAPER = Path(__file__).with_name("reaper.py")

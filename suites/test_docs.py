@@ -140,6 +140,7 @@ def test_code_block(block, target, import_roots, proofyard_config, check):
             config.network.allow_hosts,
             config.network.isolate_subprocesses,
             Limits.for_config(config.limits),
+            proofyard_config.python.path,
         )
     check.require(
         outcome.ok,
@@ -167,7 +168,7 @@ def test_generated_section(section, target, proofyard_config, pytestconfig, chec
     spec = commands[block.name]
     network = proofyard_config.config.network
     result = run_command(
-        shell_argv(spec.run, spec.shell),
+        shell_argv(spec.run, spec.shell, proofyard_config.python.path),
         timeout_s=spec.timeout_s,
         cwd=target.root,
         env=spec.env,

@@ -125,6 +125,9 @@ def test_coverage(target, proofyard_config, check):
         if gate.data_file:
             totals = read_totals(proofyard_config.resolve(gate.data_file))
         elif gate.command:
+            missing = proofyard_config.python.missing("coverage", "quality.coverage.command")
+            if missing:
+                pytest.fail(missing, pytrace=False)
             network = proofyard_config.config.network
             totals, _ = run_under_coverage(
                 gate.command,
@@ -132,6 +135,7 @@ def test_coverage(target, proofyard_config, check):
                 gate.timeout_s,
                 network.allow_hosts,
                 network.isolate_subprocesses,
+                proofyard_config.python.path,
             )
         else:
             pytest.fail("quality.coverage needs command or data_file", pytrace=False)

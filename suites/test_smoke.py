@@ -92,7 +92,7 @@ def test_import(module, importer, target, check):
 def test_entry_point(entry_point, target, import_roots, proofyard_config, check):
     smoke = proofyard_config.config.smoke.entry_points
     result = _run(
-        commands.entry_point_argv(entry_point, smoke.args),
+        commands.entry_point_argv(entry_point, smoke.args, proofyard_config.python.path),
         proofyard_config,
         timeout_s=smoke.timeout_s,
         cwd=target.root,
@@ -115,7 +115,7 @@ def test_entry_point(entry_point, target, import_roots, proofyard_config, check)
 
 def test_command(command, target, proofyard_config, check):
     result = _run(
-        shell_argv(command.run, command.shell),
+        shell_argv(command.run, command.shell, proofyard_config.python.path),
         proofyard_config,
         timeout_s=command.timeout_s,
         cwd=target.root / (command.cwd or "."),
@@ -136,10 +136,10 @@ def test_command(command, target, proofyard_config, check):
     )
 
 
-def test_service(service, target, check):
+def test_service(service, target, proofyard_config, check):
     problems = []
     try:
-        with RunningService(service, target.root) as running:
+        with RunningService(service, target.root, proofyard_config.python.path) as running:
             ready_s = running.wait_ready()
             check.inspected("services")
             check.metric("ready_time", ready_s, "s", service=service.name)
@@ -166,7 +166,7 @@ def test_service(service, target, check):
 
 def test_probe(probe, target, import_roots, proofyard_config, check):
     result = _run(
-        commands.probe_argv(probe),
+        commands.probe_argv(probe, proofyard_config.python.path),
         proofyard_config,
         timeout_s=30,
         cwd=target.root,
@@ -186,7 +186,7 @@ def test_probe(probe, target, import_roots, proofyard_config, check):
 
 def test_artifacts(artifacts, target, proofyard_config, check):
     result = _run(
-        shell_argv(artifacts.run, False),
+        shell_argv(artifacts.run, False, proofyard_config.python.path),
         proofyard_config,
         timeout_s=artifacts.timeout_s,
         cwd=target.root,
@@ -204,9 +204,11 @@ def test_artifacts(artifacts, target, proofyard_config, check):
     )
 
 
-def test_python_version(target, check):
+def test_python_version(target, proofyard_config, check):
     requires = target.pyproject.get("project", {}).get("requires-python")
-    ok, sentence = environment.python_satisfies(requires)
+    python = proofyard_config.python
+    ok, sentence = environment.python_satisfies(requires, python.facts["version"])
+    sentence = f"{python.path}: {sentence}"
     check.inspected("interpreters")
     check.require(ok, Finding("smoke.python-version", sentence, "pyproject.toml"))
 

@@ -407,9 +407,8 @@ def test_deps_suite_end_to_end(run_harness, make_target, tmp_path, defective):
     root = make_target(
         files,
         f"""
-        target: {{root: .}}
+        target: {{root: ., python: {python}}}
         deps:
-          python: {python}
           licenses: {{allow: [MIT, Apache-2.0, BSD-3-Clause], deny: [GPL-3.0-only]}}
     """,
     )

@@ -155,7 +155,7 @@ def test_preloading_takes_the_names_from_imports_name_and_nothing_of_the_target(
 def _run_entry(target, name, args=("--help",)):
     points = {p.name: p for p in commands.declared_entry_points(target.pyproject)}
     return run_command(
-        commands.entry_point_argv(points[name], args),
+        commands.entry_point_argv(points[name], args, sys.executable),
         timeout_s=20,
         cwd=target.root,
         env=commands.python_path_env([target.root / "src"]),
@@ -246,7 +246,7 @@ def _service(tmp_path, delay, status):
 
 def test_service_ready_after_two_seconds_is_polled_not_slept(tmp_path):
     spec = _service(tmp_path, 2.0, 200)
-    with RunningService(spec, tmp_path) as running:
+    with RunningService(spec, tmp_path, sys.executable) as running:
         ready = running.wait_ready()
         result = running.probe(spec.probes[0])
         pid = running.process.pid
@@ -258,7 +258,7 @@ def test_service_ready_after_two_seconds_is_polled_not_slept(tmp_path):
 
 def test_service_health_500_fails_its_probe_and_keeps_output(tmp_path):
     spec = _service(tmp_path, 0.0, 500)
-    with RunningService(spec, tmp_path) as running:
+    with RunningService(spec, tmp_path, sys.executable) as running:
         running.wait_ready()
         result = running.probe(spec.probes[0])
         output = running.output()
@@ -277,27 +277,29 @@ def test_service_that_exits_early_and_port_in_use_are_clear(tmp_path):
         timeout_s=10,
     )
     with pytest.raises(ServiceError, match="exited early with code 7"):
-        with RunningService(spec, tmp_path) as running:
+        with RunningService(spec, tmp_path, sys.executable) as running:
             running.wait_ready()
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         taken = ServiceCheck(name="taken", run=["true"], ready_port=busy.getsockname()[1])
         with pytest.raises(ServiceError, match="already in use"):
-            RunningService(taken, tmp_path)
+            RunningService(taken, tmp_path, sys.executable)
 
 
 def test_service_urls_must_be_loopback(tmp_path):
     spec = ServiceCheck(name="remote", run=["true"], ready_url="http://192.0.2.1:80/")
     with pytest.raises(ServiceError, match="loopback only"):
-        RunningService(spec, tmp_path)
+        RunningService(spec, tmp_path, sys.executable)
 
 
 def test_config_commands_are_argv_lists_unless_shell_is_set():
-    assert shell_argv(["{python}", "-V"], False) == [sys.executable, "-V"]
-    assert shell_argv("echo hi | wc", True) == ["/bin/sh", "-c", "echo hi | wc"]
+    project = "/project/.venv/bin/python"
+    assert shell_argv(["{python}", "-V"], False, project) == [project, "-V"]
+    assert shell_argv(["{harness_python}", "-V"], False, project) == [sys.executable, "-V"]
+    assert shell_argv("echo hi | wc", True, project) == ["/bin/sh", "-c", "echo hi | wc"]
     with pytest.raises(ValueError, match="set shell: true"):
-        shell_argv("echo hi", False)
+        shell_argv("echo hi", False, project)
 
 
 WARMING = textwrap.dedent("""
@@ -325,7 +327,7 @@ def test_a_warming_up_service_is_ready_on_the_expected_answer(tmp_path, then):
         timeout_s=4,
         probes=[ProbeCheck(path="/health")],
     )
-    with RunningService(spec, tmp_path) as running:
+    with RunningService(spec, tmp_path, sys.executable) as running:
         if then == 200:
             assert running.wait_ready() >= 1.4  # the 503s of the warm-up were waited out
             assert running.probe(spec.probes[0]).problems == ()

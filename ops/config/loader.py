@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from ops.config import yamlsafe
 from ops.config.schema import ProofyardConfig
+from ops.interpreter import Interpreter, InterpreterError, choose
 from ops.usage import UsageError
 
 ENV_PREFIX = "PROOFYARD__"
@@ -41,6 +42,7 @@ class LoadedConfig:
     env_name: str | None = None
     origins: Mapping[KeyPath, str] = field(default_factory=dict)
     environments: tuple[str, ...] = ()  # the overlays the file defines
+    python: Interpreter = field(default_factory=Interpreter.harness)  # runs the project's code
 
     def origin_of(self, key_path: KeyPath) -> str:
         """The layer that set the value at ``key_path``; ``default`` when no layer did."""
@@ -96,7 +98,12 @@ def load_config(
         where = _origin_label(origins, ("target", "root"))
         raise ConfigError(f"{where}: target.root: directory {target_root} does not exist")
     names = tuple(map(str, environments)) if isinstance(environments, dict) else ()
-    return LoadedConfig(config, config_path, target_root, env_name, dict(origins), names)
+    try:
+        python = choose(config.target.python, config.target.venv, target_root)
+    except InterpreterError as exc:
+        key = ("target", "python" if config.target.python is not None else "venv")
+        raise ConfigError(f"{_origin_label(origins, key)}: {exc}") from None
+    return LoadedConfig(config, config_path, target_root, env_name, dict(origins), names, python)
 
 
 def effective_values(loaded: LoadedConfig) -> list[tuple[str, Any, str]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -31,6 +31,20 @@ class TargetConfig(Section):
         default_factory=list, description="Extra glob patterns excluded from every scan."
     )
     use_gitignore: bool = Field(True, description="Also exclude what the target's .gitignore does.")
+    python: str | None = Field(
+        None,
+        description="The project's interpreter (path relative to root, or a name on PATH); "
+        "runs every piece of the project's code. Default: the harness's.",
+    )
+    venv: str | None = Field(
+        None, description="The project's virtualenv folder (instead of python)."
+    )
+
+    @model_validator(mode="after")
+    def _one_interpreter(self) -> TargetConfig:
+        if self.python is not None and self.venv is not None:
+            raise ValueError("give target.python or target.venv, not both")
+        return self
 
 
 class ReportsConfig(Section):
@@ -231,9 +245,15 @@ class LicensePolicy(Section):
 
 
 class DepsConfig(Section):
-    """The deps suite."""
+    """The deps suite (it checks the environment of ``target.python``)."""
 
-    python: str | None = Field(None, description="Interpreter to check (default: the harness's).")
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "python" in data:
+            raise ValueError("deps.python moved to target.python (it now runs every suite)")
+        return data
+
     requirements: list[str] = Field(
         default_factory=lambda: ["requirements*.txt"],
         description="Globs of requirements files (-r/-c followed).",

@@ -98,8 +98,10 @@ def run_block(
     allow_hosts: Sequence[str] = (),
     isolate: bool = True,
     limits: Limits = NO_LIMITS,
+    python: str = sys.executable,
 ) -> BlockOutcome:
-    """Run a python block in a subprocess, or a doctest block through ``doctest``."""
+    """Run a python block in a subprocess of the project's interpreter ``python``, or a
+    doctest block through ``doctest`` there."""
     env = {"PYTHONPATH": ":".join(str(root) for root in import_roots)}
     if action == "doctest":
         spec = {
@@ -108,10 +110,10 @@ def run_block(
             "filename": filename,
             "lineno": fence.line,
         }
-        argv = [sys.executable, "-c", DOCTEST_RUNNER]
+        argv = [python, "-c", DOCTEST_RUNNER]
         stdin = json.dumps(spec)
     else:
-        argv = [sys.executable, "-c", fence.content]
+        argv = [python, "-c", fence.content]
         stdin = None
     result = run_command(
         argv,

@@ -26,10 +26,10 @@ def environment_report(loaded: LoadedConfig) -> EnvReport:
     target = Target.for_config(loaded)
     problems: list[str] = []
     requires = target.pyproject.get("project", {}).get("requires-python")
-    python_ok, python_sentence = facts.python_satisfies(requires)
+    python_ok, python_sentence = facts.python_satisfies(requires, loaded.python.facts["version"])
     if not python_ok:
         problems.append(python_sentence)
-    installed = read_environment(config.deps.python)
+    installed = read_environment(loaded.python.path)
     gpu = facts.gpu_info()
     caches = {}
     for relative in config.env.cache_dirs:
@@ -51,12 +51,13 @@ def environment_report(loaded: LoadedConfig) -> EnvReport:
                 f"({needs.min_free_disk_mb:.0f} MB)"
             )
     data = {
-        "python": {
-            "version": platform.python_version(),
-            "executable": sys.executable,
+        "python": {  # the project's interpreter: it runs the project's code
+            "version": loaded.python.facts["version"],
+            "executable": loaded.python.path,
             "requires_python": requires,
             "satisfied": python_ok,
         },
+        "harness_python": {"version": platform.python_version(), "executable": sys.executable},
         "packages": {
             dist.display_name: dist.version
             for dist in sorted(installed.installed.values(), key=lambda d: d.name)
@@ -80,7 +81,9 @@ def environment_table(report: EnvReport) -> dict[str, str]:
     """A flat key/value table for pytest-html and allure; secret-looking names redacted."""
     data = report.data
     table = {
-        "Python": f"{data['python']['version']} ({data['python']['executable']})",
+        "Python (project)": f"{data['python']['version']} ({data['python']['executable']})",
+        "Python (harness)": f"{data['harness_python']['version']} "
+        f"({data['harness_python']['executable']})",
         "Platform": data["platform"],
         "CPU": f"{data['cpu']['usable']} usable of {data['cpu']['count']}: {data['cpu']['model']}",
         "Memory": f"{data['memory']['available_mb']:.0f} of "

@@ -119,6 +119,7 @@ def _run(args: argparse.Namespace) -> int:
         network=network,
         limits=Limits.for_config(loaded.config.limits),
         pythonpath=[str(root) for root in Target.for_config(loaded).import_roots()],
+        python=loaded.python.path,
         on_event=progress,
     )
     allowed = list(loaded.config.network.allow_hosts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+import json
 import os
 import signal
 import sys
@@ -59,17 +60,35 @@ def resolve_callable(spec: str) -> Any:
     return target
 
 
+# A ``call`` step of a project with its own interpreter runs there, through this script.
+CALL_RUNNER = """\
+import importlib, json, sys
+spec, kwargs, path = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+sys.path[:0] = path
+module, _, attr = spec.partition(":")
+target = importlib.import_module(module)
+for part in attr.split("."):
+    target = getattr(target, part)
+sys.exit(1 if target(**kwargs) is False else 0)
+"""
+
+
 def execute_step(
     step: dict[str, Any], root: str, on_start: Callable[[int], None] | None = None
 ) -> StepOutcome:
     """Execute a step definition (a plain dict, so it pickles anywhere); ``on_start`` hears
-    the process group of a ``run`` step (local threads only)."""
+    the process group of a ``run`` step (local threads only). ``step["python"]`` is the
+    project's interpreter: ``{python}`` in ``run``, and where ``call`` steps run when it is
+    not the harness's own."""
     start = time.perf_counter()
     cwd = Path(root, step.get("cwd") or ".")
+    python = step.get("python") or sys.executable
+    if step.get("call") is not None and python != sys.executable:
+        step = {**step, "run": _call_argv(step, python), "shell": False}
     if step.get("run") is not None:
         network = step.get("network") or {}
         result = run_command(
-            shell_argv(step["run"], step.get("shell", False)),
+            shell_argv(step["run"], step.get("shell", False), python),
             timeout_s=step["timeout_s"],
             cwd=cwd,
             env={**_pythonpath_env(step.get("pythonpath") or []), **(step.get("env") or {})},
@@ -81,6 +100,12 @@ def execute_step(
         ok = result.returncode == 0 and not result.timed_out and not result.error
         return StepOutcome(ok, time.perf_counter() - start, result.describe(), result.output)
     return _call(step, cwd, start)
+
+
+def _call_argv(step: dict[str, Any], python: str) -> list[str]:
+    kwargs = json.dumps(step.get("kwargs") or {})
+    path = json.dumps(step.get("pythonpath") or [])
+    return [python, "-c", CALL_RUNNER, step["call"], kwargs, path]
 
 
 def _call(step: dict[str, Any], cwd: Path, start: float) -> StepOutcome:

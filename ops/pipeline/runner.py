@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -125,6 +126,7 @@ class Runner:
         network: dict[str, Any] | None = None,
         limits: Limits = NO_LIMITS,
         pythonpath: list[str] | None = None,
+        python: str | None = None,
         executors: tuple[Executor, Executor] | None = None,
         on_event: Callable[[str, str, str], None] | None = None,
     ) -> None:
@@ -135,6 +137,7 @@ class Runner:
         self.network = network or {}
         self.limits = limits
         self.pythonpath = list(pythonpath or [])
+        self.python = python or sys.executable  # the project's interpreter
         self.run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         self.logs_dir = logs_dir / self.run_id
         self.external_executors = executors
@@ -145,7 +148,8 @@ class Runner:
         problem = self.pipeline.graph_problem()
         if problem:
             raise PipelineError(problem)
-        check_callables(self.pipeline, self.pythonpath)
+        if self.python == sys.executable:  # else they import in the project's interpreter
+            check_callables(self.pipeline, self.pythonpath)
         start = time.perf_counter()
         result = RunResult(self.run_id)
         entries = {e.step: e for e in plan(self.pipeline, self.root, self.state, resume)}
@@ -275,6 +279,7 @@ class Runner:
             "network": self.network,
             "limits": asdict(self.limits),
             "pythonpath": self.pythonpath,
+            "python": self.python,
         }
 
     def _mark(self, name: str, status: str, result: RunResult) -> None:

@@ -61,17 +61,18 @@ def run_under_coverage(
     timeout_s: float,
     allow_hosts: Sequence[str] = (),
     isolate: bool = True,
+    python: str = sys.executable,
 ) -> tuple[CoverageTotals, str]:
     """Run ``command`` under coverage: a Python program's argv after the interpreter
     (a leading ``{python}`` may name the interpreter, as in other commands). Failing tests
     fail the gate: their coverage does not measure the code that works."""
     if command[:1] == [PYTHON_PLACEHOLDER]:
         command = command[1:]
-    command = shell_argv(command, False)
+    command = shell_argv(command, False, python)
     with tempfile.TemporaryDirectory() as folder:
         data_file = Path(folder) / ".coverage"
         argv = [
-            sys.executable,
+            python,
             "-m",
             "coverage",
             "run",

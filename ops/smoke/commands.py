@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,14 +51,15 @@ def declared_entry_points(pyproject: dict[str, Any]) -> list[EntryPoint]:
     return found
 
 
-def entry_point_argv(entry_point: EntryPoint, args: Sequence[str]) -> list[str]:
-    return [sys.executable, "-c", ENTRY_POINT_RUNNER, entry_point.value, entry_point.name, *args]
+def entry_point_argv(entry_point: EntryPoint, args: Sequence[str], python: str) -> list[str]:
+    """Run the entry point in the project's interpreter ``python``."""
+    return [python, "-c", ENTRY_POINT_RUNNER, entry_point.value, entry_point.name, *args]
 
 
-def probe_argv(spec: str) -> list[str]:
+def probe_argv(spec: str, python: str) -> list[str]:
     if ":" not in spec:
         raise ValueError(f"probe {spec!r}: expected module:callable")
-    return [sys.executable, "-c", PROBE_RUNNER, spec]
+    return [python, "-c", PROBE_RUNNER, spec]
 
 
 def python_path_env(import_roots: Sequence[Path]) -> dict[str, str]:

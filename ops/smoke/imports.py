@@ -99,8 +99,10 @@ class ImportRunner:
         isolate: bool = True,
         preload: Sequence[str] = (),
         limits: Limits = NO_LIMITS,
+        python: str = sys.executable,
     ) -> None:
-        command = [sys.executable, "-I", str(SERVER), *map(str, import_roots)]
+        """``python``: the project's interpreter, where the server and every import run."""
+        command = [python, "-I", str(SERVER), *map(str, import_roots)]
         command += [f"--preload={spec}" for spec in preload]
         command += limits.options()  # applied in each import's child, not the warm parent
         argv, self.isolation = isolated_argv(command, allow_hosts, isolate)

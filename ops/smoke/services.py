@@ -59,8 +59,12 @@ def _http_status(url: str, method: str = "GET", timeout: float = 5.0) -> tuple[i
 class RunningService:
     """A started service; a context manager that always stops the whole process group."""
 
-    def __init__(self, spec: ServiceCheck, cwd: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, spec: ServiceCheck, cwd: Path, python: str, env: dict[str, str] | None = None
+    ) -> None:
+        """``python``: the project's interpreter, for ``{python}`` in the service's argv."""
         self.spec = spec
+        self.python = python
         if spec.ready_url:
             parts = urlsplit(spec.ready_url)
             _loopback_only(parts.hostname or "", f"service {spec.name}: ready_url")
@@ -80,7 +84,7 @@ class RunningService:
         full_env = netguard.carried({**os.environ, **(env or {}), **spec.env})
         try:
             self.process = subprocess.Popen(
-                supervised_argv(shell_argv(spec.run, False), spec.stop_grace_s),
+                supervised_argv(shell_argv(spec.run, False, python), spec.stop_grace_s),
                 cwd=Path(cwd, spec.cwd or "."),
                 env=full_env,
                 stdin=subprocess.DEVNULL,
