@@ -81,6 +81,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         "reference", help="print the configuration reference (Markdown, from the schema)"
     )
     reference.set_defaults(handler=_config_reference)
+    init = commands.add_parser("init", help="write a starter proofyard.yaml detected from DIR")
+    init.add_argument("dir", nargs="?", default=".", help="the project folder (default: .)")
+    init.set_defaults(handler=_init)
     wanted = chosen_command(argv)
     for name, (module, help_text) in SUBCOMMANDS.items():
         subcommand = commands.add_parser(name, help=help_text)
@@ -102,6 +105,16 @@ def _config_show(args: argparse.Namespace) -> int:
     width = max(len(key) for key, _, _ in rows)
     for key, value, origin in rows:
         print(f"{key:<{width}}  {json.dumps(value):<30}  # {origin}")
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ops.init import write_starter
+
+    path = write_starter(Path(args.dir))
+    print(f"wrote {path}; check it with: python -m ops config validate {path}")
     return 0
 
 

@@ -52,6 +52,10 @@ class LoadedConfig:
         """A path from the config, relative to the target root."""
         return (self.target_root / relative).resolve()
 
+    def reports_dir(self, option: str | None = None) -> Path:
+        """``--reports-dir`` (relative to the working directory), else ``reports.dir``."""
+        return Path(option).resolve() if option else self.resolve(self.config.reports.dir)
+
 
 def load_config(
     path: str | os.PathLike[str] | None = None,
@@ -65,12 +69,19 @@ def load_config(
     """Load, layer and validate the configuration; raise ConfigError naming file and key."""
     environ = os.environ if environ is None else environ
     cwd = Path.cwd() if cwd is None else cwd
-    config_path = _choose_file(path, environ, cwd)
+    config_path = _choose_file(path, environ, cwd, target)
     env_name = env_name or environ.get("PROOFYARD_ENV") or None
     origins: dict[KeyPath, str] = {}
     merged: dict[str, Any] = {}
     marks: dict[KeyPath, tuple[int, int]] = {}
     environments: Any = {}
+    if config_path is None and target is not None and Path(cwd, target).is_dir():
+        # a project without a file of its own: what its files say, never the harness's config
+        from ops.init import detect
+
+        folder = Path(cwd, target).resolve()
+        label = f"detected in {folder}"
+        _merge(merged, detect(folder, environ).config, lambda _p: label, origins, ())
     if config_path is not None:
         data, marks = _read_yaml(config_path)
         environments = data.pop("environments", {})
@@ -122,15 +133,20 @@ def effective_values(loaded: LoadedConfig) -> list[tuple[str, Any, str]]:
 
 
 def _choose_file(
-    path: str | os.PathLike[str] | None, environ: Mapping[str, str], cwd: Path
+    path: str | os.PathLike[str] | None,
+    environ: Mapping[str, str],
+    cwd: Path,
+    target: str | os.PathLike[str] | None,
 ) -> Path | None:
+    """The file named, else the target's own ``proofyard.yaml``, else the one in ``cwd``
+    (when no target is named)."""
     chosen = path or environ.get("PROOFYARD_CONFIG")
     if chosen:
         candidate = Path(cwd, chosen)
         if not candidate.is_file():
             raise ConfigError(f"{candidate}: configuration file not found")
         return candidate.resolve()
-    default = cwd / DEFAULT_FILE
+    default = Path(cwd, target or ".") / DEFAULT_FILE
     return default.resolve() if default.is_file() else None
 
 

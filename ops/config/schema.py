@@ -48,9 +48,12 @@ class TargetConfig(Section):
 
 
 class ReportsConfig(Section):
-    """Where results are written, relative to the harness root unless absolute."""
+    """Where results are written."""
 
-    dir: str = Field("reports", description="Output folder for every report file.")
+    dir: str = Field(
+        ".proofyard/reports",
+        description="Output folder for every report file, relative to the target root.",
+    )
     junit: bool = Field(True, description="Write junit.xml (metrics as properties).")
     html: bool = Field(True, description="Write a self-contained report.html.")
     allure: bool = Field(True, description="Write allure results to allure-results/.")

@@ -44,7 +44,7 @@ def add_commands(parser: argparse.ArgumentParser, config_options) -> None:
 
 
 def monitor_dir(loaded: LoadedConfig, reports: str | None) -> Path:
-    return Path(reports or loaded.config.reports.dir).resolve() / "monitor"
+    return loaded.reports_dir(reports) / "monitor"
 
 
 def _load(args: argparse.Namespace) -> LoadedConfig:

@@ -30,7 +30,7 @@ def state_path(loaded: LoadedConfig, name: str) -> Path:
 
 
 def logs_dir(loaded: LoadedConfig, reports: str | None = None) -> Path:
-    return Path(reports or loaded.config.reports.dir).resolve() / "pipeline"
+    return loaded.reports_dir(reports) / "pipeline"
 
 
 def add_commands(parser: argparse.ArgumentParser, config_options) -> None:
