@@ -150,6 +150,22 @@ class Target:
                 found.append((prefix + ".".join(parts), path))
         return sorted(found)
 
+    def cli_files(self) -> list[str]:
+        """Files (root-relative) of the modules ``[project.scripts]`` and ``gui-scripts``
+        name, and every ``__main__.py`` of the packages: command-line code, which prints."""
+        project = self.pyproject.get("project", {})
+        names = {
+            value.split(":")[0].strip()
+            for key in ("scripts", "gui-scripts")
+            for value in (project.get(key) or {}).values()
+            if isinstance(value, str)
+        }
+        found = []
+        for name, path in self.modules():
+            if name in names or path.name == "__main__.py":
+                found.append(path.relative_to(self.root).as_posix())
+        return found
+
     def import_root(self, package: str) -> Path:
         """The folder to put on sys.path so ``package`` imports."""
         folder = self.package_dirs[package]

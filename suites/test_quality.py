@@ -6,7 +6,7 @@ import pytest
 
 from ops.findings import Finding
 from ops.quality.coverage_gate import CoverageError, read_totals, run_under_coverage
-from ops.quality.gates import GATES, GateReport, Measure, select
+from ops.quality.gates import GATES, GateReport, Measure, select, with_cli_files
 from ops.quality.lint import LintError, run_ruff, split_by_size
 from ops.quality.ratchet import fingerprint_counts, new_findings
 
@@ -71,10 +71,12 @@ def _judge(name, gate, report: GateReport, baselines, check, proofyard_config):
 
 
 @pytest.mark.parametrize("name", sorted(GATES))
-def test_gate(name, quality_run, proofyard_config, baselines, check):
+def test_gate(name, quality_run, target, proofyard_config, baselines, check):
     gate = getattr(proofyard_config.config.quality, name)
     if not gate.enabled:
         pytest.skip(f"quality.{name}.enabled is false")
+    if name == "prints":
+        gate = with_cli_files(gate, target.cli_files())
     check.metric("files analysed", quality_run.analysed, gate=name)
     check.metric("files from cache", quality_run.cached, gate=name)
     results = select(quality_run.results, gate.include, gate.exclude)

@@ -37,5 +37,5 @@ def fake_venv(folder: Path, dists: Iterable[tuple[str, str, list[str], str]]) ->
         (info / "top_level.txt").write_text(module + "\n")
         (info / "RECORD").write_text(f"{module}/__init__.py,,\n{info.name}/METADATA,,\n")
         (site / module).mkdir()
-        (site / module / "__init__.py").write_text("")
+        (site / module / "__init__.py").write_text(f"__version__ = {version!r}\n")
     return python

@@ -341,7 +341,7 @@ def test_cli_run_with_monitor_marks_each_step(tmp_path):
         env={"PYTHONPATH": f"{REPO}:{tmp_path}", "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stderr
-    (series,) = (tmp_path / "reports" / "monitor").glob("*.jsonl")
+    (series,) = (tmp_path / ".proofyard" / "reports" / "monitor").glob("*.jsonl")
     marks = [
         json.loads(line) for line in series.read_text().splitlines() if '"pipeline-step"' in line
     ]
@@ -406,9 +406,9 @@ def test_a_corrupt_state_file_is_moved_aside_and_every_step_runs_again(workspace
 @pytest.mark.slow
 def test_a_cyclic_pipeline_fails_alone_beside_a_valid_one(run_harness, make_target, tmp_path):
     root = make_target(
-        {},
+        {"pkg/__init__.py": ""},
         """
-        target: {root: ., packages: []}
+        target: {root: .}
         pipelines:
           broken:
             steps:

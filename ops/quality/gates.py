@@ -247,6 +247,12 @@ def error_handling(results, gate, severity) -> GateReport:
     return report
 
 
+def with_cli_files(gate, cli_files: list[str]):
+    """The print gate with the target's command-line modules (entry points, ``__main__``)
+    counted as ``cli_modules``: their output is the program's, not a library's."""
+    return gate.model_copy(update={"cli_modules": [*gate.cli_modules, *cli_files]})
+
+
 def prints(results, gate, severity) -> GateReport:
     report = GateReport()
     files = {

@@ -1,0 +1,320 @@
+"""A real project in its own environment: ``ops init``, ``--target``, ``target.python``, and
+reports that survive runs which ran nothing (issue: the path from a project to a green run)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, clean_env, harness_argv, run_ops, write_tree
+from tests.fakes import fake_venv
+
+# The project pins packaging==21.3 (the harness runs a newer one): each check asserts it
+# sees the project's own copy, so code that ran in the harness's interpreter fails loudly.
+PROJECT = {
+    "pyproject.toml": """
+        [project]
+        name = "ringbuf"
+        version = "1.0"
+        requires-python = ">=3.8"
+        dependencies = ["packaging==21.3"]
+        [project.scripts]
+        ringbuf = "ringbuf.cli:main"
+        [tool.pytest.ini_options]
+        python_files = ["bench_*.py"]
+    """,
+    "src/ringbuf/__init__.py": '''
+        """A ring buffer that must run with the project's own packaging."""
+
+        import sys
+
+        import packaging
+
+        if packaging.__version__ != "21.3":
+            raise ImportError(f"packaging {packaging.__version__} from {sys.prefix}")
+
+
+        def check_env() -> bool:
+            """A pipeline step: True in the project's interpreter."""
+            return packaging.__version__ == "21.3"
+    ''',
+    "src/ringbuf/cli.py": '''
+        """The command line."""
+
+
+        def main() -> int:
+            """Print the usage."""
+            print("usage: ringbuf")
+            return 0
+    ''',
+    "README.md": """
+        # ringbuf
+
+        See [the guide](docs/guide.md).
+
+        ```python
+        import ringbuf
+
+        assert ringbuf.check_env()
+        ```
+    """,
+    "docs/guide.md": "# Guide\n\nBack to the [readme](../README.md).\n",
+}
+DEFECTS = {
+    "src/ringbuf/broken.py": '"""Broken."""\n\nraise RuntimeError("seeded import failure")\n',
+    "src/ringbuf/extra.py": '"""Undeclared."""\n\nimport nowhere_declared  # noqa: F401\n',
+    "docs/guide.md": "# Guide\n\nSee [gone](gone.md).\n",
+}
+PIPELINE = """
+pipelines:
+  build:
+    steps:
+      - {name: env, call: "ringbuf:check_env"}
+      - name: cli
+        run: ["{python}", "-c", "import ringbuf, sys; sys.exit(not ringbuf.check_env())"]
+"""
+
+
+def _project(tmp_path: Path, defective: bool) -> tuple[Path, Path]:
+    root = write_tree(tmp_path / "ringbuf", {**PROJECT, **(DEFECTS if defective else {})})
+    python = fake_venv(root / ".venv", [("packaging", "21.3", [], "Apache-2.0")])
+    return root, python
+
+
+def _pytest(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        harness_argv(*args),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=clean_env(),
+    )
+
+
+def _passed(junit: Path) -> set[str]:
+    tree = ET.parse(junit)
+    return {
+        case.get("name")
+        for case in tree.iter("testcase")
+        if not any(child.tag in ("failure", "error", "skipped") for child in case)
+    }
+
+
+def _freeze() -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "pip", "freeze", "--all"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("defective", [False, True], ids=["clean", "defective"])
+def test_a_project_in_its_own_venv_from_init_to_every_suite(tmp_path, defective):
+    root, python = _project(tmp_path, defective)
+    before = _freeze()
+    made = run_ops(tmp_path, "init", str(root))
+    assert made.returncode == 0, made.stderr
+    config = root / "proofyard.yaml"
+    assert "venv: .venv" in config.read_text()
+    with config.open("a") as handle:
+        handle.write(PIPELINE)
+    assert run_ops(tmp_path, "config", "validate", str(config)).returncode == 0
+    reports = tmp_path / "reports"
+    result = _pytest(
+        "-m",
+        "smoke or docs or deps or quality or pipeline",
+        f"--target={root}",
+        f"--reports-dir={reports}",
+        "-p",
+        "no:randomly",
+    )
+    summary = json.loads((reports / "summary.json").read_text())
+    assert summary["project_python"] == {
+        "path": str(python),
+        "version": summary["project_python"]["version"],
+        "harness": False,
+    }
+    passed = _passed(reports / "junit.xml")
+    sarif = json.loads((reports / "findings.sarif").read_text())
+    rules = {r["ruleId"] for r in sarif["runs"][0]["results"]}
+    if not defective:
+        assert result.returncode == 0, result.stdout[-4000:]
+        for name in (
+            "test_import[ringbuf]",
+            "test_import[ringbuf.cli]",
+            "test_entry_point[ringbuf]",
+            "test_code_block[README.md:6]",
+            "test_step[build::env]",
+            "test_step[build::cli]",
+        ):
+            assert name in passed, sorted(passed)
+    else:
+        assert result.returncode == 1
+        out = result.stdout
+        assert "test_import[ringbuf.broken]" in out and "seeded import failure" in out
+        assert "nowhere_declared" in out or "nowhere-declared" in out
+        assert "gone.md" in out
+        assert rules, out[-3000:]
+    assert _freeze() == before  # nothing of the project went into the harness's venv
+
+
+def test_target_without_a_config_is_detected_and_an_empty_one_fails(tmp_path):
+    root, python = _project(tmp_path, False)
+    reports = tmp_path / "reports"
+    result = _pytest("-m", "smoke", f"--target={root}", f"--reports-dir={reports}")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (
+        "test_import[ringbuf]"
+        in _pytest("-m", "smoke", f"--target={root}", f"--reports-dir={reports}", "-v").stdout
+    )
+    summary = json.loads((reports / "summary.json").read_text())
+    assert summary["project_python"]["path"] == str(python)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = _pytest("-m", "smoke", f"--target={empty}", f"--reports-dir={reports}")
+    assert result.returncode == 1
+    assert "no source packages found" in result.stdout
+    assert "ops, fixtures" not in result.stdout  # never the harness's own config
+
+
+def test_ops_init_detects_the_project_and_never_overwrites(tmp_path):
+    root = write_tree(
+        tmp_path / "flat",
+        {
+            "pyproject.toml": """
+                [project]
+                name = "flat"
+                version = "1"
+                [project.optional-dependencies]
+                gpu = ["cupy"]
+                test = ["pytest"]
+                [dependency-groups]
+                lint = ["ruff"]
+            """,
+            "flat/__init__.py": "",
+            "tests/__init__.py": "",
+            "docs/index.rst": "Title\n=====\n",
+            "requirements.txt": "numpy\n",
+            "constraints.txt": "numpy<2\n",
+            "bench/bench_x.py": "",
+        },
+    )
+    assert run_ops(tmp_path, "init", str(root)).returncode == 0
+    text = (root / "proofyard.yaml").read_text()
+    for expected in (
+        "packages: [flat]",
+        "docs/**/*.rst",
+        "requirements: [requirements.txt]",
+        "constraints: [constraints.txt]",
+        "extras: [gpu]",
+        "paths: [bench]",
+        "no project virtualenv found",
+    ):
+        assert expected in text, text
+    again = run_ops(tmp_path, "init", str(root))
+    assert again.returncode == 2
+    assert "never overwrites" in again.stderr and "Traceback" not in again.stderr
+    assert (root / "proofyard.yaml").read_text() == text
+
+
+def test_a_bad_interpreter_is_one_config_error(tmp_path):
+    root = write_tree(
+        tmp_path / "p", {"p/__init__.py": "", "proofyard.yaml": "target: {venv: nope}\n"}
+    )
+    result = _pytest("-m", "smoke", f"--proofyard-config={root / 'proofyard.yaml'}")
+    assert result.returncode == 4
+    assert "target.venv" in result.stderr and "nope" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("where", ["project", "elsewhere"])
+def test_pytest_outside_the_harness_stops_in_one_line(tmp_path, where):
+    root, _ = _project(tmp_path, False)
+    (root / "tests").mkdir()
+    (root / "tests" / "bench_own.py").write_text("def test_own():\n    pass\n")
+    cwd = root if where == "project" else tmp_path
+    args = ["-m", "smoke"] if where == "project" else ["-m", "smoke", f"--target={root}"]
+    result = _pytest(*args, cwd=cwd, timeout=60)
+    assert result.returncode == 4
+    assert f"cd {REPO} && python -m pytest" in result.stderr
+    assert "deselected" not in result.stdout
+    own = _pytest(cwd=root, timeout=60)  # the project's own tests are not proofyard's business
+    assert own.returncode == 0 and "1 passed" in own.stdout
+
+
+@pytest.fixture(scope="module")
+def last_run(tmp_path_factory) -> tuple[Path, Path, dict[str, bytes]]:
+    tmp_path = tmp_path_factory.mktemp("kept")
+    root, _ = _project(tmp_path, False)
+    reports = tmp_path / "reports"
+    old = os.umask(0o022)
+    try:
+        result = _pytest("-m", "smoke", f"--target={root}", f"--reports-dir={reports}")
+    finally:
+        os.umask(old)
+    assert result.returncode == 0, result.stdout[-2000:]
+    return root, reports, _snapshot(reports)
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.mark.parametrize(
+    "args", [["--co"], ["-k", "no_such_test"], ["--fixtures"], ["--markers"], ["--help"]]
+)
+def test_runs_that_ran_nothing_leave_the_reports_untouched(last_run, args):
+    root, reports, before = last_run
+    result = _pytest("-m", "smoke", f"--target={root}", f"--reports-dir={reports}", *args)
+    assert "INTERNALERROR" not in result.stdout + result.stderr
+    assert _snapshot(reports) == before
+    assert any(name.startswith("allure-results/") for name in before)
+
+
+def test_report_files_follow_the_umask(last_run):
+    _, reports, _ = last_run
+    for name in ("summary.json", "findings.sarif", "junit.xml", "report.html"):
+        mode = stat.S_IMODE((reports / name).stat().st_mode)
+        assert mode == 0o644, f"{name}: {oct(mode)}"
+
+
+@pytest.mark.parametrize("plugin", ["html", "allure_pytest", "metadata"])
+def test_a_disabled_report_plugin_turns_that_report_off(last_run, tmp_path, plugin):
+    root, _, _ = last_run
+    result = _pytest(
+        "-m", "smoke", f"--target={root}", f"--reports-dir={tmp_path}", "-p", f"no:{plugin}"
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "INTERNALERROR" not in result.stdout + result.stderr
+    assert (tmp_path / "summary.json").is_file()
+    assert (tmp_path / "report.html").is_file() == (plugin != "html")
+    if plugin != "metadata":
+        assert f"the {plugin} plugin is not loaded" in result.stdout
+
+
+@pytest.mark.parametrize("kind", ["file", "unwritable"])
+def test_an_unusable_reports_dir_is_one_usage_line(last_run, tmp_path, kind):
+    root, _, _ = last_run
+    folder = tmp_path / "afile"
+    if kind == "file":
+        folder.write_text("")
+    else:
+        folder = Path("/proc/proofyard-reports")
+    result = _pytest("-m", "smoke", f"--target={root}", f"--reports-dir={folder}")
+    assert result.returncode == 4
+    assert result.stderr.strip().startswith(f"ERROR: --reports-dir={folder}")
+    assert "Traceback" not in result.stderr
