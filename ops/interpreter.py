@@ -84,8 +84,11 @@ class Interpreter:
         return {"path": self.path, "version": self.facts["version"], "harness": self.own}
 
 
-def choose(python: str | None, venv: str | None, root: Path) -> Interpreter:
-    """The interpreter ``target.python`` or ``target.venv`` names (relative to the target root)."""
+def choose(
+    python: str | None, venv: str | None, root: Path, must_exist: bool = True
+) -> Interpreter:
+    """The interpreter ``target.python`` or ``target.venv`` names (relative to the target
+    root); a venv yet to be built is accepted with ``must_exist=False``."""
     if python is not None:
         if os.sep not in python and not python.startswith("."):
             found = shutil.which(python)
@@ -101,7 +104,10 @@ def choose(python: str | None, venv: str | None, root: Path) -> Interpreter:
         for candidate in (folder / "bin" / "python", folder / "Scripts" / "python.exe"):
             if candidate.is_file():
                 return Interpreter(str(candidate.absolute()))
+        if not must_exist:
+            return Interpreter(str((folder / "bin" / "python").absolute()))
         raise InterpreterError(
-            f"target.venv: {folder} has no bin/python (create it: python -m venv {folder})"
+            f"target.venv: {folder} has no bin/python (build it with the project's "
+            "dependencies: python -m ops env project)"
         )
     return Interpreter.harness()

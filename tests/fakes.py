@@ -3,8 +3,11 @@ site-packages holds hand-written distributions (METADATA, top_level.txt, RECORD)
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -39,3 +42,26 @@ def fake_venv(folder: Path, dists: Iterable[tuple[str, str, list[str], str]]) ->
         (site / module).mkdir()
         (site / module / "__init__.py").write_text(f"__version__ = {version!r}\n")
     return python
+
+
+def fake_wheel(folder: Path, name: str, version: str, source: str = "") -> Path:
+    """A pure-Python wheel of module ``name`` (``__version__`` set), built by hand: pip
+    installs it offline from ``folder`` (a wheelhouse)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": f"__version__ = {version!r}\n{source}",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: proofyard-tests\n"
+        "Root-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
+    files[f"{info}/RECORD"] = "\n".join([*record, f"{info}/RECORD,,"]) + "\n"
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return wheel

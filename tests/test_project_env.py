@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from ops.env.project import ProjectEnvError, _require
+from ops.proc import CommandResult
 from tests.conftest import REPO, clean_env, harness_argv, run_ops, write_tree
-from tests.fakes import fake_venv
+from tests.fakes import fake_venv, fake_wheel
 
 # The project pins packaging==21.3 (the harness runs a newer one): each check asserts it
 # sees the project's own copy, so code that ran in the harness's interpreter fails loudly.
@@ -318,3 +320,39 @@ def test_an_unusable_reports_dir_is_one_usage_line(last_run, tmp_path, kind):
     assert result.returncode == 4
     assert result.stderr.strip().startswith(f"ERROR: --reports-dir={folder}")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_env_project_builds_the_projects_venv_offline_and_leaves_the_harness_alone(tmp_path):
+    root = write_tree(
+        tmp_path / "pinned",
+        {
+            "requirements.txt": "packaging==21.3\n",
+            "pinned/__init__.py": '"""Needs its own packaging."""\n\nimport packaging\n\n'
+            'assert packaging.__version__ == "21.3", packaging.__version__\n',
+            "proofyard.yaml": "target: {venv: .venv}\ndeps: {wheelhouse: wheels}\n",
+        },
+    )
+    fake_wheel(root / "wheels", "packaging", "21.3")
+    before = _freeze()
+    built = run_ops(root, "env", "project", timeout=300)
+    assert built.returncode == 0, built.stderr
+    assert f"project environment ready: {root / '.venv' / 'bin' / 'python'}" in built.stdout
+    reports = tmp_path / "reports"
+    result = _pytest("-m", "smoke", f"--target={root}", f"--reports-dir={reports}")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert _freeze() == before
+
+
+def test_env_project_says_what_to_allow_when_the_index_is_blocked():
+    blocked = CommandResult(
+        ["pip"],
+        1,
+        "",
+        "proofyard network policy blocked a connection to pypi.org",
+        0.1,
+        False,
+        None,
+    )
+    with pytest.raises(ProjectEnvError, match="network.allow_hosts .*or set deps.wheelhouse"):
+        _require(blocked, "pip install")

@@ -65,8 +65,10 @@ def load_config(
     target: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    venv_built: bool = True,
 ) -> LoadedConfig:
-    """Load, layer and validate the configuration; raise ConfigError naming file and key."""
+    """Load, layer and validate the configuration; raise ConfigError naming file and key.
+    ``venv_built=False`` accepts a ``target.venv`` that does not exist yet."""
     environ = os.environ if environ is None else environ
     cwd = Path.cwd() if cwd is None else cwd
     config_path = _choose_file(path, environ, cwd, target)
@@ -110,7 +112,7 @@ def load_config(
         raise ConfigError(f"{where}: target.root: directory {target_root} does not exist")
     names = tuple(map(str, environments)) if isinstance(environments, dict) else ()
     try:
-        python = choose(config.target.python, config.target.venv, target_root)
+        python = choose(config.target.python, config.target.venv, target_root, venv_built)
     except InterpreterError as exc:
         key = ("target", "python" if config.target.python is not None else "venv")
         raise ConfigError(f"{_origin_label(origins, key)}: {exc}") from None

@@ -32,13 +32,29 @@ def add_commands(parser: argparse.ArgumentParser, config_options) -> None:
     wheel_fetch.add_argument("pip_args", nargs="*", help="extra pip download arguments (after --)")
     wheel_verify = wheel_actions.add_parser("verify", help="check files against the manifest")
     wheel_install = wheel_actions.add_parser("install", help="install offline from the wheels")
-    for sub in (check, fetch, wheel_fetch, wheel_verify, wheel_install):
+    project = actions.add_parser(
+        "project", help="build the project's virtualenv (target.venv) from its declarations"
+    )
+    project.add_argument("pip_args", nargs="*", help="extra pip install arguments (after --)")
+    for sub in (check, fetch, wheel_fetch, wheel_verify, wheel_install, project):
         config_options(sub)
     check.set_defaults(handler=_check)
     fetch.set_defaults(handler=_fetch)
     wheel_fetch.set_defaults(handler=_wheels_fetch)
     wheel_verify.set_defaults(handler=_wheels_verify)
     wheel_install.set_defaults(handler=_wheels_install)
+    project.set_defaults(handler=_project)
+
+
+def _project(args: argparse.Namespace) -> int:
+    from ops.env.project import build
+
+    loaded = load_config(
+        args.config, env_name=args.env, sets=args.set, target=args.target, venv_built=False
+    )
+    python = build(loaded, list(args.pip_args))
+    print(f"project environment ready: {python}")
+    return 0
 
 
 def _load(args: argparse.Namespace) -> LoadedConfig:
