@@ -10,7 +10,9 @@ from ops.compression import datasets as data_mod
 from ops.compression.codecs import CodecError, is_lossless, load_codec
 from ops.compression.gates import absolute_failures, tracked_values
 from ops.compression.measure import measure
+from ops.compression.remote import measure_in, runs_remotely
 from ops.findings import Finding
+from ops.proc import Limits
 
 pytestmark = pytest.mark.compression
 
@@ -45,25 +47,45 @@ def _load_data(dataset, target):
     return np.concatenate([np.asarray(a, np.float32).ravel() for a in arrays.values()])
 
 
+def _measure_case(spec, data, proofyard_config, target, reference):
+    """Measure in the harness, or in the project's interpreter for a project's plugin codec."""
+    section = proofyard_config.config.compression
+    if runs_remotely(spec.codec, proofyard_config.python):
+        config = proofyard_config.config
+        return measure_in(
+            proofyard_config.python.path,
+            target.import_roots(),
+            spec.codec,
+            spec.kwargs,
+            data,
+            lossless=spec.lossless,
+            repeats=section.repeats,
+            warmup=section.warmup,
+            reference=reference,
+            allow_hosts=config.network.allow_hosts,
+            isolate=config.network.isolate_subprocesses,
+            limits=Limits.for_config(config.limits),
+        )
+    codec = load_codec(spec.codec, spec.kwargs)
+    return measure(
+        codec,
+        data,
+        lossless=spec.lossless if spec.lossless is not None else is_lossless(codec),
+        repeats=section.repeats,
+        warmup=section.warmup,
+        reference=reference,
+    )
+
+
 def test_compression_case(case, target, proofyard_config, compression_reference, baselines, check):
     spec, dataset = case
     section = proofyard_config.config.compression
     where = f"compression.codecs[{spec.name}]"
+    data = _load_data(dataset, target)
     try:
-        codec = load_codec(spec.codec, spec.kwargs)
+        result = _measure_case(spec, data, proofyard_config, target, compression_reference)
     except CodecError as exc:
         check.require(False, Finding("compression.codec-error", str(exc), context=where))
-    data = _load_data(dataset, target)
-    lossless = spec.lossless if spec.lossless is not None else is_lossless(codec)
-    try:
-        result = measure(
-            codec,
-            data,
-            lossless=lossless,
-            repeats=section.repeats,
-            warmup=section.warmup,
-            reference=compression_reference,
-        )
     except Exception as exc:  # the plugin's own failure fails this case only, shown in full
         check.require(
             False,
@@ -84,7 +106,7 @@ def test_compression_case(case, target, proofyard_config, compression_reference,
     for name, value, unit in result.metrics():
         check.metric(name, value, unit, codec=spec.name, dataset=dataset.name)
 
-    failures = absolute_failures(spec, result, lossless)
+    failures = absolute_failures(spec, result, result.lossless)
     key = f"{spec.name}/{dataset.name}"
     comparisons = [
         baselines.compare(

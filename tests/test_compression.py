@@ -16,10 +16,10 @@ from ops.compression.codecs import (
     Packed,
     TernaryCodec,
     load_codec,
-    payload_size,
     zlib_codec,
 )
 from ops.compression.measure import Reference, fidelity, measure
+from ops.compression.portable import payload_size
 
 
 @pytest.fixture(scope="module")

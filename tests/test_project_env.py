@@ -68,13 +68,58 @@ PROJECT = {
         ```
     """,
     "docs/guide.md": "# Guide\n\nBack to the [readme](../README.md).\n",
+    "src/ringbuf/codec.py": '''
+        """A codec plugin of the project: it runs only where packaging is the project's."""
+
+        import zlib
+
+        import packaging
+
+
+        class ProjectZlib:
+            """zlib, refusing to run in any environment but the project's."""
+
+            lossless = True
+
+            def compress(self, data: bytes) -> bytes:
+                """Compress."""
+                assert packaging.__version__ == "21.3", packaging.__version__
+                return zlib.compress(data, 6)
+
+            def decompress(self, payload: bytes) -> bytes:
+                """Decompress."""
+                return zlib.decompress(payload)
+    ''',
 }
 DEFECTS = {
     "src/ringbuf/broken.py": '"""Broken."""\n\nraise RuntimeError("seeded import failure")\n',
     "src/ringbuf/extra.py": '"""Undeclared."""\n\nimport nowhere_declared  # noqa: F401\n',
     "docs/guide.md": "# Guide\n\nSee [gone](gone.md).\n",
+    "src/ringbuf/codec.py": '''
+        """A codec that corrupts the first byte of what it restores."""
+
+        import zlib
+
+
+        class ProjectZlib:
+            """Lossy by accident."""
+
+            lossless = True
+
+            def compress(self, data: bytes) -> bytes:
+                """Compress."""
+                return zlib.compress(data, 6)
+
+            def decompress(self, payload: bytes) -> bytes:
+                """Decompress, wrongly."""
+                restored = zlib.decompress(payload)
+                return bytes([restored[0] ^ 1]) + restored[1:]
+    ''',
 }
-PIPELINE = """
+SUITES = """
+compression:
+  datasets: [{name: sources, kind: bytes, path: "src/**/*.py"}]
+  codecs: [{name: project-zlib, codec: "ringbuf.codec:ProjectZlib", min_ratio: 1.2}]
 pipelines:
   build:
     steps:
@@ -110,6 +155,14 @@ def _passed(junit: Path) -> set[str]:
     }
 
 
+def _skipped(junit: Path) -> dict[str, str]:
+    return {
+        case.get("name"): skipped.get("message", "")
+        for case in ET.parse(junit).iter("testcase")
+        for skipped in case.iter("skipped")
+    }
+
+
 def _freeze() -> str:
     return subprocess.run(
         [sys.executable, "-m", "pip", "freeze", "--all"],
@@ -129,12 +182,12 @@ def test_a_project_in_its_own_venv_from_init_to_every_suite(tmp_path, defective)
     config = root / "proofyard.yaml"
     assert "venv: .venv" in config.read_text()
     with config.open("a") as handle:
-        handle.write(PIPELINE)
+        handle.write(SUITES)
     assert run_ops(tmp_path, "config", "validate", str(config)).returncode == 0
     reports = tmp_path / "reports"
     result = _pytest(
         "-m",
-        "smoke or docs or deps or quality or pipeline",
+        "smoke or docs or deps or quality or pipeline or compression",
         f"--target={root}",
         f"--reports-dir={reports}",
         "-p",
@@ -160,12 +213,15 @@ def test_a_project_in_its_own_venv_from_init_to_every_suite(tmp_path, defective)
             "test_step[build::cli]",
         ):
             assert name in passed, sorted(passed)
+        case = "test_compression_case[project-zlib-sources]"
+        assert "absolute gates passed; no baseline yet" in _skipped(reports / "junit.xml")[case]
     else:
         assert result.returncode == 1
         out = result.stdout
         assert "test_import[ringbuf.broken]" in out and "seeded import failure" in out
         assert "nowhere_declared" in out or "nowhere-declared" in out
         assert "gone.md" in out
+        assert "project-zlib on sources" in out and "round trip" in out
         assert rules, out[-3000:]
     assert _freeze() == before  # nothing of the project went into the harness's venv
 

@@ -25,27 +25,6 @@ class Codec(Protocol):
     def decompress(self, payload: Any) -> Any: ...
 
 
-def payload_size(payload: Any) -> int:
-    """Bytes of a payload: bytes-likes, numpy arrays, ``size_of()``, or containers of those."""
-    if isinstance(payload, bytes | bytearray):
-        return len(payload)
-    if isinstance(payload, memoryview):
-        return payload.nbytes
-    if isinstance(payload, np.ndarray):
-        return int(payload.nbytes)
-    size_of = getattr(payload, "size_of", None)
-    if callable(size_of):
-        return int(size_of())
-    if isinstance(payload, Mapping):
-        return sum(payload_size(value) for value in payload.values())
-    if isinstance(payload, list | tuple):
-        return sum(payload_size(value) for value in payload)
-    raise TypeError(
-        f"cannot measure a payload of type {type(payload).__name__}: return bytes, "
-        "a numpy array, or an object with size_of()"
-    )
-
-
 # --- lossless -----------------------------------------------------------------------------
 
 _HEADER = struct.Struct("<B16sB")  # kind (0 bytes, 1 array), dtype string, ndim

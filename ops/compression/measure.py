@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -10,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ops.compression.codecs import payload_size
 from ops.compression.datasets import nbytes
+from ops.compression.portable import Timing, payload_size, timed
 
 
 @dataclass(frozen=True)
@@ -25,6 +24,7 @@ class CaseResult:
     fidelity: dict[str, float] = field(default_factory=dict)
     compress_norm: float | None = None  # throughput as a multiple of the reference codec's
     decompress_norm: float | None = None
+    lossless: bool = False  # judged as a lossless codec (exact round trip required)
 
     @property
     def ratio(self) -> float:
@@ -60,65 +60,6 @@ class CaseResult:
             "compress_mb_s": self.compress_mb_s,
             "decompress_mb_s": self.decompress_mb_s,
         }
-
-
-MIN_SAMPLE_S = 0.02
-
-
-def _loops_for(function: Callable[[], Any], clock: Callable[[], float], min_sample_s: float) -> int:
-    start = clock()
-    function()
-    first = clock() - start
-    return max(1, int(min_sample_s / first)) if first > 0 else 1
-
-
-def _sample(
-    function: Callable[[], Any], loops: int, clock: Callable[[], float]
-) -> tuple[Any, float]:
-    result = None
-    start = clock()
-    for _ in range(loops):
-        result = function()
-    return result, (clock() - start) / loops
-
-
-@dataclass(frozen=True)
-class Timing:
-    seconds: float  # median seconds per call
-    relative: float | None  # median of (seconds per call / reference seconds per call), paired
-
-
-def timed(
-    function: Callable[[], Any],
-    repeats: int,
-    warmup: int,
-    clock: Callable[[], float] = time.perf_counter,
-    reference: Callable[[], Any] | None = None,
-    min_sample_s: float = MIN_SAMPLE_S,
-) -> tuple[Any, Timing]:
-    """Time ``function``: ``warmup`` untimed calls, then ``repeats`` samples; each sample runs
-    it enough times to last ``min_sample_s`` (calibrated on one call), so sub-millisecond
-    codecs are not timed at the clock's noise level.
-
-    With a ``reference``, each sample of the function is paired with a sample of the
-    reference taken just before it, and the median of the per-pair time ratios is returned:
-    both see the machine in the same state, so a uniformly slower machine cancels out.
-    """
-    for _ in range(warmup):
-        function()
-    loops = _loops_for(function, clock, min_sample_s)
-    reference_loops = _loops_for(reference, clock, min_sample_s) if reference else 0
-    times, ratios = [], []
-    result = None
-    for _ in range(max(1, repeats)):
-        if reference is not None:
-            _, reference_s = _sample(reference, reference_loops, clock)
-        result, seconds = _sample(function, loops, clock)
-        times.append(seconds)
-        if reference is not None and reference_s > 0:
-            ratios.append(seconds / reference_s)
-    relative = statistics.median(ratios) if ratios else None
-    return result, Timing(statistics.median(times), relative)
 
 
 def fidelity(original: np.ndarray, restored: np.ndarray) -> dict[str, float]:
@@ -185,19 +126,41 @@ def measure(
     restored, decompress = timed(
         lambda: codec.decompress(payload), repeats, warmup, clock, ref_decompress
     )
+    return case_result(
+        data,
+        payload_size(payload),
+        restored,
+        compress,
+        decompress,
+        lossless=lossless,
+        reference_size=reference.size if reference is not None else None,
+    )
+
+
+def case_result(
+    data: Any,
+    payload_bytes: int,
+    restored: Any,
+    compress: Timing,
+    decompress: Timing,
+    *,
+    lossless: bool,
+    reference_size: int | None,
+) -> CaseResult:
+    """The figures of a case from what was measured (here, or in the project's interpreter)."""
     values = int(data.size) if isinstance(data, np.ndarray) else len(data)
     exact = same(data, restored)
     scores = {} if lossless or not isinstance(data, np.ndarray) else fidelity(data, restored)
 
     def norm(timing: Timing) -> float | None:
         # (bytes / t) / (reference bytes / reference t) = bytes / reference bytes / (t / ref t)
-        if reference is None or not timing.relative:
+        if reference_size is None or not timing.relative:
             return None
-        return nbytes(data) / reference.size / timing.relative
+        return nbytes(data) / reference_size / timing.relative
 
     return CaseResult(
         nbytes(data),
-        payload_size(payload),
+        payload_bytes,
         values,
         compress.seconds,
         decompress.seconds,
@@ -205,4 +168,5 @@ def measure(
         scores,
         norm(compress),
         norm(decompress),
+        lossless,
     )
