@@ -1,6 +1,12 @@
-"""Loads proofyard's pytest plugins from ``fixtures/``; nothing else lives here."""
+"""Loads proofyard's pytest plugins from ``fixtures/``; nothing else lives here.
 
-pytest_plugins = [
+None of them load in the pytest that measures the self-target's own benchmark files
+(``ops/benchmark/project.py`` sets the flag): that pytest is the project's, not the harness's.
+"""
+
+import os
+
+HARNESS_PLUGINS = [
     "fixtures.config",
     "fixtures.network",
     "fixtures.processes",
@@ -20,3 +26,4 @@ pytest_plugins = [
     "fixtures.kpi",
     "fixtures.benchmarking",
 ]
+pytest_plugins = [] if os.environ.get("PROOFYARD_BENCH_WORKER") else HARNESS_PLUGINS

@@ -70,13 +70,14 @@ class Interpreter:
         )
         return done.returncode == 0
 
-    def missing(self, module: str, needed_for: str) -> str | None:
+    def missing(self, module: str, needed_for: str, distribution: str = "") -> str | None:
         """One sentence naming what to install where, when ``module`` is not importable here."""
         if self.has_module(module):
             return None
+        distribution = distribution or module
         return (
-            f"{needed_for} needs {module!r} in the project's interpreter {self.path}: "
-            f"install it there ({self.path} -m pip install {module})"
+            f"{needed_for} needs {distribution} in the project's interpreter {self.path}: "
+            f"install it there ({self.path} -m pip install {distribution})"
         )
 
     def record(self) -> dict[str, Any]:

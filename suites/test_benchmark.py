@@ -1,5 +1,6 @@
-"""Benchmark suite: the harness's own hot paths and the callables from the config, measured
-by pytest-benchmark and gated by fixtures/benchmarking.py."""
+"""Benchmark suite: the project's own benchmark files (``benchmark.paths``, run by its
+pytest in its interpreter) and the callables from the config, measured by pytest-benchmark
+and gated by fixtures/benchmarking.py."""
 
 from __future__ import annotations
 
@@ -7,19 +8,10 @@ import importlib
 
 import pytest
 
+from fixtures.benchmarking import gate_project_benchmark, project_benchmark_params
 from fixtures.config import loaded_config
-from ops.docs.parse import parse_markdown
-from ops.findings import Finding
-from ops.quality.analysis import analyse
 
 pytestmark = pytest.mark.benchmark
-
-SOURCE = "".join(
-    f"def f{i}(x, y):\n    if x > {i}:\n        return x * y\n    return y\n" for i in range(200)
-).encode()
-MARKDOWN = "".join(
-    f"## Section {i}\n\nSee [next](#section-{i + 1}) and [file](f{i}.md).\n\n" for i in range(200)
-)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -34,6 +26,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 )
             ],
         )
+    if "project_benchmark" in metafunc.fixturenames:
+        metafunc.parametrize("project_benchmark", project_benchmark_params(metafunc.config))
 
 
 def _resolve(spec: str):
@@ -44,22 +38,18 @@ def _resolve(spec: str):
     return target
 
 
-def test_quality_analysis_of_a_module(benchmark):
-    result = benchmark(analyse, "bench.py", SOURCE)
-    assert len(result.functions) == 200
+def test_project_benchmark(project_benchmark, project_benchmark_run, request):
+    gate_project_benchmark(request.node, project_benchmark, project_benchmark_run)
 
 
-def test_markdown_link_extraction(benchmark, tmp_path):
-    doc = benchmark(parse_markdown, tmp_path / "a.md", MARKDOWN)
-    assert len(doc.links) == 400
-
-
-def test_finding_fingerprints(benchmark):
-    findings = [Finding("rule", f"message {i}", "a.py", i, context=f"f{i}") for i in range(500)]
-    assert len(benchmark(lambda: {Finding(**vars(f)).fingerprint for f in findings})) == 500
-
-
-def test_declared_callable(declared, benchmark, benchmark_extras):
+def test_declared_callable(declared, benchmark, benchmark_extras, proofyard_config):
+    if not proofyard_config.python.own:
+        pytest.fail(
+            f"benchmark.callables[{declared.name}]: callables are measured in the harness's "
+            f"interpreter, and this project runs in its own ({proofyard_config.python.path}); "
+            "write the benchmark as a pytest-benchmark test under benchmark.paths instead",
+            pytrace=False,
+        )
     function = _resolve(declared.call)
     if declared.setup:
         setup = _resolve(declared.setup)

@@ -65,3 +65,28 @@ def fake_wheel(folder: Path, name: str, version: str, source: str = "") -> Path:
         for path, text in files.items():
             archive.writestr(path, text)
     return wheel
+
+
+def venv_with(folder: Path, distributions: Iterable[str]) -> Path:
+    """A bare virtualenv holding links to the harness's own copies of ``distributions``
+    (their files and metadata): an offline stand-in for ``pip install`` of those pins."""
+    import importlib.metadata
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    python = folder / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    for name in distributions:
+        dist = importlib.metadata.distribution(name)
+        tops = {Path(str(entry)).parts[0] for entry in dist.files or ()}
+        for top in tops:
+            source = Path(str(dist.locate_file(top)))
+            if source.exists() and not (site / top).exists() and top != "..":
+                (site / top).symlink_to(source)
+    return python

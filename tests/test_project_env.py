@@ -16,7 +16,7 @@ import pytest
 from ops.env.project import ProjectEnvError, _require
 from ops.proc import CommandResult
 from tests.conftest import REPO, clean_env, harness_argv, run_ops, write_tree
-from tests.fakes import fake_venv, fake_wheel
+from tests.fakes import fake_venv, fake_wheel, venv_with
 
 # The project pins packaging==21.3 (the harness runs a newer one): each check asserts it
 # sees the project's own copy, so code that ran in the harness's interpreter fails loudly.
@@ -412,3 +412,88 @@ def test_env_project_says_what_to_allow_when_the_index_is_blocked():
     )
     with pytest.raises(ProjectEnvError, match="network.allow_hosts .*or set deps.wheelhouse"):
         _require(blocked, "pip install")
+
+
+BENCHED = {
+    "pyproject.toml": """
+        [project]
+        name = "fastmath"
+        version = "1.0"
+        [tool.pytest.ini_options]
+        python_files = ["bench_*.py"]
+        python_functions = ["bench_*"]
+    """,
+    "src/fastmath/__init__.py": '''
+        """Moving averages."""
+
+
+        def moving_average(values, width):
+            """The mean of each window of ``width`` values."""
+            return [sum(values[i : i + width]) / width for i in range(len(values) - width + 1)]
+    ''',
+    "benchmarks/bench_core.py": """
+        import fastmath
+
+
+        def bench_moving_average(benchmark):
+            result = benchmark(fastmath.moving_average, list(range(2000)), 10)
+            assert len(result) == 1991
+    """,
+    "benchmarks/helpers.py": "raise RuntimeError('not a benchmark file: never imported')\n",
+}
+BENCH_TOOLS = [
+    "pytest",
+    "pluggy",
+    "iniconfig",
+    "packaging",
+    "pygments",
+    "pytest-benchmark",
+    "py-cpuinfo2",
+]
+
+
+@pytest.mark.slow
+def test_a_projects_benchmarks_are_its_own_found_by_its_conventions(tmp_path):
+    root = write_tree(tmp_path / "fastmath", BENCHED)
+    python = venv_with(root / ".venv", BENCH_TOOLS)
+    assert run_ops(tmp_path, "init", str(root)).returncode == 0
+    assert "paths: [benchmarks]" in (root / "proofyard.yaml").read_text()
+    reports = tmp_path / "reports"
+    args = ("-m", "benchmark", "-p", "no:xdist", f"--target={root}", f"--reports-dir={reports}")
+    first = _pytest(*args, "-v")
+    node = "benchmarks/bench_core.py::bench_moving_average"
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert f"test_project_benchmark[{node}]" in first.stdout
+    assert f"no baseline yet for {node}" in first.stdout
+    assert "test_hot_paths" not in first.stdout  # the harness's own benchmarks stay home
+    assert _pytest(*args, "--update-baselines").returncode == 0
+    again = _pytest(*args, "-rA")
+    assert f"PASSED suites/test_benchmark.py::test_project_benchmark[{node}]" in again.stdout
+    table = (reports / "benchmarks.md").read_text()
+    assert f"`{node}`" in table
+    summary = json.loads((reports / "summary.json").read_text())
+    assert summary["project_python"]["path"] == str(python)
+    # an unimportable benchmark file fails its own item; the other suites never import it
+    (root / "benchmarks" / "bench_broken.py").write_text("import not_installed_anywhere\n")
+    broken = _pytest(*args, "-rA")
+    assert broken.returncode == 1
+    assert (
+        "FAILED suites/test_benchmark.py::test_project_benchmark[benchmarks/bench_broken.py]"
+        in (broken.stdout)
+    )
+    assert "not_installed_anywhere" in broken.stdout
+    assert f"PASSED suites/test_benchmark.py::test_project_benchmark[{node}]" in broken.stdout
+    smoke = _pytest("-m", "smoke", f"--target={root}", f"--reports-dir={reports}")
+    assert smoke.returncode == 0, smoke.stdout[-3000:]
+
+
+def test_benchmark_files_need_pytest_benchmark_in_the_project_and_say_so(tmp_path):
+    root = write_tree(tmp_path / "fastmath", BENCHED)
+    venv_with(root / ".venv", ["pytest", "pluggy", "iniconfig", "packaging"])
+    (root / "proofyard.yaml").write_text(
+        "target: {venv: .venv}\nbenchmark: {paths: [benchmarks]}\n"
+    )
+    result = _pytest("-m", "benchmark", "-p", "no:xdist", f"--target={root}")
+    assert result.returncode == 1
+    assert "needs pytest-benchmark in the project's interpreter" in result.stdout
+    assert "pip install pytest-benchmark" in result.stdout

@@ -1,5 +1,9 @@
 """A fixed calibration workload, timed around each benchmark so that samples can be
-expressed in calibration units: a uniformly slower machine (or session) cancels out."""
+expressed in calibration units: a uniformly slower machine (or session) cancels out; and
+the interception of pytest-benchmark's fixture that takes those samples.
+
+Standard library only: the project's pytest, in the project's interpreter, loads this file
+by path (``project_plugin/``) to measure the project's own benchmark files."""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ import math
 import resource
 import statistics
 import time
+import tracemalloc
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 WORK = 200_000
@@ -147,3 +152,56 @@ def kept_samples(
         if not preempted:
             kept.append(result)
     return kept, tries - len(kept)
+
+
+@dataclass
+class Intercepted:
+    """What proofyard measured of the benchmarked function besides pytest-benchmark."""
+
+    peak_mb: list[float] = field(default_factory=list)
+    paired: PairedSamples | None = None  # samples paired with calibration slices
+    plan: SamplingPlan | None = None
+
+
+def intercept(fixture, plan: SamplingPlan | None, rounds: int, max_seconds: float) -> Intercepted:
+    """One traced call (peak memory) and paired calibrated samples of the function, both
+    outside pytest-benchmark's timing.
+
+    tracemalloc slows Python code several times over, so it must stay off while
+    pytest-benchmark times; pytest-benchmark has no hook for this, so the fixture's
+    ``_raw`` and ``_raw_pedantic`` are wrapped on this one instance (when they exist).
+    """
+    seen = Intercepted()
+
+    def trace(function, args, kwargs) -> None:
+        tracemalloc.start()
+        try:
+            function(*args, **kwargs)
+            seen.peak_mb.append(tracemalloc.get_traced_memory()[1] / 2**20)
+        finally:
+            tracemalloc.stop()
+
+        def call():
+            return function(*args, **kwargs)
+
+        seen.plan = plan or choose_plan(call)
+        seen.paired = paired_units(call, seen.plan, rounds, max_seconds)
+
+    raw = getattr(fixture, "_raw", None)
+    if callable(raw):
+
+        def traced(function, *args, **kwargs):
+            trace(function, args, kwargs)
+            return raw(function, *args, **kwargs)
+
+        fixture._raw = traced
+    pedantic = getattr(fixture, "_raw_pedantic", None)
+    if callable(pedantic):
+
+        def traced_pedantic(target, args=(), kwargs=None, setup=None, **options):
+            if setup is None:  # with a setup, each round's arguments come from it
+                trace(target, args, kwargs or {})
+            return pedantic(target, args=args, kwargs=kwargs, setup=setup, **options)
+
+        fixture._raw_pedantic = traced_pedantic
+    return seen

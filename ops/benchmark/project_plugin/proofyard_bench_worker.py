@@ -1,0 +1,96 @@
+"""A pytest plugin for the project's own pytest, in the project's interpreter
+(``-p proofyard_bench_worker``, this folder alone on ``PYTHONPATH``): it samples each
+benchmark as the harness does in-process (``calibration.intercept``, loaded by path) and
+writes what it measured to the JSON file ``$PROOFYARD_BENCH_REQUEST`` names, for the
+harness to judge. Nothing but the standard library, pytest and the project's
+pytest-benchmark is needed there.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import resource
+import statistics
+import sys
+
+import pytest
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_spec = importlib.util.spec_from_file_location(
+    "_proofyard_calibration", os.path.join(os.path.dirname(_HERE), "calibration.py")
+)
+calibration = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = calibration  # dataclasses look their module up while it loads
+_spec.loader.exec_module(calibration)
+
+with open(os.environ["PROOFYARD_BENCH_REQUEST"], encoding="utf-8") as _handle:
+    REQUEST = json.load(_handle)
+RESULTS: dict[str, dict] = {}
+ITEMS: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "budget(**limits): proofyard benchmark budgets")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    fixture = getattr(item, "funcargs", {}).get("benchmark")
+    if fixture is None:
+        return (yield)
+    plan = REQUEST["plans"].get(item.nodeid)
+    seen = calibration.intercept(
+        fixture,
+        calibration.SamplingPlan(**plan) if plan else None,
+        REQUEST["rounds"],
+        REQUEST["max_seconds"],
+    )
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        return (yield)
+    finally:
+        stats = getattr(getattr(fixture, "stats", None), "stats", None)
+        budget = item.get_closest_marker("budget")
+        entry = RESULTS.setdefault(item.nodeid, {})
+        entry.update(
+            rss_growth_mb=(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024,
+            peak_mb=seen.peak_mb,
+            budget=dict(budget.kwargs) if budget else {},
+            budget_args=bool(budget and budget.args),
+        )
+        if stats is not None and stats.data:
+            entry["median_s"] = statistics.median(float(v) for v in stats.data)
+        if seen.paired is not None:
+            entry.update(
+                units=seen.paired.units,
+                slice_s=seen.paired.slice_s,
+                preempted=seen.paired.preempted,
+                plan={"loops": seen.plan.loops, "slices": seen.plan.slices},
+            )
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    entry = RESULTS.setdefault(report.nodeid, {})
+    if report.failed:
+        entry["failed"] = f"{report.when}: {report.longreprtext[-3000:]}"
+    elif report.skipped and "skipped" not in entry:
+        longrepr = report.longrepr
+        entry["skipped"] = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.failed:
+        RESULTS.setdefault(report.nodeid, {})["failed"] = (
+            f"collection: {report.longreprtext[-3000:]}"
+        )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    ITEMS.extend(item.nodeid for item in session.items)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    with open(REQUEST["out"], "w", encoding="utf-8") as handle:
+        json.dump({"items": ITEMS, "results": RESULTS}, handle)
