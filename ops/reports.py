@@ -75,8 +75,8 @@ class RunResults:
         elif outcome == "failed":
             result.outcome = "failed" if when == "call" else "error"
             result.message = message
-        elif outcome == "skipped" and result.outcome == "passed":
-            result.outcome = "skipped"
+        elif outcome in ("skipped", "inconclusive") and result.outcome == "passed":
+            result.outcome = outcome
             result.message = message
 
     def table(self, name: str) -> list[dict[str, Any]]:

@@ -134,6 +134,14 @@ def test_suite_gates_a_slower_variant_and_budgets(run_harness, make_target, tmp_
     assert "benchmarks" in rows["tables"], busy_run.stdout[-3000:]
     busy = next(r for r in rows["tables"]["benchmarks"] if r["benchmark"].endswith("workload"))
     assert busy["verdict"] == "inconclusive" and "machine was busy" in busy["compared_with"]
+    assert "1 inconclusive" in busy_run.stdout  # its own outcome: not passed, not failed
+    assert "inspected nothing" not in busy_run.stdout
+    counts = rows["counts"]
+    assert counts.get("inconclusive") == 1 and "passed" not in counts, counts
+    busy_update = run_harness(*args, "--update-baselines", env={"FAKE_BUSY": "1"})
+    assert "the previous baseline is kept" in busy_update.stdout
+    strict = run_harness(*args, "--set", "benchmark.inconclusive=fail", env={"FAKE_BUSY": "1"})
+    assert "inconclusive (strict)" in strict.stdout and strict.returncode == 1
     parallel = run_harness(
         "-m",
         "benchmark",

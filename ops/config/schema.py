@@ -697,6 +697,11 @@ class BenchmarkConfig(Section):
     )
     store: str = Field(".proofyard/benchmarks", description="Baselines and history, per machine.")
     history: int = Field(50, ge=1, le=10_000)
+    inconclusive: Literal["report", "fail"] = Field(
+        "report",
+        description="An undecidable comparison (busy machine, wide noise): its own outcome, "
+        "or a failure (strict CI).",
+    )
     max_time_s: float | None = Field(None, gt=0, description="Default budget: median per call.")
     max_memory_mb: float | None = Field(None, gt=0, description="Default budget: traced peak.")
     max_rss_growth_mb: float | None = Field(
