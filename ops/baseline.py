@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import statistics
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -131,27 +130,14 @@ class BaselineStore:
         *,
         higher_is_better: bool,
         tolerance: float = 0.0,
-        noisy: bool = False,
     ) -> Comparison:
-        """Judge ``current`` against the baseline value.
-
-        With ``noisy`` (timings), the reference is the median of the recorded history rather
-        than the best value ever seen, and a regression also needs the value to fall outside
-        every recorded value: a drop the history has already shown is noise, not news.
-        """
+        """Judge ``current`` against the baseline value (deterministic figures: timings go
+        through the benchmark gate's statistics instead)."""
         entry = self.get(key)
         baseline = None if entry is None else float(entry["value"])
-        history = [float(item["value"]) for item in (entry or {}).get("history", [])]
-        if noisy and history:
-            baseline = float(statistics.median(history))
-        result = compare(
+        return compare(
             key, current, baseline, higher_is_better=higher_is_better, tolerance=tolerance
         )
-        if noisy and history and result.verdict == "regression":
-            seen = min(history) <= current if higher_is_better else current <= max(history)
-            if seen:
-                return replace(result, verdict="pass")
-        return result
 
     def ratchet(self, key: str, current: float, *, higher_is_better: bool, unit: str = "") -> bool:
         """Record ``current``: set a missing baseline or tighten an improved one.

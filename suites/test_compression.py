@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fixtures.compression import TABLE, compression_cases
+from fixtures.recording import inconclusive
 from ops.compression import datasets as data_mod
 from ops.compression.codecs import CodecError, is_lossless, load_codec
 from ops.compression.gates import absolute_failures, tracked_values
@@ -77,7 +78,9 @@ def _measure_case(spec, data, proofyard_config, target, reference):
     )
 
 
-def test_compression_case(case, target, proofyard_config, compression_reference, baselines, check):
+def test_compression_case(
+    case, target, proofyard_config, compression_reference, baselines, throughput, request, check
+):
     spec, dataset = case
     section = proofyard_config.config.compression
     where = f"compression.codecs[{spec.name}]"
@@ -114,11 +117,20 @@ def test_compression_case(case, target, proofyard_config, compression_reference,
             t.value,
             higher_is_better=t.higher_is_better,
             tolerance=t.tolerance,
-            noisy=t.noisy,
         )
         for t in tracked_values(spec, section, result)
     ]
     failures += [c.describe() for c in comparisons if c.verdict == "regression"]
+    speeds = throughput(spec, key, result)
+    for direction, verdict in speeds:
+        if verdict is not None:
+            check.metric(f"{direction}_time_ratio", verdict.ratio, "x", low=verdict.low,
+                         high=verdict.high, codec=spec.name, dataset=dataset.name)  # fmt: skip
+    failures += [
+        f"{direction} throughput regression: {verdict.detail}"
+        for direction, verdict in speeds
+        if verdict is not None and verdict.verdict == "regression"
+    ]
     check.require(
         not failures,
         Finding(
@@ -127,7 +139,19 @@ def test_compression_case(case, target, proofyard_config, compression_reference,
             context=key,
         ),
     )
+    undecided = [
+        f"{direction} throughput: {verdict.detail}"
+        for direction, verdict in speeds
+        if verdict is not None and verdict.verdict == "inconclusive"
+    ]
+    if undecided:
+        inconclusive(
+            request.node,
+            f"{key}: absolute gates passed; " + "; ".join(undecided),
+            section.inconclusive == "fail",
+        )
     missing = [c.key for c in comparisons if c.verdict == "no-baseline"]
+    missing += [f"{key}/{direction}" for direction, verdict in speeds if verdict is None]
     if missing and not baselines.update:
         pytest.skip(
             f"absolute gates passed; no baseline yet for {', '.join(missing)} in "

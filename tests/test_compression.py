@@ -9,6 +9,7 @@ import pytest
 
 from fixtures.compression import charts
 from ops.baseline import BaselineStore
+from ops.benchmark.store import BenchmarkStore
 from ops.compression.codecs import (
     BUILTIN,
     CodecError,
@@ -20,6 +21,7 @@ from ops.compression.codecs import (
 )
 from ops.compression.measure import Reference, fidelity, measure
 from ops.compression.portable import payload_size
+from ops.compression.throughput import judge
 
 
 @pytest.fixture(scope="module")
@@ -132,24 +134,32 @@ def _case(slowdown=1.0, machine=1.0, pad=0):
     )
 
 
-def _store_baseline(tmp_path, result, runs=3):
+def _store_baseline(tmp_path, result):
     store = BaselineStore(tmp_path / "compression.json")
-    for _ in range(runs):
-        store.ratchet("c/ratio", result.ratio, higher_is_better=True)
-        store.ratchet("c/compress_norm", result.compress_norm, higher_is_better=True)
-    return store
+    store.ratchet("c/ratio", result.ratio, higher_is_better=True)
+    speeds = BenchmarkStore(tmp_path / "throughput")
+    _throughput(speeds, result, update=True)
+    return store, speeds
 
 
-def _verdicts(store, result):
+def _throughput(speeds, result, update=False):
+    return judge(
+        speeds,
+        "c/compress",
+        result.compress_samples,
+        result.reference_s,
+        machine="m",
+        commit=None,
+        update=update,
+        min_effect=0.25,
+    )
+
+
+def _verdicts(stores, result):
+    store, speeds = stores
     return (
         store.compare("c/ratio", result.ratio, higher_is_better=True, tolerance=0.01).verdict,
-        store.compare(
-            "c/compress_norm",
-            result.compress_norm,
-            higher_is_better=True,
-            tolerance=0.15,
-            noisy=True,
-        ).verdict,
+        _throughput(speeds, result).verdict,
     )
 
 

@@ -1,7 +1,7 @@
 """Gates of a measured case: absolute thresholds, and what to compare with the baseline.
 
-Regressions against the baseline use ``ops.baseline.compare``; throughput is compared
-normalised by a reference codec timed paired with each case (``measure.timed``).
+Ratio and error regressions against the baseline use ``ops.baseline.compare``; throughput
+is judged like a benchmark, by ``throughput.judge``.
 """
 
 from __future__ import annotations
@@ -23,16 +23,12 @@ class GateCheck:
 
 @dataclass(frozen=True)
 class Tracked:
-    """A value compared with its baseline: noisy values use the history's median."""
+    """A deterministic value compared with its baseline."""
 
     name: str
     value: float
     higher_is_better: bool
     tolerance: float
-
-    @property
-    def noisy(self) -> bool:
-        return self.name.endswith("_norm")
 
 
 def absolute(
@@ -71,17 +67,8 @@ def tracked_values(
     def pick(own: float | None, default: float) -> float:
         return own if own is not None else default
 
-    speed = pick(spec.throughput_regression, section.throughput_regression)
     tracked = [
         Tracked("ratio", result.ratio, True, pick(spec.ratio_regression, section.ratio_regression))
-    ]
-    tracked += [
-        Tracked(name, value, True, speed)
-        for name, value in (
-            ("compress_norm", result.compress_norm),
-            ("decompress_norm", result.decompress_norm),
-        )
-        if value is not None
     ]
     error = result.fidelity.get("rel_frobenius")
     if error is not None:

@@ -25,6 +25,10 @@ class CaseResult:
     compress_norm: float | None = None  # throughput as a multiple of the reference codec's
     decompress_norm: float | None = None
     lossless: bool = False  # judged as a lossless codec (exact round trip required)
+    # time ratios to the reference, one per pair: what the throughput gate compares
+    compress_samples: tuple[float, ...] = ()
+    decompress_samples: tuple[float, ...] = ()
+    reference_s: float | None = None  # median CPU seconds of one reference compress call
 
     @property
     def ratio(self) -> float:
@@ -53,8 +57,11 @@ class CaseResult:
         ]
 
     def as_row(self) -> dict[str, Any]:
+        row = asdict(self)
+        for samples in ("compress_samples", "decompress_samples"):
+            row.pop(samples)
         return {
-            **asdict(self),
+            **row,
             "ratio": self.ratio,
             "bits_per_value": self.bits_per_value,
             "compress_mb_s": self.compress_mb_s,
@@ -113,7 +120,7 @@ def measure(
     lossless: bool,
     repeats: int = 5,
     warmup: int = 1,
-    clock: Callable[[], float] = time.perf_counter,
+    clock: Callable[[], float] = time.thread_time,
     reference: Reference | None = None,
 ) -> CaseResult:
     """Ratio, throughput (median of repeats after warm-up) and fidelity of one case."""
@@ -169,4 +176,7 @@ def case_result(
         norm(compress),
         norm(decompress),
         lossless,
+        compress.ratios,
+        decompress.ratios,
+        compress.reference_s,
     )

@@ -45,6 +45,11 @@ def _ask(python: str, request: dict[str, Any], roots: Sequence[Path], **run: Any
     return answer
 
 
+def _timing(values: list[Any]) -> Timing:
+    seconds, relative, ratios, reference_s = values
+    return Timing(seconds, relative, tuple(ratios), reference_s)
+
+
 def declared_lossless_in(python: str, roots: Sequence[Path], spec: str, kwargs: dict) -> bool:
     """The plugin's ``lossless`` flag, asked of the project's interpreter; a plugin that
     cannot be built there counts as lossy (its cases then fail with the reason)."""
@@ -108,8 +113,8 @@ def measure_in(
         data,
         answer["payload_bytes"],
         restored,
-        Timing(*answer["compress"]),
-        Timing(*answer["decompress"]),
+        _timing(answer["compress"]),
+        _timing(answer["decompress"]),
         lossless=answer["lossless"] if lossless is None else lossless,
         reference_size=reference.size,
     )

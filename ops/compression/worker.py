@@ -78,8 +78,13 @@ def _measure(request: dict, portable) -> dict:
     return {
         "lossless": _lossless(codec),
         "payload_bytes": portable.payload_size(payload),
-        "compress": [compress.seconds, compress.relative],
-        "decompress": [decompress.seconds, decompress.relative],
+        "compress": [compress.seconds, compress.relative, compress.ratios, compress.reference_s],
+        "decompress": [
+            decompress.seconds,
+            decompress.relative,
+            decompress.ratios,
+            decompress.reference_s,
+        ],
         "restored": kind,
     }
 
