@@ -33,6 +33,12 @@ class Finding:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
     @property
+    def moved_fingerprint(self) -> str:
+        """The fingerprint without the file: the same finding after ``git mv``."""
+        text = "\0".join((self.rule, self.context or self.message))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+    @property
     def location(self) -> str:
         """``file:line:column`` as far as known."""
         parts = [self.path or "<target>"]

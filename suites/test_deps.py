@@ -57,11 +57,12 @@ def test_declared_vs_installed(required, environment, check):
     check.assert_no_findings(f"declared dependencies in {environment.executable}")
 
 
-def test_pin_drift(declarations, environment, check):
+def test_pin_drift(declarations, required, environment, check):
     pinned = [item for item in declarations.items if item.pinned]
     if not pinned:
         pytest.skip("no exact (==) pins declared")
-    inspected, found = checks.pin_drift(declarations.items, environment)
+    files = [i for i in declarations.items if i.group in ("requirements", "constraints")]
+    inspected, found = checks.pin_drift(declarations.items, environment, [*required, *files])
     check.inspected("pinned distributions", inspected)
     check.findings(found)
     check.assert_no_findings("pins")

@@ -523,3 +523,17 @@ def test_version_and_flag_guarded_imports_are_no_false_alarm():
         dist_modules={},
     )
     assert sorted(f.context for f in found["missing"]) == ["simplejson", "tomllib"]
+
+
+def test_pins_of_groups_not_selected_need_not_be_installed():
+    from packaging.requirements import Requirement
+
+    from ops.deps.declared import Declared
+
+    env = read_environment()
+    test_pin = Declared(Requirement("not-installed-xyz==1.0"), "pyproject.toml", 9, "group:test")
+    constraint = Declared(Requirement("absent-abc==2.0"), "constraints.txt", 1, "constraints")
+    _, unselected = checks.pin_drift([test_pin, constraint], env, [constraint])
+    assert unselected == []  # the test group was not chosen; a constraint binds only installs
+    _, selected = checks.pin_drift([test_pin], env, [test_pin])
+    assert [f.message for f in selected] == ["not-installed-xyz==1.0 is pinned but not installed"]

@@ -230,8 +230,13 @@ def test_ratchet_passes_unchanged_legacy_and_fails_on_new():
     assert new_findings(moved, baseline) == []
     added = [*moved, Finding("quality.print", "print()", "a.py", 50, context="f")]
     assert len(new_findings(added, baseline)) == 1
-    elsewhere = [Finding("quality.print", "print()", "b.py", 3, context="f")]
-    assert len(new_findings(elsewhere, baseline)) == 1
+    # the same symbol's finding in a second file, beside the old ones, is new
+    elsewhere = [*legacy, Finding("quality.print", "print()", "b.py", 3, context="f")]
+    assert [f.path for f in new_findings(elsewhere, baseline)] == ["b.py"]
+    # git mv a.py b.py: the same findings under the new name are not
+    renamed = [Finding("quality.print", "print()", "b.py", f.line, context="f") for f in legacy]
+    assert new_findings(renamed, baseline) == []
+    assert len(new_findings([*renamed, added[-1]], baseline)) == 1
 
 
 def test_engine_cache_and_time_limit(tmp_path):

@@ -504,6 +504,14 @@ class PipelineStep(Section):
         default_factory=dict, description="Hints such as cpu or memory_mb."
     )
 
+    @field_validator("inputs", "outputs")
+    @classmethod
+    def _relative_globs(cls, globs: list[str]) -> list[str]:
+        for glob in globs:
+            if PurePosixPath(glob).is_absolute():
+                raise ValueError(f"{glob!r} is absolute: give a glob relative to the step's cwd")
+        return globs
+
     @model_validator(mode="after")
     def _one_action(self) -> PipelineStep:
         if (self.run is None) == (self.call is None):

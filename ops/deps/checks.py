@@ -84,8 +84,14 @@ def _extra_problems(item: Declared, extra: str, env: Environment) -> list[Findin
     return problems
 
 
-def pin_drift(declared: Sequence[Declared], env: Environment) -> tuple[int, list[Finding]]:
-    """Exact pins equal the installed version; pins of one name agree across files."""
+def pin_drift(
+    declared: Sequence[Declared], env: Environment, selected: Sequence[Declared] | None = None
+) -> tuple[int, list[Finding]]:
+    """Exact pins equal the installed version; pins of one name agree across files.
+
+    A pin must be installed only when its group is ``selected`` for checking (default: every
+    one); a constraints file's pin binds only what is installed."""
+    chosen = {id(item) for item in (declared if selected is None else selected)}
     findings = []
     pins: dict[str, list[Declared]] = {}
     for item in declared:
@@ -106,6 +112,8 @@ def pin_drift(declared: Sequence[Declared], env: Environment) -> tuple[int, list
             )
         dist = env.installed.get(name)
         for item in items:
+            if dist is None and (id(item) not in chosen or item.group == "constraints"):
+                continue
             if dist is None:
                 findings.append(
                     Finding(
