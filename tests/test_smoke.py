@@ -334,3 +334,37 @@ def test_a_warming_up_service_is_ready_on_the_expected_answer(tmp_path, then):
         else:
             with pytest.raises(ServiceError, match=r"last answer: status 500, expected 200"):
                 running.wait_ready()
+
+
+PORT_ZERO = textwrap.dedent("""
+    import http.server, sys, time
+    started = time.monotonic()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(503 if time.monotonic() - started < 1.0 else 200)
+            self.end_headers()
+        def log_message(self, *args):
+            pass
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    print(f"serving on http://127.0.0.1:{server.server_port}/", flush=True)
+    server.serve_forever()
+""")
+
+
+def test_a_service_on_port_zero_is_found_by_what_it_prints(tmp_path):
+    (tmp_path / "zero.py").write_text(PORT_ZERO)
+    spec = ServiceCheck(
+        name="zero",
+        run=[sys.executable, "zero.py"],
+        ready_pattern=r"serving on (?P<url>http://\S+)",
+        ready_url="/health",
+        timeout_s=6,
+        probes=[ProbeCheck(path="/health")],
+    )
+    with RunningService(spec, tmp_path, sys.executable) as running:
+        assert running.wait_ready() >= 0.9  # found the address, then waited out the 503s
+        assert running.base_url.startswith("http://127.0.0.1:")
+        assert running.probe(spec.probes[0]).problems == ()
+    with pytest.raises(ValueError, match="named group"):
+        ServiceCheck(name="bad", run=["x"], ready_pattern=r"port (\d+)")

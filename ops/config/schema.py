@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
@@ -166,8 +167,17 @@ class ServiceCheck(Section):
     run: list[str]
     env: dict[str, str] = Field(default_factory=dict)
     cwd: str | None = None
-    ready_url: str | None = Field(None, description="HTTP URL on loopback polled until it answers.")
+    ready_url: str | None = Field(
+        None,
+        description="HTTP URL on loopback polled until it answers; with ready_pattern, a path "
+        "such as /health on the address the service printed.",
+    )
     ready_port: int | None = Field(None, ge=1, le=65535, description="TCP port on loopback.")
+    ready_pattern: str | None = Field(
+        None,
+        description="Regex with a group named url or port, matched against the service's "
+        "output: the address of a service started on port 0.",
+    )
     ready_status: int | None = Field(
         None,
         ge=100,
@@ -178,6 +188,19 @@ class ServiceCheck(Section):
     timeout_s: float = Field(15.0, gt=0, le=600)
     stop_grace_s: float = Field(3.0, ge=0, le=120)
     probes: list[ProbeCheck] = Field(default_factory=list)
+
+    @field_validator("ready_pattern")
+    @classmethod
+    def _address_group(cls, pattern: str | None) -> str | None:
+        if pattern is None:
+            return None
+        try:
+            groups = re.compile(pattern).groupindex
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        if "url" not in groups and "port" not in groups:
+            raise ValueError("needs a named group (?P<url>...) or (?P<port>...)")
+        return pattern
 
 
 class ArtifactsCheck(Section):

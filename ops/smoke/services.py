@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import tempfile
@@ -65,7 +66,11 @@ class RunningService:
         """``python``: the project's interpreter, for ``{python}`` in the service's argv."""
         self.spec = spec
         self.python = python
-        if spec.ready_url:
+        self.base_url: str | None = None
+        self.port: int | None = None
+        if spec.ready_pattern:
+            pass  # the address is read from the service's output once it prints it
+        elif spec.ready_url:
             parts = urlsplit(spec.ready_url)
             _loopback_only(parts.hostname or "", f"service {spec.name}: ready_url")
             self.base_url = f"{parts.scheme}://{parts.netloc}"
@@ -74,8 +79,8 @@ class RunningService:
             self.base_url = f"http://127.0.0.1:{spec.ready_port}"
             self.port = spec.ready_port
         else:
-            raise ServiceError(f"service {spec.name}: give ready_url or ready_port")
-        if _port_open(self.port):
+            raise ServiceError(f"service {spec.name}: give ready_url, ready_port or ready_pattern")
+        if self.port is not None and _port_open(self.port):
             raise ServiceError(
                 f"service {spec.name}: port {self.port} on 127.0.0.1 is already "
                 "in use before the service started"
@@ -107,7 +112,11 @@ class RunningService:
             code = self.process.poll()
             if code is not None:
                 raise ServiceError(f"service {self.spec.name}: exited early with code {code}")
-            ready, last = self._ready()
+            if self.base_url is None:
+                self._address()
+                ready, last = False, f"no match of /{self.spec.ready_pattern}/ in its output"
+            else:
+                ready, last = self._ready()
             if ready:
                 return time.perf_counter() - start
             if time.perf_counter() - start > self.spec.timeout_s:
@@ -118,12 +127,37 @@ class RunningService:
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
 
+    def _address(self) -> None:
+        """Take the service's address from its output (``ready_pattern``), once printed."""
+        match = re.search(self.spec.ready_pattern or "", self.output())
+        if match is None:
+            return
+        found = match.groupdict()
+        if found.get("url"):
+            parts = urlsplit(found["url"])
+            host, port = parts.hostname or "", parts.port
+            scheme = parts.scheme or "http"
+        else:
+            host, port, scheme = "127.0.0.1", int(found["port"]), "http"
+        _loopback_only(host, f"service {self.spec.name}: the address it printed")
+        if not port:
+            raise ServiceError(f"service {self.spec.name}: no port in {match.group(0)!r}")
+        self.port = port
+        self.base_url = f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}"
+
+    def _ready_url(self) -> str | None:
+        url = self.spec.ready_url
+        if url and url.startswith("/") and self.base_url:
+            return self.base_url + url
+        return url
+
     def _ready(self) -> tuple[bool, str]:
         """Whether the service is ready, and what it last answered."""
-        if not self.spec.ready_url:
+        url = self._ready_url()
+        if not url:
             return _port_open(self.port), f"port {self.port} closed"
         try:
-            status, _ = _http_status(self.spec.ready_url, timeout=1.0)
+            status, _ = _http_status(url, timeout=1.0)
         except (OSError, urllib.error.URLError) as exc:
             return False, f"{getattr(exc, 'reason', exc)}"
         expected = self.spec.ready_status or (
