@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fixtures.compression import TABLE, compression_cases
+from fixtures.compression import TABLE, compression_cases, lossless_codecs, property_seed
 from fixtures.recording import inconclusive
 from ops.compression import datasets as data_mod
 from ops.compression.codecs import CodecError, is_lossless, load_codec
 from ops.compression.gates import absolute_failures, tracked_values
 from ops.compression.measure import measure
-from ops.compression.remote import measure_in, runs_remotely
+from ops.compression.portable import counterexample
+from ops.compression.remote import counterexample_in, measure_in, runs_remotely
 from ops.findings import Finding
 from ops.proc import Limits
 
@@ -19,6 +20,13 @@ pytestmark = pytest.mark.compression
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "lossless_codec" in metafunc.fixturenames:
+        codecs = lossless_codecs(metafunc.config)
+        metafunc.parametrize(
+            "lossless_codec",
+            [pytest.param(c, id=c.name) for c in codecs]
+            or [pytest.param(None, marks=pytest.mark.skip(reason="no lossless codec configured"))],
+        )
     if "case" in metafunc.fixturenames:
         cases = compression_cases(metafunc.config)
         metafunc.parametrize(
@@ -29,6 +37,40 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                     None, marks=pytest.mark.skip(reason="no (codec, dataset) case configured")
                 )
             ],
+        )
+
+
+def test_lossless_property(lossless_codec, target, proofyard_config, pytestconfig, check):
+    spec = lossless_codec
+    section = proofyard_config.config.compression
+    count = section.property_inputs if spec.property_inputs is None else spec.property_inputs
+    if not count:
+        pytest.skip(f"{spec.name}: no random inputs configured (compression.property_inputs)")
+    seed = property_seed(pytestconfig)
+    where = f"compression.codecs[{spec.name}]"
+    try:
+        if runs_remotely(spec.codec, proofyard_config.python):
+            found = counterexample_in(
+                proofyard_config.python.path, target.import_roots(), spec.codec, spec.kwargs,
+                seed, count, timeout_s=600, isolate=False,
+            )  # fmt: skip
+        else:
+            found = counterexample(load_codec(spec.codec, spec.kwargs), seed, count)
+    except CodecError as exc:
+        check.require(False, Finding("compression.codec-error", str(exc), context=where))
+    check.inspected("random inputs", count)
+    check.metric("property_seed", seed, codec=spec.name)
+    if found is not None:
+        failing, size, what = found
+        check.require(
+            False,
+            Finding(
+                "compression.lossless-property",
+                f"{spec.name}: the random input of seed {failing} ({size} bytes) {what}; "
+                f"reproduce: --set compression.property_seed={failing} "
+                "--set compression.property_inputs=1",
+                context=spec.name,
+            ),
         )
 
 
@@ -79,14 +121,23 @@ def _measure_case(spec, data, proofyard_config, target, reference):
 
 
 def test_compression_case(
-    case, target, proofyard_config, compression_reference, baselines, throughput, request, check
+    case,
+    target,
+    proofyard_config,
+    compression_reference,
+    baselines,
+    throughput,
+    measuring,
+    request,
+    check,
 ):
     spec, dataset = case
     section = proofyard_config.config.compression
     where = f"compression.codecs[{spec.name}]"
     data = _load_data(dataset, target)
     try:
-        result = _measure_case(spec, data, proofyard_config, target, compression_reference)
+        with measuring():
+            result = _measure_case(spec, data, proofyard_config, target, compression_reference)
     except CodecError as exc:
         check.require(False, Finding("compression.codec-error", str(exc), context=where))
     except Exception as exc:  # the plugin's own failure fails this case only, shown in full

@@ -468,7 +468,9 @@ def test_a_projects_benchmarks_are_its_own_found_by_its_conventions(tmp_path):
     assert "test_hot_paths" not in first.stdout  # the harness's own benchmarks stay home
     assert _pytest(*args, "--update-baselines").returncode == 0
     again = _pytest(*args, "-rA")
-    assert f"PASSED suites/test_benchmark.py::test_project_benchmark[{node}]" in again.stdout
+    item = f"suites/test_benchmark.py::test_project_benchmark[{node}]"
+    # compared with its baseline: a pass, or inconclusive on a busy machine; never a failure
+    assert f"PASSED {item}" in again.stdout or f"INCONCLUSIVE {item}" in again.stdout
     table = (reports / "benchmarks.md").read_text()
     assert f"`{node}`" in table
     summary = json.loads((reports / "summary.json").read_text())
@@ -482,7 +484,7 @@ def test_a_projects_benchmarks_are_its_own_found_by_its_conventions(tmp_path):
         in (broken.stdout)
     )
     assert "not_installed_anywhere" in broken.stdout
-    assert f"PASSED suites/test_benchmark.py::test_project_benchmark[{node}]" in broken.stdout
+    assert f"PASSED {item}" in broken.stdout or f"INCONCLUSIVE {item}" in broken.stdout
     smoke = _pytest("-m", "smoke", f"--target={root}", f"--reports-dir={reports}")
     assert smoke.returncode == 0, smoke.stdout[-3000:]
 

@@ -60,6 +60,15 @@ def declared_lossless_in(python: str, roots: Sequence[Path], spec: str, kwargs: 
         return False
 
 
+def counterexample_in(
+    python: str, roots: Sequence[Path], spec: str, kwargs: dict, seed: int, count: int, **run: Any
+) -> tuple[int, int, str] | None:
+    """``portable.counterexample`` for a project's codec, in the project's interpreter."""
+    request = {"codec": spec, "kwargs": kwargs, "property": {"seed": seed, "count": count}}
+    found = _ask(python, request, roots, **run)["counterexample"]
+    return tuple(found) if found else None
+
+
 def measure_in(
     python: str,
     roots: Sequence[Path],

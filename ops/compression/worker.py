@@ -45,6 +45,11 @@ def _measure(request: dict, portable) -> dict:
     codec = _codec(request["codec"], request["kwargs"])
     if request.get("describe"):
         return {"lossless": _lossless(codec)}
+    if "property" in request:
+        found = portable.counterexample(
+            codec, request["property"]["seed"], request["property"]["count"]
+        )
+        return {"counterexample": found}
     if request["array"]:
         import numpy
 

@@ -332,6 +332,9 @@ class CompressionCodec(Section):
     ratio_regression: float | None = Field(None, ge=0, le=1)
     error_regression: float | None = Field(None, ge=0)
     throughput_regression: float | None = Field(None, ge=0, le=1)
+    property_inputs: int | None = Field(
+        None, ge=0, description="This codec's share of compression.property_inputs."
+    )
 
 
 def _default_datasets() -> list[CompressionDataset]:
@@ -371,6 +374,12 @@ class CompressionConfig(Section):
     reference_mb: float = Field(1.0, gt=0, le=1024, description="Size of the reference workload.")
     store: str = Field(
         ".proofyard/compression", description="Throughput baselines and history, per machine."
+    )
+    property_inputs: int = Field(
+        2000, ge=0, le=10_000_000, description="Random inputs each lossless codec must restore."
+    )
+    property_seed: int | None = Field(
+        None, ge=0, description="First seed of the property check (default: new each run)."
     )
     inconclusive: Literal["report", "fail"] = Field(
         "report", description="An undecidable throughput comparison: its own outcome, or a failure."
