@@ -61,8 +61,14 @@ PROJECT = {
         except ImportError:
             HAS_SIMPLEJSON = False
 
-        if HAS_SIMPLEJSON:
-            import simplejson
+
+        def dumps(value: object) -> str:
+            """JSON text, by simplejson when the extra is installed."""
+            if HAS_SIMPLEJSON:
+                import simplejson
+
+                return simplejson.dumps(value)
+            return repr(value)
 
 
         def work() -> int:
@@ -79,11 +85,9 @@ PROJECT = {
             from stressproj.typed_b import B
 
 
-        def make() -> "B":
-            """Build a B."""
-            from stressproj.typed_b import B
-
-            return B()
+        def describe(value: "B") -> str:
+            """Name a B."""
+            return type(value).__name__
     ''',
     "src/stressproj/typed_b.py": '''
         """The other side."""
@@ -106,6 +110,7 @@ PROJECT = {
         """Codec plugins of the project."""
 
         import os
+        import time
         import zlib
 
 
@@ -116,9 +121,12 @@ PROJECT = {
 
             def compress(self, data: bytes) -> bytes:
                 """Compress."""
+                start = time.thread_time()
                 payload = zlib.compress(data, 6)
-                if os.environ.get("STRESS_SLOW_CODEC"):
-                    zlib.compress(data[: int(len(data) * 0.3)], 6)
+                if os.environ.get("STRESS_SLOW_CODEC"):  # exactly 30% more CPU time
+                    deadline = start + (time.thread_time() - start) * 1.3
+                    while time.thread_time() < deadline:
+                        pass
                 return payload
 
             def decompress(self, payload: bytes) -> bytes:
@@ -137,16 +145,23 @@ PROJECT = {
                 return restored
     ''',
     "service.py": """
-        import http.server, os, time
+        import http.server
+        import os
+        import time
+
         started = time.monotonic()
         then = int(os.environ.get("STRESS_SERVICE_STATUS", "200"))
+
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 self.send_response(503 if time.monotonic() - started < 2.0 else then)
                 self.end_headers()
+
             def log_message(self, *args):
                 pass
+
+
         server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
         print(f"serving on http://127.0.0.1:{server.server_port}/", flush=True)
         server.serve_forever()
@@ -187,10 +202,15 @@ PROJECT = {
               timeout_s: 20
               probes: [{path: /health}]
         compression:
+          repeats: 30
           datasets: [{name: sample, kind: bytes, path: "data/*.txt"}]
           codecs:
-            - {name: project-zlib, codec: "stressproj.codec:Zlib", min_ratio: 2.0}
-            - {name: checked-zlib, codec: "stressproj.codec:Corrupting", min_ratio: 2.0}
+            # compute-bound like the reference: sessions of it differ by a few per cent,
+            # so a smaller effect than the default 25% is safe for it
+            - {name: project-zlib, codec: "stressproj.codec:Zlib", min_ratio: 2.0,
+               throughput_regression: 0.15}
+            - {name: checked-zlib, codec: "stressproj.codec:Corrupting", min_ratio: 2.0,
+               throughput_regression: 0.15}
         benchmark:
           paths: [benchmarks]
           rounds: 200
@@ -215,7 +235,7 @@ DEFECTS = {
     "docs: broken link": "test_links[docs/guide.md]",
     "quality: new print() under ratchet": "test_gate[prints]",
     "pipeline: cycle": "test_step[cyclic::a]",
-    "compression: corrupting codec": "test_compression_case[checked-zlib-sample]",
+    "compression: corrupting codec": "test_lossless_property[checked-zlib]",
     "compression: codec 30% slower": "test_compression_case[project-zlib-sample]",
     "benchmark: 10% slower": "test_project_benchmark[benchmarks/bench_core.py::test_work]",
 }
