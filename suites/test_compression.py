@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from fixtures.compression import TABLE, compression_cases, lossless_codecs, property_seed
+from fixtures.compression import (
+    TABLE,
+    compression_cases,
+    load_dataset,
+    lossless_codecs,
+    property_seed,
+)
 from fixtures.recording import inconclusive
-from ops.compression import datasets as data_mod
 from ops.compression.codecs import CodecError, is_lossless, load_codec
+from ops.compression.datasets import DatasetError
 from ops.compression.gates import absolute_failures, tracked_values
 from ops.compression.measure import measure
 from ops.compression.portable import counterexample
@@ -74,22 +79,6 @@ def test_lossless_property(lossless_codec, target, proofyard_config, pytestconfi
         )
 
 
-def _load_data(dataset, target):
-    if dataset.kind in ("gaussian", "heavy-tailed"):
-        return data_mod.synthetic(
-            dataset.kind, tuple(dataset.shape or (256, 512)), dataset.seed, dataset.dtype
-        )
-    paths = sorted(
-        p for p in target.root.glob(dataset.path or "") if p.is_file() and not target.is_excluded(p)
-    )
-    if not paths:
-        pytest.fail(f"dataset {dataset.name}: {dataset.path!r} matches no file", pytrace=False)
-    if dataset.kind == "bytes":
-        return data_mod.bytes_of(paths)
-    arrays = data_mod.load_tensor_file(paths[0])
-    return np.concatenate([np.asarray(a, np.float32).ravel() for a in arrays.values()])
-
-
 def _measure_case(spec, data, proofyard_config, target, reference):
     """Measure in the harness, or in the project's interpreter for a project's plugin codec."""
     section = proofyard_config.config.compression
@@ -134,7 +123,10 @@ def test_compression_case(
     spec, dataset = case
     section = proofyard_config.config.compression
     where = f"compression.codecs[{spec.name}]"
-    data = _load_data(dataset, target)
+    try:
+        data = load_dataset(dataset, proofyard_config, target)
+    except (DatasetError, CodecError) as exc:
+        pytest.fail(f"compression.datasets[{dataset.name}]: {exc}", pytrace=False)
     try:
         with measuring():
             result = _measure_case(spec, data, proofyard_config, target, compression_reference)

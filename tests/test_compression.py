@@ -298,3 +298,32 @@ def test_compression_runs_under_xdist(run_harness):
     result = run_harness("-m", "compression", "-k", "fp16", "-n", "2")
     assert "INTERNALERROR" not in result.stdout + result.stderr, result.stdout[-3000:]
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_tensor_files_keep_dtype_and_shape_and_mixed_ones_say_which(tmp_path):
+    from ops.compression.datasets import DatasetError, tensor_of
+
+    np.save(tmp_path / "ints.npy", np.arange(12, dtype=np.int32).reshape(3, 4))
+    ints = tensor_of(tmp_path / "ints.npy")
+    assert ints.dtype == np.int32 and ints.shape == (3, 4)
+    np.savez(tmp_path / "mixed.npz", a=np.zeros(3, np.float64), b=np.zeros(2, np.int8))
+    with pytest.raises(DatasetError, match="several dtypes .*name one with array:"):
+        tensor_of(tmp_path / "mixed.npz")
+    assert tensor_of(tmp_path / "mixed.npz", "a").dtype == np.float64
+
+
+def test_a_codec_corrupting_one_input_in_many_is_caught_by_the_property_check():
+    from ops.compression.portable import counterexample, random_input
+
+    class Rare:
+        def compress(self, data):
+            return zlib_codec(6).compress(data)
+
+        def decompress(self, payload):
+            data = zlib_codec(6).decompress(payload)
+            return data[:-1] if len(data) == 4096 else data  # only the 4096-byte inputs
+
+    found = counterexample(Rare(), 1000, 2000)
+    assert found is not None and found[1] == 4096 and found[2] == "restored bytes differ"
+    assert len(random_input(found[0])) == 4096  # the reported seed reproduces it
+    assert counterexample(zlib_codec(6), 1000, 2000) is None

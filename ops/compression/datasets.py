@@ -44,6 +44,29 @@ def load_tensor_file(path: Path) -> dict[str, np.ndarray]:
     raise ValueError(f"{path}: not a .npy, .npz or .safetensors file")
 
 
+class DatasetError(Exception):
+    """A dataset that cannot be loaded as configured; the message says why."""
+
+
+def tensor_of(path: Path, array: str | None = None) -> np.ndarray:
+    """One array of a tensor file with its own dtype and shape: the one named, the only
+    one, or (several of one dtype) all of them raveled and concatenated."""
+    arrays = load_tensor_file(path)
+    if array is not None:
+        if array not in arrays:
+            raise DatasetError(f"{path.name}: no array {array!r} (it holds {', '.join(arrays)})")
+        return arrays[array]
+    if len(arrays) == 1:
+        return next(iter(arrays.values()))
+    dtypes = {str(value.dtype) for value in arrays.values()}
+    if len(dtypes) > 1:
+        raise DatasetError(
+            f"{path.name}: arrays of several dtypes ({', '.join(sorted(dtypes))}): name one "
+            f"with array: (one of {', '.join(arrays)})"
+        )
+    return np.concatenate([np.asarray(value).ravel() for value in arrays.values()])
+
+
 def bytes_of(paths: list[Path]) -> bytes:
     return b"".join(path.read_bytes() for path in paths)
 

@@ -60,6 +60,17 @@ def declared_lossless_in(python: str, roots: Sequence[Path], spec: str, kwargs: 
         return False
 
 
+def sample_in(python: str, roots: Sequence[Path], spec: str, **run: Any) -> Any:
+    """What the project's ``module:function`` returns (bytes or an array), called in the
+    project's interpreter."""
+    with tempfile.TemporaryDirectory(prefix="proofyard-sample-") as folder:
+        out = Path(folder, "sample")
+        answer = _ask(python, {"codec": spec, "sample": spec, "out": str(out)}, roots, **run)
+        if answer["sample"] == "array":
+            return np.load(out, allow_pickle=False)
+        return out.read_bytes()
+
+
 def counterexample_in(
     python: str, roots: Sequence[Path], spec: str, kwargs: dict, seed: int, count: int, **run: Any
 ) -> tuple[int, int, str] | None:

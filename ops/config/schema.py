@@ -309,11 +309,32 @@ class CompressionDataset(Section):
     """A dataset: synthetic tensors, tensor files, or the bytes of files (lossless only)."""
 
     name: str
-    kind: Literal["gaussian", "heavy-tailed", "tensor-file", "bytes"]
+    kind: Literal["gaussian", "heavy-tailed", "tensor-file", "bytes", "callable"]
     shape: list[int] | None = Field(None, description="For synthetic kinds.")
     seed: int = 0
     dtype: Literal["float32", "float16", "float64"] = "float32"
     path: str | None = Field(None, description="Glob relative to the target root (file kinds).")
+    array: str | None = Field(
+        None, description="tensor-file: the array to take (default: the only one, or all "
+        "of one dtype concatenated); its dtype and shape are kept.",
+    )  # fmt: skip
+    call: str | None = Field(
+        None,
+        pattern=r"^[\w.]+:[\w.]+$",
+        description="callable: module:function returning bytes or a numpy array, run in the "
+        "project's interpreter.",
+    )
+    returns: Literal["tensor", "bytes"] = Field(
+        "tensor", description="callable: what it returns (lossy codecs get tensors only)."
+    )
+
+    @model_validator(mode="after")
+    def _source(self) -> CompressionDataset:
+        if self.kind == "callable" and not self.call:
+            raise ValueError("kind callable needs call: module:function")
+        if self.kind in ("tensor-file", "bytes") and not self.path:
+            raise ValueError(f"kind {self.kind} needs path: a glob of files")
+        return self
 
 
 class CompressionCodec(Section):
