@@ -15,16 +15,7 @@ from pathlib import Path
 def fake_venv(folder: Path, dists: Iterable[tuple[str, str, list[str], str]]) -> Path:
     """Create a venv without pip holding ``(name, version, requires, license)`` distributions;
     each provides a module named like the distribution. Returns its python."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
-    python = folder / "bin" / "python"
-    site = Path(
-        subprocess.run(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    )
+    python, site = _bare_venv(folder)
     for name, version, requires, license_expression in dists:
         module = name.replace("-", "_").lower()
         info = site / f"{module}-{version}.dist-info"
@@ -72,6 +63,19 @@ def venv_with(folder: Path, distributions: Iterable[str]) -> Path:
     (their files and metadata): an offline stand-in for ``pip install`` of those pins."""
     import importlib.metadata
 
+    python, site = _bare_venv(folder)
+    for name in distributions:
+        dist = importlib.metadata.distribution(name)
+        tops = {Path(str(entry)).parts[0] for entry in dist.files or ()}
+        for top in tops:
+            source = Path(str(dist.locate_file(top)))
+            if source.exists() and not (site / top).exists() and top != "..":
+                (site / top).symlink_to(source)
+    return python
+
+
+def _bare_venv(folder: Path) -> tuple[Path, Path]:
+    """A virtualenv without pip: its python and its site-packages folder."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
     python = folder / "bin" / "python"
     site = Path(
@@ -82,11 +86,4 @@ def venv_with(folder: Path, distributions: Iterable[str]) -> Path:
             check=True,
         ).stdout.strip()
     )
-    for name in distributions:
-        dist = importlib.metadata.distribution(name)
-        tops = {Path(str(entry)).parts[0] for entry in dist.files or ()}
-        for top in tops:
-            source = Path(str(dist.locate_file(top)))
-            if source.exists() and not (site / top).exists() and top != "..":
-                (site / top).symlink_to(source)
-    return python
+    return python, site
