@@ -116,6 +116,7 @@ def target(root: Path, allow: list[str], python: str) -> Path:
         },
         "compression": {
             "repeats": 1,
+            "property_inputs": 2,  # each compress call starts a process
             "datasets": [{"name": "bytes", "kind": "bytes", "path": "cover.py"}],
             "codecs": [{"name": "net", "codec": "pkg.codec:NetCodec", "min_ratio": 0.01}],
         },
