@@ -260,6 +260,9 @@ def pytest(root: Path, reports: Path, marker: str, *options: str, env=None):
     )  # fmt: skip
 
 
+MESSAGES: dict[str, str] = {}  # the failure message of each failing item, last run
+
+
 def outcomes(reports: Path) -> dict[str, str]:
     found = {}
     for case in ET.parse(reports / "junit.xml").iter("testcase"):
@@ -268,6 +271,9 @@ def outcomes(reports: Path) -> dict[str, str]:
             "failed" if kinds & {"failure", "error"} else "skipped" if "skipped" in kinds else "ok"
         )
         found[case.get("name")] = outcome
+        for child in case:
+            if child.tag in ("failure", "error"):
+                MESSAGES[case.get("name")] = (child.get("message") or "")[:300]
     return found
 
 
@@ -310,6 +316,9 @@ def one_run(base: Path) -> tuple[list[str], dict[str, str]]:
         legacy.rename(legacy.with_name("renamed_legacy.py"))  # git mv, under ratchet
     seed(twin)
     clean_found = judged(clean, base / "clean-reports", {})
+    for name, outcome in sorted(clean_found.items()):
+        if outcome == "failed":
+            print(f"    clean {name}: {MESSAGES.get(name, '')}")
     twin_found = judged(twin, base / "twin-reports", DEFECT_ENV)
     false_alarms = sorted(name for name, outcome in clean_found.items() if outcome == "failed")
     return false_alarms, twin_found

@@ -117,6 +117,7 @@ def test_compression_case(
     baselines,
     throughput,
     measuring,
+    imported_baselines,
     request,
     check,
 ):
@@ -154,6 +155,7 @@ def test_compression_case(
 
     failures = absolute_failures(spec, result, result.lossless)
     key = f"{spec.name}/{dataset.name}"
+    imported_baselines(key)
     comparisons = [
         baselines.compare(
             f"{key}/{t.name}",

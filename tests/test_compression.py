@@ -327,3 +327,30 @@ def test_a_codec_corrupting_one_input_in_many_is_caught_by_the_property_check():
     assert found is not None and found[1] == 4096 and found[2] == "restored bytes differ"
     assert len(random_input(found[0])) == 4096  # the reported seed reproduces it
     assert counterexample(zlib_codec(6), 1000, 2000) is None
+
+
+def test_a_projects_own_baselines_are_imported_once(tmp_path):
+    import json
+
+    from ops.compression import imported
+
+    path = tmp_path / "sizes.json"
+    path.write_text(
+        json.dumps(
+            {
+                "zlib/src": {"samples": [{"original_bytes": 300, "payload_bytes": 100}] * 2},
+                "int8/w": {"ratio": 3.9, "rel_frobenius": 0.02},
+            }
+        )
+    )
+    cases = imported.read(path)
+    assert cases["zlib/src"] == {"ratio": 3.0}
+    store = BaselineStore(tmp_path / "compression.json")
+    assert imported.seed(store, cases, "zlib/src") == ["zlib/src/ratio"]
+    assert store.compare("zlib/src/ratio", 2.0, higher_is_better=True).verdict == "regression"
+    store.ratchet("zlib/src/ratio", 3.5, higher_is_better=True)  # the store rules from now on
+    assert imported.seed(store, cases, "zlib/src") == []
+    assert store.get("zlib/src/ratio")["value"] == 3.5
+    path.write_text('{"x/y": {"samples": [{"original_bytes": 1}]}}')
+    with pytest.raises(imported.ImportError_, match="x/y: samples must be a list of"):
+        imported.read(path)

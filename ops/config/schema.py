@@ -399,6 +399,11 @@ class CompressionConfig(Section):
     property_inputs: int = Field(
         2000, ge=0, le=10_000_000, description="Random inputs each lossless codec must restore."
     )
+    import_baseline: str | None = Field(
+        None,
+        description="JSON of baselines the project already keeps (CODEC/DATASET: ratio, "
+        "rel_frobenius or sizes per sample), imported once per case.",
+    )
     property_seed: int | None = Field(
         None, ge=0, description="First seed of the property check (default: new each run)."
     )
