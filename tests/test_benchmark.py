@@ -78,6 +78,12 @@ BENCH = textwrap.dedent("""
         calibration.involuntary_switches = itertools.count().__next__
 
     WORK = int(os.environ.get("BENCH_WORK", "20000"))
+    COUNTER = os.environ.get("SLOW_IN_THE_MEASURING_PROCESS_ONLY")
+    if COUNTER:  # processes: 1 collects, 2 measures, 3 confirms a regression
+        starts = (int(open(COUNTER).read()) if os.path.exists(COUNTER) else 0) + 1
+        open(COUNTER, "w").write(str(starts))
+        if starts == 2:
+            WORK *= 4
 
     def workload():
         return sum(index * index % 11 for index in range(WORK))
@@ -129,6 +135,11 @@ def test_suite_gates_a_slower_variant_and_budgets(run_harness, make_target, tmp_
         "regression"
     }
     assert list((tmp_path / "reports").glob("benchmark-*.svg"))
+    assert "confirmed in a fresh process" in slow.stdout  # a slower change: slower again
+    counter = str(tmp_path / "starts")
+    one_off = run_harness(*args, env={"SLOW_IN_THE_MEASURING_PROCESS_ONLY": counter})
+    assert "two processes of this machine disagree" in one_off.stdout, one_off.stdout[-3000:]
+    assert "test_w.py::test_workload: regression" not in one_off.stdout
     busy_run = run_harness(*args, env={"FAKE_BUSY": "1"})
     rows = json.loads((tmp_path / "reports" / "summary.json").read_text())["suites"]["benchmark"]
     assert "tables" in rows, busy_run.stdout[-3000:]
