@@ -25,14 +25,15 @@ calibration = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = calibration  # dataclasses look their module up while it loads
 _spec.loader.exec_module(calibration)
 
-with open(os.environ["PROOFYARD_BENCH_REQUEST"], encoding="utf-8") as _handle:
-    REQUEST = json.load(_handle)
+REQUEST: dict = {}  # read at configure time: importing this module alone does nothing
 RESULTS: dict[str, dict] = {}
 ITEMS: list[str] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "budget(**limits): proofyard benchmark budgets")
+    with open(os.environ["PROOFYARD_BENCH_REQUEST"], encoding="utf-8") as handle:
+        REQUEST.update(json.load(handle))
 
 
 @pytest.hookimpl(wrapper=True)
