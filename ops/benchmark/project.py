@@ -72,7 +72,10 @@ def run_project_benchmarks(
                 }
             )
         )
-        argv = [python.path, "-m", "pytest", *paths, "-q", "-p", "proofyard_bench_worker"]
+        # node ids relative to the project's root, even when an ini file above it (a project
+        # nested in another repository) would move pytest's rootdir up there
+        argv = [python.path, "-m", "pytest", *paths, "-q", f"--rootdir={root}"]
+        argv += ["-p", "proofyard_bench_worker"]
         argv += ["-p", "no:xdist", "-p", "no:randomly"]  # pytest-benchmark measures serially
         if cache_dir is not None:
             argv += ["-o", f"cache_dir={cache_dir}"]
