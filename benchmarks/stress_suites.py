@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.conftest import clean_env, write_tree  # noqa: E402
-from tests.fakes import venv_with  # noqa: E402
+from tests.fakes import PORT_ZERO_SERVICE, venv_with  # noqa: E402
 
 TOOLS = ["pytest", "pluggy", "iniconfig", "packaging", "pygments", "pytest-benchmark",
          "py-cpuinfo2"]  # fmt: skip
@@ -144,28 +144,7 @@ PROJECT = {
                     return bytes([restored[0] ^ 1]) + restored[1:]
                 return restored
     ''',
-    "service.py": """
-        import http.server
-        import os
-        import time
-
-        started = time.monotonic()
-        then = int(os.environ.get("STRESS_SERVICE_STATUS", "200"))
-
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(503 if time.monotonic() - started < 2.0 else then)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-
-        server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-        print(f"serving on http://127.0.0.1:{server.server_port}/", flush=True)
-        server.serve_forever()
-    """,
+    "service.py": PORT_ZERO_SERVICE,
     "benchmarks/bench_core.py": """
         from stressproj.core import work
 
@@ -197,6 +176,7 @@ PROJECT = {
           services:
             - name: api
               run: ["{python}", "service.py"]
+              env: {WARM_S: "2"}
               ready_pattern: 'serving on (?P<url>http://\\S+)'
               ready_url: /health
               timeout_s: 20
@@ -243,7 +223,7 @@ DEFECT_ENV = {
     "STRESS_SLOW_CODEC": "1",
     "STRESS_CORRUPT": "1",
     "STRESS_WORK": "33000",
-    "STRESS_SERVICE_STATUS": "500",
+    "STATUS": "500",
 }
 
 

@@ -11,6 +11,31 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
+# A service on port 0 that prints its address, answers 503 for WARM_S seconds (1), then
+# STATUS (200): what smoke's ready_pattern and readiness are tested on.
+PORT_ZERO_SERVICE = """\
+import http.server
+import os
+import time
+
+started = time.monotonic()
+warm_s, status = float(os.environ.get("WARM_S", "1")), int(os.environ.get("STATUS", "200"))
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(503 if time.monotonic() - started < warm_s else status)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+print(f"serving on http://127.0.0.1:{server.server_port}/", flush=True)
+server.serve_forever()
+"""
+
 
 def fake_venv(folder: Path, dists: Iterable[tuple[str, str, list[str], str]]) -> Path:
     """Create a venv without pip holding ``(name, version, requires, license)`` distributions;

@@ -22,6 +22,7 @@ from ops.smoke.imports import (
 from ops.smoke.services import RunningService, ServiceError
 from ops.target import Target
 from tests.conftest import write_tree
+from tests.fakes import PORT_ZERO_SERVICE
 
 TARGET = {
     "pyproject.toml": """
@@ -336,24 +337,8 @@ def test_a_warming_up_service_is_ready_on_the_expected_answer(tmp_path, then):
                 running.wait_ready()
 
 
-PORT_ZERO = textwrap.dedent("""
-    import http.server, sys, time
-    started = time.monotonic()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(503 if time.monotonic() - started < 1.0 else 200)
-            self.end_headers()
-        def log_message(self, *args):
-            pass
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    print(f"serving on http://127.0.0.1:{server.server_port}/", flush=True)
-    server.serve_forever()
-""")
-
-
 def test_a_service_on_port_zero_is_found_by_what_it_prints(tmp_path):
-    (tmp_path / "zero.py").write_text(PORT_ZERO)
+    (tmp_path / "zero.py").write_text(PORT_ZERO_SERVICE)
     spec = ServiceCheck(
         name="zero",
         run=[sys.executable, "zero.py"],

@@ -29,12 +29,13 @@ def _load(path: str, name: str):
     return module
 
 
-def _codec(spec: str, kwargs: dict):
+def _resolve(spec: str):
+    """The object ``module:attr`` names, imported from the project's path."""
     module_name, _, attr = spec.partition(":")
-    factory = importlib.import_module(module_name)
+    found = importlib.import_module(module_name)
     for part in attr.split("."):
-        factory = getattr(factory, part)
-    return factory(**kwargs)
+        found = getattr(found, part)
+    return found
 
 
 def _lossless(obj) -> bool:
@@ -43,11 +44,7 @@ def _lossless(obj) -> bool:
 
 def _sample(spec: str, out: str) -> dict:
     """Call the project's sample function and save what it returns for the harness."""
-    module_name, _, attr = spec.partition(":")
-    function = importlib.import_module(module_name)
-    for part in attr.split("."):
-        function = getattr(function, part)
-    value = function()
+    value = _resolve(spec)()
     if type(value).__module__ == "numpy":
         import numpy
 
@@ -64,7 +61,7 @@ def _sample(spec: str, out: str) -> dict:
 def _measure(request: dict, portable) -> dict:
     if "sample" in request:
         return _sample(request["sample"], request["out"])
-    codec = _codec(request["codec"], request["kwargs"])
+    codec = _resolve(request["codec"])(**request["kwargs"])
     if request.get("describe"):
         return {"lossless": _lossless(codec)}
     if "property" in request:
