@@ -7,7 +7,7 @@ import pytest
 from fixtures.config import loaded_config
 from ops.findings import Finding
 from ops.kpi.cli import history_of
-from ops.kpi.rules import evaluate, matching_metrics
+from ops.kpi.rules import current_run, judge_latest, matching_metrics
 
 pytestmark = pytest.mark.kpi
 
@@ -54,20 +54,20 @@ def test_kpi(kpi_case, proofyard_config, check):
         pytest.skip(
             f"rule {rule.name}: no history yet (no recorded metric matches {rule.metric!r})"
         )
-    current = next((run for run in reversed(runs) if metric in run.metrics), None)
-    earlier = [run for run in runs if current is not None and run.time <= current.time]
-    verdict = evaluate(rule, metric, current, earlier)
+    current = current_run(runs, metric)
+    verdict = judge_latest(rule, metric, runs)
     if verdict.status == "no-history":
         pytest.skip(f"rule {rule.name}: {metric}: no history yet to compare with")
     check.inspected("runs", 1 + len(verdict.runs))
-    check.metric(
-        metric,
-        verdict.value,
-        threshold=verdict.reference,
-        passed=verdict.status == "pass",
-        rule=rule.name,
-        run=current.run_id,
-    )
+    if verdict.value is not None:
+        check.metric(
+            metric,
+            verdict.value,
+            threshold=verdict.reference,
+            passed=verdict.status == "pass",
+            rule=rule.name,
+            run=current.run_id,
+        )
     check.require(
         verdict.status == "pass",
         Finding(

@@ -15,8 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from ops.config.schema import KpiRule
 from ops.kpi import prometheus
 from ops.kpi.history import History, RunRecord, metric_key
-from ops.kpi.ingest import JsonLinesTail, parse_prometheus, scrape
-from ops.kpi.rules import evaluate
+from ops.kpi.ingest import JsonLinesTail, Reading, parse_prometheus, scrape
+from ops.kpi.live import LiveKpi
+from ops.kpi.rules import evaluate, judge_latest, references
 from tests.conftest import REPO, watch_argv
 
 DAY = 86400.0
@@ -251,3 +252,113 @@ def test_a_corrupt_run_record_fails_once_and_is_moved_aside(run_harness, make_ta
     assert not torn.exists() and list(torn.parent.glob("torn.json.corrupt-*"))
     second = run_harness(*args)
     assert second.returncode == 0 and "1 passed" in second.stdout, second.stdout[-3000:]
+
+
+def job_run(run_id, at, values, exit_status=0, job="python train.py"):
+    run = RunRecord(run_id, at, "watch", job=job, exit_status=exit_status)
+    for name, value in values.items():
+        run.add(name, value)
+    return run
+
+
+FLOOR = KpiRule(name="fitness", metric="fitness", min=0.5)
+
+
+def test_a_crashed_run_is_judged_and_never_a_reference():
+    runs = [job_run("ok1", 1.0, {"fitness": 0.9}), job_run("boom", 2.0, {"fitness": 0.9}, 1)]
+    verdict = judge_latest(FLOOR, "fitness", runs)
+    assert verdict.status == "alert"
+    assert "run boom exited with status 1" in verdict.describe()
+    later = job_run("ok2", 3.0, {"fitness": 0.9})
+    assert [r.run_id for r in references([*runs, later], later, "fitness")] == ["ok1"]
+
+
+def test_the_newest_run_of_the_job_is_judged_even_without_the_metric():
+    runs = [job_run("ok", 1.0, {"fitness": 0.9}), job_run("partial", 2.0, {"loss": 3.0}, 1)]
+    verdict = judge_latest(FLOOR, "fitness", runs)
+    assert verdict.status == "alert"
+    assert verdict.describe() == (
+        "fitness: run partial exited with status 1; run partial did not report fitness"
+    )
+    other_job = job_run("eval", 3.0, {"loss": 1.0}, job="python eval.py")
+    assert judge_latest(FLOOR, "fitness", [*runs[:1], other_job]).status == "pass"
+
+
+def test_live_trend_compares_the_same_step_of_earlier_runs():
+    rule = KpiRule.model_validate(
+        {"name": "fit", "metric": "fitness", "trend": {"runs": 5, "max_worse": 0.1}}
+    )
+    earlier = []
+    for index in range(3):
+        run = RunRecord(f"e{index}", float(index), "watch", job="train")
+        for step in range(5):
+            run.add("fitness", step / 4, step=step)
+        earlier.append(run)
+    live = LiveKpi([rule], earlier, RunRecord("now", 10.0, "watch", job="train"))
+    events = []
+    for step in range(5):  # the same curve as every earlier run: nothing fires
+        events += live.feed([Reading("fitness", step / 4, float(step))])
+    events += live.finish(0)
+    assert events == []
+    worse = LiveKpi([rule], earlier, RunRecord("bad", 11.0, "watch", job="train"))
+    fired = worse.feed([Reading("fitness", 0.25, 0.0), Reading("fitness", 0.1, 1.0)])
+    assert [(e.rule, e.state) for e in fired] == [("kpi:fit", "firing")]
+    assert "reference 0.25, median of 3 earlier runs" in fired[0].message
+
+
+@pytest.mark.slow
+def test_a_watched_run_reads_only_its_own_metrics_and_records_its_exit(tmp_path):
+    (tmp_path / "proofyard.yaml").write_text(
+        textwrap.dedent("""
+        target: {root: .}
+        monitor: {fail_on_alert: true}
+        kpi:
+          metrics_file: metrics.jsonl
+          rules:
+            - {name: fitness, metric: fitness, min: 0.5, trend: {runs: 5, max_worse: 0.1}}
+        """)
+    )
+    (tmp_path / "train.py").write_text(
+        textwrap.dedent("""
+        import json, os, sys
+        with open("metrics.jsonl", "a") as out:
+            if os.environ.get("MODE") == "crash":  # reports another metric, then crashes
+                print(json.dumps({"name": "loss", "value": 9.0}), file=out)
+                sys.exit(1)
+            for step in range(5):
+                print(json.dumps({"name": "fitness", "value": step / 4, "step": step}), file=out)
+        """)
+    )
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+
+    def watch(*command, **extra):
+        return subprocess.run(
+            watch_argv("--", *command),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**env, **extra},
+        )
+
+    for _ in range(2):  # identical healthy runs: no alert, even with fail_on_alert
+        healthy = watch(sys.executable, "train.py")
+        assert healthy.returncode == 0 and "alert" not in healthy.stderr, healthy.stderr
+    idle = watch("sleep", "0.3")  # writes nothing: the file's old lines are not its own
+    assert idle.returncode == 0 and "alert" not in idle.stderr, idle.stderr
+    crashed = watch(sys.executable, "train.py", MODE="crash")
+    assert crashed.returncode == 1
+    runs = History(tmp_path / ".proofyard" / "kpi").runs()
+    assert [(list(r.metrics), r.exit_status) for r in runs] == [
+        (["fitness"], 0),
+        (["fitness"], 0),
+        ([], 0),
+        (["loss"], 1),
+    ]
+    assert runs[0].job == runs[1].job == runs[3].job != runs[2].job
+    assert judge_latest(FLOOR, "fitness", runs[:3]).status == "pass"  # sleep is another job
+    verdict = judge_latest(FLOOR, "fitness", runs)
+    assert verdict.describe() == (
+        f"fitness: run {runs[3].run_id} exited with status 1; "
+        f"run {runs[3].run_id} did not report fitness"
+    )

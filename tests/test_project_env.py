@@ -323,6 +323,10 @@ def test_pytest_outside_the_harness_stops_in_one_line(tmp_path, where):
     assert "deselected" not in result.stdout
     own = _pytest(cwd=root, timeout=60)  # the project's own tests are not proofyard's business
     assert own.returncode == 0 and "1 passed" in own.stdout
+    if where == "project":  # --monitor would do nothing there: it says how to watch instead
+        monitored = _pytest("--monitor", cwd=root, timeout=60)
+        assert monitored.returncode == 4 and "passed" not in monitored.stdout
+        assert f"-m ops monitor watch --target={root} -- " in monitored.stderr
 
 
 @pytest.fixture(scope="module")

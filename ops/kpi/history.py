@@ -25,12 +25,21 @@ def metric_key(name: str, tags: dict[str, str] | None = None) -> str:
 
 @dataclass
 class RunRecord:
+    """One run's metrics. ``job`` names a repeated job (a watched command): each of its
+    runs is expected to report the same metrics. ``exit_status`` is None while unknown."""
+
     run_id: str
     time: float
     source: str
     commit: str | None = None
     machine: str = ""
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    job: str = ""
+    exit_status: int | None = None
+
+    @property
+    def crashed(self) -> bool:
+        return self.exit_status not in (0, None)
 
     def add(
         self,
@@ -49,13 +58,14 @@ class RunRecord:
             entry["series"].append([float(step), float(value)])
 
 
-def new_run(source: str, root: Path | None = None) -> RunRecord:
+def new_run(source: str, root: Path | None = None, job: str = "") -> RunRecord:
     return RunRecord(
         time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6],
         time.time(),
         source,
         git_commit(root) if root else None,
         machine_fingerprint(),
+        job=job,
     )
 
 

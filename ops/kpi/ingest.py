@@ -4,6 +4,7 @@ JSON-lines file, and a Prometheus text endpoint on loopback."""
 from __future__ import annotations
 
 import json
+import os
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,16 +24,21 @@ class Reading:
 
 
 class JsonLinesTail:
-    """New complete lines of a growing file: ``{"name", "value", "step"?, "tags"?}``."""
+    """New complete lines of a growing file: ``{"name", "value", "step"?, "tags"?}``.
+    Reading starts at the file's end as it is when the tail is made: lines already there
+    belong to earlier runs. A file truncated or replaced meanwhile is read from its start."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.offset = 0
+        self.offset, self.identity = _position(path)
         self.errors: list[str] = []
 
     def read(self) -> list[Reading]:
         try:
             with self.path.open("rb") as handle:
+                stat = os.fstat(handle.fileno())
+                if (stat.st_dev, stat.st_ino) != self.identity or stat.st_size < self.offset:
+                    self.offset, self.identity = 0, (stat.st_dev, stat.st_ino)
                 handle.seek(self.offset)
                 chunk = handle.read()
         except FileNotFoundError:
@@ -56,6 +62,14 @@ class JsonLinesTail:
             except (ValueError, KeyError, TypeError) as exc:
                 self.errors.append(f"{self.path}: bad metric line {line[:80]!r}: {exc}")
         return readings
+
+
+def _position(path: Path) -> tuple[int, tuple[int, int] | None]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return 0, None
+    return stat.st_size, (stat.st_dev, stat.st_ino)
 
 
 def parse_prometheus(text: str) -> list[Reading]:

@@ -1,4 +1,9 @@
-"""KPI rules evaluated live while ``ops monitor watch`` ingests a process's metrics."""
+"""KPI rules evaluated live while ``ops monitor watch`` ingests a process's metrics.
+
+While the run goes on, a reading is held to the rule's bounds, and to its trend only where
+the earlier runs reported the same step (a value at step 3 is compared with their values at
+step 3, never with their final values). The whole rule is judged once more on the run's
+final values when it ends."""
 
 from __future__ import annotations
 
@@ -7,15 +12,15 @@ import time
 from collections.abc import Sequence
 
 from ops.config.schema import KpiRule
-from ops.kpi.history import RunRecord
+from ops.kpi.history import RunRecord, metric_key
 from ops.kpi.ingest import Reading
-from ops.kpi.rules import evaluate
+from ops.kpi.rules import Verdict, evaluate, references
 from ops.monitor.alerts import AlertEvent
 
 
 class LiveKpi:
     """Feeds readings into the run's record and raises an alert when a rule starts (or
-    stops) failing for a metric; the reference comes from earlier runs only."""
+    stops) failing for a metric; the reference comes from earlier runs of the same job."""
 
     def __init__(
         self, rules: Sequence[KpiRule], earlier: list[RunRecord], record: RunRecord
@@ -29,31 +34,38 @@ class LiveKpi:
         events = []
         for reading in readings:
             self.record.add(reading.name, reading.value, reading.step, reading.tags or None)
-        touched = {key for key in self.record.metrics}
+        steps = {metric_key(reading.name, reading.tags or None): reading.step for reading in readings}
         for rule in self.rules:
-            for key in sorted(k for k in touched if fnmatch.fnmatchcase(k, rule.metric)):
-                verdict = evaluate(rule, key, self.record, self.earlier)
-                state = (rule.name, key)
-                if verdict.status == "alert" and state not in self.failing:
-                    self.failing.add(state)
-                    events.append(
-                        AlertEvent(
-                            f"kpi:{rule.name}",
-                            "firing",
-                            time.time(),
-                            verdict.value or 0.0,
-                            verdict.describe(),
-                        )
-                    )
-                elif verdict.status == "pass" and state in self.failing:
-                    self.failing.discard(state)
-                    events.append(
-                        AlertEvent(
-                            f"kpi:{rule.name}",
-                            "resolved",
-                            time.time(),
-                            verdict.value or 0.0,
-                            verdict.describe(),
-                        )
-                    )
+            for key in sorted(k for k in steps if fnmatch.fnmatchcase(k, rule.metric)):
+                live_rule = rule if steps[key] is not None else rule.model_copy(update={"trend": None})
+                events += self._transition(rule, key, self._judge(live_rule, key, steps[key]))
         return events
+
+    def finish(self, exit_status: int | None) -> list[AlertEvent]:
+        """The run's final values judged by the whole rules; the exit status recorded."""
+        self.record.exit_status = exit_status
+        events = []
+        for rule in self.rules:
+            for key in sorted(k for k in self.record.metrics if fnmatch.fnmatchcase(k, rule.metric)):
+                events += self._transition(rule, key, self._judge(rule, key, None))
+        return events
+
+    def _judge(self, rule: KpiRule, key: str, step: float | None) -> Verdict:
+        earlier = references(self.earlier, self.record, key)
+        return evaluate(rule, key, self.record, earlier, at_step=step)
+
+    def _transition(self, rule: KpiRule, key: str, verdict: Verdict) -> list[AlertEvent]:
+        state = (rule.name, key)
+        if verdict.status == "alert" and state not in self.failing:
+            self.failing.add(state)
+            return [self._event(rule, "firing", verdict)]
+        if verdict.status == "pass" and state in self.failing:
+            self.failing.discard(state)
+            return [self._event(rule, "resolved", verdict)]
+        return []
+
+    @staticmethod
+    def _event(rule: KpiRule, state: str, verdict: Verdict) -> AlertEvent:
+        return AlertEvent(
+            f"kpi:{rule.name}", state, time.time(), verdict.value or 0.0, verdict.describe()
+        )

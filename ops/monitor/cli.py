@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import subprocess
 import sys
 import time
@@ -121,6 +122,9 @@ def _watch(args: argparse.Namespace) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if bool(command) == bool(args.pid):
         raise MonitorUsageError("give --pid N or -- COMMAND [ARGS...] (one of them)")
+    label = shlex.join(command) if command else f"pid {args.pid}"
+    # before the command starts: what the metrics file holds now is earlier runs' output
+    kpi = KpiFeed(loaded, args.metrics_file, args.metrics_url, label)
     process = None
     if command:
         try:
@@ -129,8 +133,6 @@ def _watch(args: argparse.Namespace) -> int:
             raise MonitorUsageError(f"cannot start {command[0]!r}: {exc}") from None
     pid = process.pid if process else args.pid
     prometheus = _prometheus_writer(args.prometheus or loaded.config.monitor.prometheus_textfile)
-
-    kpi = KpiFeed(loaded, args.metrics_file, args.metrics_url)
 
     def on_sample(sample: dict[str, Any]) -> None:
         _status_line(sample)
@@ -141,22 +143,19 @@ def _watch(args: argparse.Namespace) -> int:
     interval = args.interval or loaded.config.monitor.interval_s
     try:
         run = build_run(
-            loaded,
-            monitor_dir(loaded, args.reports_dir),
-            pid,
-            interval,
-            " ".join(command) or f"pid {pid}",
-            on_sample,
+            loaded, monitor_dir(loaded, args.reports_dir), pid, interval, label, on_sample
         )
     except Exception as exc:  # psutil.NoSuchProcess for a pid that is gone
         raise MonitorUsageError(f"cannot watch pid {pid}: {exc}") from None
     with run:
         code = _wait(process, run, args.duration, interval)
-    kpi.poll(run)
-    kpi.finish(run)
+    exit_status = code if process is not None else None  # a --pid's status is not ours to see
     if process is not None and process.poll() is None:
         process.terminate()
         code = process.wait()
+        exit_status = None  # stopped by the watch (--duration, Ctrl-C): not a crash
+    kpi.poll(run)
+    kpi.finish(run, exit_status)
     dashboard = write_dashboard(run.path)
     sys.stderr.write(f"\nseries: {run.path}\ndashboard: {dashboard}\n")
     if loaded.config.monitor.fail_on_alert and any(a.state == "firing" for a in run.alerts):
@@ -169,7 +168,11 @@ class KpiFeed:
     checked by the KPI rules live, and added to the history when the watch ends."""
 
     def __init__(
-        self, loaded: LoadedConfig, metrics_file: str | None, metrics_url: str | None
+        self,
+        loaded: LoadedConfig,
+        metrics_file: str | None,
+        metrics_url: str | None,
+        job: str,
     ) -> None:
         section = loaded.config.kpi
         self.allow_hosts = loaded.config.network.allow_hosts
@@ -178,7 +181,7 @@ class KpiFeed:
         self.url = metrics_url or section.metrics_url
         self.history = history_of(loaded)
         self.live = LiveKpi(
-            section.rules, self.history.runs(), new_run("watch", loaded.target_root)
+            section.rules, self.history.runs(), new_run("watch", loaded.target_root, job)
         )
         self.errors: list[str] = []
 
@@ -198,10 +201,14 @@ class KpiFeed:
         for event in self.live.feed(readings):
             run.raise_alert(event)
 
-    def finish(self, run: MonitorRun) -> None:
+    def finish(self, run: MonitorRun, exit_status: int | None) -> None:
+        """The run joins the history with its exit status whenever it was expected to
+        report metrics, so a run that crashed or reported nothing is judged as such."""
         for error in self.tail.errors if self.tail else []:
             run.record("error", message=error)
-        if self.live.record.metrics:
+        for event in self.live.finish(exit_status):
+            run.raise_alert(event)
+        if self.tail or self.url or self.live.record.metrics:
             self.history.append(self.live.record)
 
 
