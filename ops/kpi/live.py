@@ -34,10 +34,11 @@ class LiveKpi:
         events = []
         for reading in readings:
             self.record.add(reading.name, reading.value, reading.step, reading.tags or None)
-        steps = {metric_key(reading.name, reading.tags or None): reading.step for reading in readings}
+        steps = {metric_key(r.name, r.tags or None): r.step for r in readings}
         for rule in self.rules:
+            bounds_only = rule.model_copy(update={"trend": None})
             for key in sorted(k for k in steps if fnmatch.fnmatchcase(k, rule.metric)):
-                live_rule = rule if steps[key] is not None else rule.model_copy(update={"trend": None})
+                live_rule = rule if steps[key] is not None else bounds_only
                 events += self._transition(rule, key, self._judge(live_rule, key, steps[key]))
         return events
 
@@ -46,7 +47,8 @@ class LiveKpi:
         self.record.exit_status = exit_status
         events = []
         for rule in self.rules:
-            for key in sorted(k for k in self.record.metrics if fnmatch.fnmatchcase(k, rule.metric)):
+            keys = (k for k in self.record.metrics if fnmatch.fnmatchcase(k, rule.metric))
+            for key in sorted(keys):
                 events += self._transition(rule, key, self._judge(rule, key, None))
         return events
 
