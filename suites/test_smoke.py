@@ -71,7 +71,7 @@ def _run(argv, proofyard_config, **kwargs):
     )
 
 
-def test_import(module, importer, target, check):
+def test_import(module, importer, target, proofyard_config, check):
     if module is None:
         pytest.fail(
             f"{target.root}: no source packages found to import (looked for target.packages, "
@@ -84,6 +84,8 @@ def test_import(module, importer, target, check):
     check.inspected("modules")
     check.metric("import_time", result.seconds, "s", module=name)
     if result.outcome == "optional-missing":
+        if proofyard_config.config.smoke.strict:
+            pytest.fail(f"{name}: {result.detail} (smoke.strict is true)", pytrace=False)
         pytest.skip(f"{name}: {result.detail}")
     check.require(
         result.outcome == "ok",
@@ -255,9 +257,12 @@ def test_required_env(proofyard_config, check):
 
 
 def test_gpu(proofyard_config, check):
-    if not proofyard_config.config.smoke.environment.require_gpu:
-        pytest.skip("smoke.environment.require_gpu is false")
+    needs = proofyard_config.config.smoke.environment
+    if not (needs.require_gpu or needs.min_gpu_memory_mb):
+        pytest.skip("smoke.environment.require_gpu is false and no min_gpu_memory_mb is set")
     info = environment.gpu_info()
     check.inspected("GPUs", len(info.devices))
-    if not info.available:
-        pytest.skip(f"GPU required but unavailable: {info.detail}")
+    for device in info.devices:
+        check.metric("gpu_memory_free", device["memory_free_mb"], "MB", gpu=str(device["index"]))
+    problem = environment.gpu_problem(info, needs.require_gpu, needs.min_gpu_memory_mb)
+    check.require(problem is None, Finding("smoke.gpu", problem or ""))

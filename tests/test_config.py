@@ -139,6 +139,17 @@ def test_effective_values_list_every_leaf_with_origin(tmp_path):
         ("target:\n  root: [unclosed\n", [":3:1: malformed YAML: expected ',' or ']'"]),
         ("- just\n- a list\n", [":1:1: expected a mapping of sections, got list"]),
         ("tagret:\n  root: .\n", [":1: tagret: unknown key 'tagret' (did you mean 'target'?)"]),
+        (
+            "monitor:\n  alerts:\n    - {name: hot, metric: cpu.totl, above: 90}\n",
+            [
+                "monitor.alerts.0.metric: Value error, unknown metric 'cpu.totl' "
+                "(did you mean 'cpu.total'?)"
+            ],
+        ),
+        (
+            "monitor:\n  alerts:\n    - {name: full, metric: disk./data, above: 90}\n",
+            ["monitor: Value error, alert full: disk./data reads disk '/data', which is not in"],
+        ),
     ],
 )
 def test_bad_config_names_file_line_and_key(tmp_path, text, expected):

@@ -20,6 +20,7 @@ import pytest
 from ops.config.schema import Artifact
 from ops.env import wheels
 from ops.env.artifacts import ArtifactError, Fetcher, cache_path
+from ops.env.facts import GpuInfo, gpu_problem
 from tests.conftest import REPO
 
 PAYLOAD = bytes(range(256)) * 400  # 102400 bytes
@@ -388,5 +389,18 @@ def test_env_check_fails_on_unmet_disk_and_gpu_requirements(tmp_path):
     problems = json.loads(result.stdout)["problems"]
     assert result.returncode == 1
     assert any("below smoke.environment.min_free_disk_mb (99999999 MB)" in p for p in problems)
-    gpu_missing = any("require_gpu is true but no GPU is usable" in p for p in problems)
+    gpu_missing = any("a GPU is required but none is usable" in p for p in problems)
     assert gpu_missing == (not json.loads(result.stdout)["gpu"]["available"])
+
+
+def test_gpu_requirements_judge_every_device():
+    none = GpuInfo(False, "no GPU: NVML unavailable")
+    small = GpuInfo(True, "1 GPU", ({"index": 0, "memory_free_mb": 900.0},))
+    two = GpuInfo(True, "2 GPUs", (*small.devices, {"index": 1, "memory_free_mb": 40000.0}))
+    assert gpu_problem(none, False, None) is None  # nothing asked, nothing to say
+    assert "a GPU is required but none is usable: no GPU" in gpu_problem(none, True, None)
+    assert "none is usable" in gpu_problem(none, False, 1000)  # a floor implies a GPU
+    assert gpu_problem(small, False, 1000) == (
+        "no GPU has 1000 MB free (smoke.environment.min_gpu_memory_mb); the most free is 900 MB"
+    )
+    assert gpu_problem(two, True, 1000) is None

@@ -18,7 +18,7 @@ from ops.kpi.history import History, RunRecord, metric_key
 from ops.kpi.ingest import JsonLinesTail, Reading, parse_prometheus, scrape
 from ops.kpi.live import LiveKpi
 from ops.kpi.rules import evaluate, judge_latest, references
-from tests.conftest import REPO, watch_argv
+from tests.conftest import REPO, run_ops, watch_argv
 
 DAY = 86400.0
 RULE = KpiRule.model_validate(
@@ -362,3 +362,21 @@ def test_a_watched_run_reads_only_its_own_metrics_and_records_its_exit(tmp_path)
         f"fitness: run {runs[3].run_id} exited with status 1; "
         f"run {runs[3].run_id} did not report fitness"
     )
+
+
+def test_metrics_show_writes_one_svg_document_per_chart(tmp_path):
+    from xml.etree import ElementTree
+
+    (tmp_path / "proofyard.yaml").write_text("target: {root: .}\n")
+    store = History(tmp_path / ".proofyard" / "kpi")
+    for index in range(2):
+        run = RunRecord(f"r{index}", time.time() - 100 + index, "watch", job="train")
+        for step in range(3):
+            run.add("fitness", step / 2, step=step)
+        store.append(run)
+    shown = run_ops(tmp_path, "metrics", "show", "fitness", "--chart", "fit.svg")
+    assert shown.returncode == 0, shown.stderr
+    charts = sorted(p.name for p in tmp_path.glob("*.svg"))
+    assert charts == ["fit-steps.svg", "fit.svg"]
+    for name in charts:  # a second root element would make this raise
+        assert ElementTree.parse(tmp_path / name).getroot().tag.endswith("svg")

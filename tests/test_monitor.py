@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from ops.monitor.dashboard import render
 from ops.monitor.detached import DetachedMonitor
 from ops.monitor.run import MonitorRun, open_series, prune_runs, read_run
 from ops.monitor.sampler import Sampler, descendants
+from ops.monitor.summary import summarize
 from tests.conftest import REPO, run_with_plugins, watch_argv
 
 
@@ -321,3 +323,96 @@ def test_limits_marker_fails_tests_naming_the_measured_value(pytester):
     monitor_runs = list((pytester.path / "out" / "monitor").glob("*.jsonl"))
     marks = [r for r in read_run(monitor_runs[0]) if r["type"] == "mark"]
     assert len(marks) == 8  # start and end of each test
+
+
+def test_retention_by_age_removes_old_runs_and_their_companions(tmp_path):
+    now = time.time()
+    for index, age_days in enumerate((40, 20, 1)):
+        path = tmp_path / f"2026010{index}T000000-aaaaaa.jsonl"
+        for companion in (path, path.with_suffix(".html"), path.with_suffix(".summary.json")):
+            companion.write_text("{}")
+            os.utime(companion, (now - age_days * 86400,) * 2)
+    removed = prune_runs(tmp_path, keep=10, max_age_days=30, now=now)
+    assert [p.name for p in removed] == ["20260100T000000-aaaaaa.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"2026010{i}T000000-aaaaaa.{ext}"
+        for i in (1, 2)
+        for ext in ("jsonl", "html", "summary.json")
+    )
+
+
+def test_a_sample_lists_the_busiest_processes_and_counts_them():
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        sampler = Sampler(gpu=False, top=3, host=True)
+        sampler.sample()
+        time.sleep(0.5)
+        sampler._host_at = -1e9  # the next sample rescans the process table
+        sample = sampler.sample()
+    finally:
+        busy.kill()
+        busy.wait()
+    assert "process" not in sample  # the machine only
+    assert sample["system"]["processes"] >= 2
+    assert busy.pid in [row["pid"] for row in sample["top"]["cpu"]]
+    assert len(sample["top"]["memory"]) == 3
+    assert metric_value(sample, "system.processes") == sample["system"]["processes"]
+
+
+def test_summary_lists_each_span_once_with_its_duration_and_series_figures():
+    records = [
+        {"type": "run", "run_id": "r", "time": 100.0, "label": "job"},
+        *(
+            {"type": "sample", "time": 100.0 + i, "cpu": {"total": float(i)}, "disk": {"/": 50.0}}
+            for i in range(21)
+        ),
+        {"type": "mark", "time": 101.0, "kind": "test", "name": "t::a", "edge": "start"},
+        {
+            "type": "mark",
+            "time": 103.5,
+            "kind": "test",
+            "name": "t::a",
+            "edge": "end",
+            "outcome": "passed",
+        },
+        {"type": "mark", "time": 104.0, "kind": "step", "name": "train", "edge": "start"},
+        {
+            "type": "alert",
+            "time": 105.0,
+            "rule": "hot",
+            "state": "firing",
+            "value": 1,
+            "message": "m",
+        },
+        {"type": "exit", "time": 120.0, "exit_status": 3},
+        {"type": "end", "time": 120.5, "samples": 21, "errors": []},
+    ]
+    summary = summarize(records)
+    assert summary["duration_s"] == 20.5 and summary["exit_status"] == 3 and summary["complete"]
+    assert summary["series"]["cpu.total"] == {"unit": "%", "mean": 10.0, "peak": 20.0, "p95": 19.0}
+    assert summary["series"]["disk./"]["peak"] == 50.0
+    assert [(s["name"], s["duration_s"], s["outcome"]) for s in summary["spans"]] == [
+        ("t::a", 2.5, "passed"),
+        ("train", None, "unfinished"),
+    ]
+    assert summary["alerts_fired"] == ["hot"]
+    page = render(records, "run")
+    assert page.index("<h2>Summary</h2>") < page.index("<svg")
+    assert page.count("<td>t::a</td>") == 1  # listed once, with its duration
+
+
+def test_watch_of_the_host_writes_a_summary(tmp_path):
+    (tmp_path / "proofyard.yaml").write_text("target: {root: .}\n")
+    result = subprocess.run(
+        watch_argv("--host", "--duration", "0.6", "--reports-dir", "out"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    (summary_path,) = (tmp_path / "out" / "monitor").glob("*.summary.json")
+    summary = json.loads(summary_path.read_text())
+    assert summary["label"] == "host" and summary["samples"] >= 3
+    assert "process.rss_mb" not in summary["series"] and "system.processes" in summary["series"]

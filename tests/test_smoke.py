@@ -353,3 +353,31 @@ def test_a_service_on_port_zero_is_found_by_what_it_prints(tmp_path):
         assert running.probe(spec.probes[0]).problems == ()
     with pytest.raises(ValueError, match="named group"):
         ServiceCheck(name="bad", run=["x"], ready_pattern=r"port (\d+)")
+
+
+READY = {
+    "pyproject.toml": TARGET["pyproject.toml"],
+    "src/demo/__init__.py": "",
+    "src/demo/optional.py": "import turbo_missing_xyz\n",
+}
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_strict_readiness_turns_skips_into_failures(run_harness, make_target, strict):
+    """A missing optional dependency is a skip, unless smoke.strict; a required GPU that
+    is not there always fails (this machine's harness has no NVML binding)."""
+    gpu = "environment: {require_gpu: true}" if strict else "environment: {}"
+    root = make_target(
+        READY, f"target: {{root: .}}\nsmoke: {{strict: {str(strict).lower()}, {gpu}}}\n"
+    )
+    result = run_harness(
+        "-m", "smoke", "-k", "import or gpu", f"--proofyard-config={root / 'proofyard.yaml'}"
+    )
+    if not strict:
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert "1 passed, 2 skipped" in result.stdout  # demo, demo.optional, test_gpu
+        return
+    assert result.returncode == 1
+    assert "demo.optional: " in result.stdout and "(smoke.strict is true)" in result.stdout
+    assert "a GPU is required but none is usable" in result.stdout
+    assert "2 failed, 1 passed" in result.stdout.splitlines()[-1]

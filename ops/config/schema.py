@@ -219,6 +219,9 @@ class EnvironmentCheck(Section):
     disk_paths: list[str] = Field(default_factory=lambda: ["."])
     required_env: list[str] = Field(default_factory=list, description="Variable names only.")
     require_gpu: bool = False
+    min_gpu_memory_mb: float | None = Field(
+        None, gt=0, description="Free memory at least one GPU must have (implies require_gpu)."
+    )
 
 
 class SmokeConfig(Section):
@@ -233,6 +236,11 @@ class SmokeConfig(Section):
     )
     artifacts: list[ArtifactsCheck] = Field(default_factory=list)
     environment: EnvironmentCheck = Field(default_factory=EnvironmentCheck)
+    strict: bool = Field(
+        False,
+        description="A readiness skip fails instead (an import whose optional dependency "
+        "is missing).",
+    )
 
 
 class GeneratedCommand(Section):
@@ -683,6 +691,16 @@ class AlertRule(Section):
             raise ValueError("give exactly one of above or below")
         return self
 
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        from ops.monitor.metrics import unknown_metric
+
+        problem = unknown_metric(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
 
 class Limits(Section):
     memory_mb: float | None = Field(None, gt=0, description="Peak RSS of the test's process.")
@@ -696,6 +714,12 @@ class MonitorConfig(Section):
     enabled: bool = Field(False, description="Monitor every pytest session (also --monitor).")
     interval_s: float = Field(1.0, ge=0.05, le=3600)
     keep_runs: int = Field(10, ge=1, le=10_000, description="Runs kept under reports/monitor.")
+    max_age_days: float | None = Field(
+        None, gt=0, description="Runs older than this are removed too (beside keep_runs)."
+    )
+    top_processes: int = Field(
+        5, ge=0, le=100, description="The machine's busiest processes listed by CPU and memory."
+    )
     disk_paths: list[str] = Field(default_factory=lambda: ["/"])
     gpu: bool = True
     alerts: list[AlertRule] = Field(default_factory=list)
@@ -706,6 +730,17 @@ class MonitorConfig(Section):
     fail_on_alert: bool = False
     limits: Limits = Field(default_factory=Limits, description="Defaults of @pytest.mark.limits.")
     prometheus_textfile: str | None = Field(None, description="Also export the last sample.")
+
+    @model_validator(mode="after")
+    def _watched_disks(self) -> MonitorConfig:
+        for rule in self.alerts:
+            head, _, path = rule.metric.partition(".")
+            if head == "disk" and path not in self.disk_paths:
+                raise ValueError(
+                    f"alert {rule.name}: {rule.metric} reads disk {path!r}, which is not in "
+                    f"monitor.disk_paths ({', '.join(self.disk_paths)})"
+                )
+        return self
 
 
 class TrendRule(Section):

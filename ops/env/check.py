@@ -41,8 +41,9 @@ def environment_report(loaded: LoadedConfig) -> EnvReport:
     missing = facts.missing_env(names, os.environ)
     problems += [f"required environment variable {name} is not set" for name in missing]
     needs = config.smoke.environment
-    if needs.require_gpu and not gpu.available:
-        problems.append(f"smoke.environment.require_gpu is true but no GPU is usable: {gpu.detail}")
+    gpu_short = facts.gpu_problem(gpu, needs.require_gpu, needs.min_gpu_memory_mb)
+    if gpu_short:
+        problems.append(gpu_short)
     for path in needs.disk_paths:
         free = facts.free_disk_mb(loaded.resolve(path))
         if free < needs.min_free_disk_mb:

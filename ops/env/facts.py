@@ -64,6 +64,7 @@ def gpu_info() -> GpuInfo:
                     "index": index,
                     "name": name if isinstance(name, str) else name.decode(),
                     "memory_total_mb": memory.total / 2**20,
+                    "memory_free_mb": memory.free / 2**20,
                 }
             )
     finally:
@@ -75,6 +76,22 @@ def gpu_info() -> GpuInfo:
         f"{len(devices)} GPU(s): " + ", ".join(str(d["name"]) for d in devices),
         tuple(devices),
     )
+
+
+def gpu_problem(info: GpuInfo, required: bool, min_memory_mb: float | None) -> str | None:
+    """Why the GPUs do not meet the requirement, or None when they do (or none is needed)."""
+    if not (required or min_memory_mb):
+        return None
+    if not info.available:
+        return f"a GPU is required but none is usable: {info.detail}"
+    if min_memory_mb:
+        most = max(float(d.get("memory_free_mb", 0.0)) for d in info.devices)
+        if most < min_memory_mb:
+            return (
+                f"no GPU has {min_memory_mb:g} MB free (smoke.environment.min_gpu_memory_mb); "
+                f"the most free is {most:.0f} MB"
+            )
+    return None
 
 
 def tool_version(name: str) -> str | None:

@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from ops.atomic import write_atomic
 from ops.config import LoadedConfig, load_config
 from ops.kpi import prometheus
 from ops.kpi.charts import safe_name, steps_svg, trend_svg
@@ -62,11 +63,14 @@ def _show(args: argparse.Namespace) -> int:
                 if len(keys) == 1
                 else chart.with_name(f"{chart.stem}-{safe_name(key)}{chart.suffix}")
             )
-            svg = trend_svg(key, runs) or ""
+            charts = {target: trend_svg(key, runs)}
             latest = next((r for r in reversed(runs) if key in r.metrics), None)
-            steps = steps_svg(key, latest) if latest else None
-            target.write_text(svg if not steps else svg.replace("</svg>", "</svg>\n" + steps, 1))
-            print(f"  chart: {target}")
+            steps = target.with_name(f"{target.stem}-steps{target.suffix}")
+            charts[steps] = steps_svg(key, latest) if latest else None
+            for path, svg in charts.items():  # one SVG document per file
+                if svg:
+                    write_atomic(path, svg)
+                    print(f"  chart: {path}")
     return 0
 
 

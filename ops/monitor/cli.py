@@ -16,7 +16,8 @@ from ops.kpi.history import new_run
 from ops.kpi.ingest import JsonLinesTail, scrape
 from ops.kpi.live import LiveKpi
 from ops.monitor.dashboard import write_dashboard
-from ops.monitor.run import MonitorRun, configured_run, open_series
+from ops.monitor.run import MonitorRun, configured_run, exit_record, open_series
+from ops.monitor.summary import write_summary
 from ops.usage import UsageError
 
 
@@ -31,6 +32,9 @@ def add_commands(parser: argparse.ArgumentParser, config_options) -> None:
     watch.add_argument("--interval", type=float, help="seconds between samples")
     watch.add_argument("--duration", type=float, help="stop after this many seconds")
     watch.add_argument("--pid", type=int, help="watch this process and its children")
+    watch.add_argument(
+        "--host", action="store_true", help="the machine only, no process (until --duration)"
+    )
     watch.add_argument("--reports-dir", help="where reports/monitor/RUN.jsonl goes")
     watch.add_argument("--prometheus", help="also write the last sample to this textfile")
     watch.add_argument("--metrics-file", help="JSON lines of metrics the command appends")
@@ -53,12 +57,26 @@ def _load(args: argparse.Namespace) -> LoadedConfig:
 
 
 def build_run(
-    loaded: LoadedConfig, folder: Path, pid: int | None, interval: float, label: str, on_sample=None
+    loaded: LoadedConfig,
+    folder: Path,
+    pid: int | None,
+    interval: float,
+    label: str,
+    on_sample=None,
+    host: bool = False,
 ) -> MonitorRun:
     section = loaded.config.monitor
-    series = open_series(folder, section.keep_runs, {"label": label, "interval_s": interval})
+    series = open_series(
+        folder, section.keep_runs, {"label": label, "interval_s": interval}, section.max_age_days
+    )
     return configured_run(
-        series, section, loaded.config.network.allow_hosts, pid, interval, on_sample=on_sample
+        series,
+        section,
+        loaded.config.network.allow_hosts,
+        pid,
+        interval,
+        on_sample=on_sample,
+        host=host,
     )
 
 
@@ -108,7 +126,7 @@ def _wait(
         while True:
             if process is not None and process.poll() is not None:
                 return process.returncode
-            if process is None and not run.sampler.root.is_running():
+            if process is None and not run.sampler.host and not run.sampler.root.is_running():
                 return 0
             if duration and time.monotonic() - started >= duration:
                 return 0
@@ -120,9 +138,9 @@ def _wait(
 def _watch(args: argparse.Namespace) -> int:
     loaded = _load(args)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if bool(command) == bool(args.pid):
-        raise MonitorUsageError("give --pid N or -- COMMAND [ARGS...] (one of them)")
-    label = shlex.join(command) if command else f"pid {args.pid}"
+    if sum((bool(command), bool(args.pid), args.host)) != 1:
+        raise MonitorUsageError("give one of --pid N, --host or -- COMMAND [ARGS...]")
+    label = shlex.join(command) if command else f"pid {args.pid}" if args.pid else "host"
     # before the command starts: what the metrics file holds now is earlier runs' output
     kpi = KpiFeed(loaded, args.metrics_file, args.metrics_url, label)
     process = None
@@ -143,21 +161,29 @@ def _watch(args: argparse.Namespace) -> int:
     interval = args.interval or loaded.config.monitor.interval_s
     try:
         run = build_run(
-            loaded, monitor_dir(loaded, args.reports_dir), pid, interval, label, on_sample
+            loaded,
+            monitor_dir(loaded, args.reports_dir),
+            pid,
+            interval,
+            label,
+            on_sample,
+            host=args.host,
         )
     except Exception as exc:  # psutil.NoSuchProcess for a pid that is gone
         raise MonitorUsageError(f"cannot watch pid {pid}: {exc}") from None
     with run:
         code = _wait(process, run, args.duration, interval)
-    exit_status = code if process is not None else None  # a --pid's status is not ours to see
-    if process is not None and process.poll() is None:
-        process.terminate()
-        code = process.wait()
-        exit_status = None  # stopped by the watch (--duration, Ctrl-C): not a crash
-    kpi.poll(run)
-    kpi.finish(run, exit_status)
+        exit_status = code if process is not None else None  # a --pid's is not ours to see
+        if process is not None and process.poll() is None:
+            process.terminate()
+            code = process.wait()
+            exit_status = None  # stopped by the watch (--duration, Ctrl-C): not a crash
+        run.series.write(exit_record(exit_status))
+        kpi.poll(run)
+        kpi.finish(run, exit_status)
     dashboard = write_dashboard(run.path)
-    sys.stderr.write(f"\nseries: {run.path}\ndashboard: {dashboard}\n")
+    summary = write_summary(run.path)
+    sys.stderr.write(f"\nseries: {run.path}\nsummary: {summary}\ndashboard: {dashboard}\n")
     if loaded.config.monitor.fail_on_alert and any(a.state == "firing" for a in run.alerts):
         return code or 3
     return code

@@ -11,6 +11,7 @@ from ops.charts import Point, scatter
 from ops.kpi.history import metric_key
 from ops.monitor.alerts import metric_value
 from ops.monitor.run import read_run
+from ops.monitor.summary import spans, summarize
 
 CHARTS = (
     ("CPU (%)", (("system", "cpu.total"), ("process tree", "process.cpu_percent"))),
@@ -58,7 +59,9 @@ def render(records: list[dict[str, Any]], title: str) -> str:
     marks = [r for r in records if r.get("type") == "mark"]
     alerts = [r for r in records if r.get("type") == "alert"]
     start = samples[0]["time"] if samples else 0.0
-    boundaries = [(m["time"] - start, f"{m['kind']}: {m['name']}") for m in marks]
+    boundaries = [
+        (span["start"] - start, f"{span['kind']}: {span['name']}") for span in spans(marks)
+    ]
     boundaries += [(a["time"] - start, f"alert {a['rule']} {a['state']}") for a in alerts]
     sections = []
     for chart_title, series in (*CHARTS, *_gpu_series(samples)):
@@ -85,27 +88,81 @@ def render(records: list[dict[str, Any]], title: str) -> str:
         None,
     )
     esc = html.escape
-    rows = "".join(
-        f"<tr><td>{m['time'] - start:.1f}</td><td>{esc(str(m['kind']))}</td>"
-        f"<td>{esc(str(m['name']))}</td></tr>"
-        for m in marks
-    )
-    alert_rows = "".join(
-        f"<tr><td>{a['time'] - start:.1f}</td><td>{esc(str(a['rule']))}</td>"
-        f"<td>{esc(str(a['state']))}</td><td>{esc(str(a['message']))}</td></tr>"
-        for a in alerts
-    )
+    summary = summarize(records)
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>{esc(title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style>"
-        f"</head><body><h1>{esc(title)}</h1><p>{len(samples)} samples"
-        + (f"; {esc(gpu_note)}" if gpu_note else "")
-        + "</p>"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
+        "td.n{text-align:right}</style>"
+        f"</head><body><h1>{esc(title)}</h1>"
+        + _summary_html(summary)
+        + (f"<p>{esc(gpu_note)}</p>" if gpu_note else "")
         + "".join(f"<div>{svg}</div>" for svg in sections)
-        + f"<h2>Alerts</h2><table><tr><th>s</th><th>rule</th><th>state</th><th>message</th></tr>"
-        f"{alert_rows}</table><h2>Boundaries</h2><table><tr><th>s</th><th>kind</th>"
-        f"<th>name</th></tr>{rows}</table></body></html>"
+        + _alerts_html(alerts, start)
+        + _spans_html(summary["spans"], start)
+        + "</body></html>"
+    )
+
+
+def _cell(value: object, numeric: bool = False) -> str:
+    text = "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+    return f"<td class='n'>{html.escape(text)}</td>" if numeric else f"<td>{html.escape(text)}</td>"
+
+
+def _summary_html(summary: dict[str, Any]) -> str:
+    status = summary["exit_status"]
+    head = (
+        f"<h2>Summary</h2><p>{summary['duration_s']:.1f} s, {summary['samples']} samples, "
+        f"exit status {html.escape('unknown' if status is None else str(status))}"
+        + ("" if summary["complete"] else ", <b>incomplete</b> (the monitor did not close it)")
+        + "; alerts fired: "
+        + html.escape(", ".join(summary["alerts_fired"]) or "none")
+        + "</p>"
+    )
+    rows = "".join(
+        f"<tr>{_cell(path)}{_cell(figures['unit'])}{_cell(figures['mean'], True)}"
+        f"{_cell(figures['p95'], True)}{_cell(figures['peak'], True)}</tr>"
+        for path, figures in summary["series"].items()
+    )
+    busiest = "".join(
+        f"<tr>{_cell(kind)}{_cell(row['pid'], True)}{_cell(row['name'])}"
+        f"{_cell(row.get('peak_cpu_percent', row.get('peak_rss_mb')), True)}</tr>"
+        for kind, listed in summary["busiest"].items()
+        for row in listed
+    )
+    table = (
+        "<table><tr><th>series</th><th>unit</th><th>mean</th><th>p95</th><th>peak</th></tr>"
+        f"{rows}</table>"
+    )
+    if busiest:
+        table += (
+            "<h3>Busiest processes</h3><table><tr><th>by</th><th>pid</th><th>name</th>"
+            f"<th>peak (CPU % or MB)</th></tr>{busiest}</table>"
+        )
+    return head + table
+
+
+def _alerts_html(alerts: list[dict[str, Any]], start: float) -> str:
+    rows = "".join(
+        f"<tr>{_cell(round(a['time'] - start, 1), True)}{_cell(a['rule'])}{_cell(a['state'])}"
+        f"{_cell(a['message'])}</tr>"
+        for a in alerts
+    )
+    return (
+        "<h2>Alerts</h2><table><tr><th>s</th><th>rule</th><th>state</th><th>message</th></tr>"
+        f"{rows}</table>"
+    )
+
+
+def _spans_html(spans: list[dict[str, Any]], start: float) -> str:
+    rows = "".join(
+        f"<tr>{_cell(round(span['start'] - start, 1), True)}{_cell(span['kind'])}"
+        f"{_cell(span['name'])}{_cell(span['duration_s'], True)}{_cell(span['outcome'])}</tr>"
+        for span in spans
+    )
+    return (
+        "<h2>Tests and steps</h2><table><tr><th>start s</th><th>kind</th><th>name</th>"
+        f"<th>duration s</th><th>outcome</th></tr>{rows}</table>"
     )
 
 

@@ -24,7 +24,14 @@ import psutil
 from ops.config.schema import MonitorConfig
 from ops.logs import configure_logging
 from ops.monitor.alerts import AlertEvent
-from ops.monitor.run import SeriesFile, configured_run, mark_record, open_series, read_run
+from ops.monitor.run import (
+    SeriesFile,
+    configured_run,
+    exit_record,
+    mark_record,
+    open_series,
+    read_run,
+)
 
 log = logging.getLogger("proofyard.monitor")
 
@@ -54,7 +61,10 @@ class DetachedMonitor:
     ) -> None:
         self.interval_s = interval_s or section.interval_s
         self.series = open_series(
-            folder, section.keep_runs, {"label": label, "interval_s": self.interval_s}
+            folder,
+            section.keep_runs,
+            {"label": label, "interval_s": self.interval_s},
+            section.max_age_days,
         )
         self.path = self.series.path
         self._spec = {
@@ -91,6 +101,10 @@ class DetachedMonitor:
 
     def mark(self, kind: str, name: str, **fields: Any) -> None:
         self.series.write(mark_record(kind, name, **fields))
+
+    def exited(self, status: int) -> None:
+        """The watched work's exit status, for the run's summary."""
+        self.series.write(exit_record(status))
 
     def stop(self, timeout_s: float = 10.0) -> Outcome:
         process = self._process

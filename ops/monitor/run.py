@@ -26,15 +26,27 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
-def prune_runs(folder: Path, keep: int) -> list[Path]:
-    """Delete all but the newest ``keep`` runs (a run is RUN.jsonl plus RUN.html)."""
+def prune_runs(
+    folder: Path, keep: int, max_age_days: float | None = None, now: float | None = None
+) -> list[Path]:
+    """Delete all but the newest ``keep`` runs, and any run last written more than
+    ``max_age_days`` ago (a run is RUN.jsonl, RUN.html and RUN.summary.json)."""
     runs = sorted(folder.glob("*.jsonl"), key=lambda p: p.name)
-    removed = []
-    for path in runs[: max(0, len(runs) - keep)]:
-        for companion in (path, path.with_suffix(".html")):
+    doomed = runs[: max(0, len(runs) - keep)]
+    if max_age_days is not None:
+        cutoff = (time.time() if now is None else now) - max_age_days * 86400
+        doomed += [path for path in runs if path not in doomed and _mtime(path) < cutoff]
+    for path in doomed:
+        for companion in (path, path.with_suffix(".html"), path.with_suffix(".summary.json")):
             companion.unlink(missing_ok=True)
-        removed.append(path)
-    return removed
+    return doomed
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return float("inf")  # gone already: nothing to remove
 
 
 class SeriesFile:
@@ -70,13 +82,15 @@ class SeriesFile:
             log.error("monitor: %s", message)
 
 
-def open_series(folder: Path, keep_runs: int, header: dict[str, Any]) -> SeriesFile:
+def open_series(
+    folder: Path, keep_runs: int, header: dict[str, Any], max_age_days: float | None = None
+) -> SeriesFile:
     """A new run's file under ``folder`` (older runs pruned), its first line ``header``."""
     run_id = new_run_id()
     series = SeriesFile(folder / f"{run_id}.jsonl")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        prune_runs(folder, keep_runs - 1)
+        prune_runs(folder, keep_runs - 1, max_age_days)
     except OSError as exc:
         series.error(f"monitor folder {folder}: {exc}")
     series.write({"type": "run", "run_id": run_id, "time": time.time(), **header})
@@ -178,6 +192,10 @@ def mark_record(kind: str, name: str, **fields: Any) -> dict[str, Any]:
     }
 
 
+def exit_record(status: int | None) -> dict[str, Any]:
+    return {"type": "exit", "time": time.time(), "exit_status": status}
+
+
 def read_run(path: Path) -> list[dict[str, Any]]:
     records = []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -197,11 +215,21 @@ def configured_run(
     *,
     exclude_pids: Sequence[int] = (),
     on_sample: Callable[[dict[str, Any]], None] | None = None,
+    host: bool = False,
 ) -> MonitorRun:
-    """A run sampling ``pid``'s tree as the config's monitor section says."""
+    """A run sampling ``pid``'s tree (or, with ``host``, the machine only) as the config's
+    monitor section says."""
+    sampler = Sampler(
+        pid,
+        section.disk_paths,
+        section.gpu,
+        exclude_pids=exclude_pids,
+        host=host,
+        top=section.top_processes,
+    )
     return MonitorRun(
         series,
-        Sampler(pid, section.disk_paths, section.gpu, exclude_pids=exclude_pids),
+        sampler,
         interval_s,
         engine=AlertEngine(section.alerts),
         sinks=Sinks(section.sinks, section.webhook, allow_hosts),

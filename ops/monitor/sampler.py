@@ -36,10 +36,13 @@ class _Rates:
 
 
 TREE_REFRESH_S = 1.0
+HOST_REFRESH_S = 2.0  # the machine's process table and sensors: read at most this often
 
 
 class Sampler:
-    """Samples system figures and the tree under ``root_pid`` (default: this process)."""
+    """Samples system figures and the tree under ``root_pid`` (default: this process);
+    with ``host`` the machine only, no tree. ``top`` is how many of the machine's processes
+    are listed by CPU and by memory (0: none)."""
 
     def __init__(
         self,
@@ -47,8 +50,15 @@ class Sampler:
         disk_paths: Sequence[str] = ("/",),
         gpu: bool = True,
         exclude_pids: Sequence[int] = (),
+        *,
+        host: bool = False,
+        top: int = 5,
     ) -> None:
         self.root = psutil.Process(root_pid or os.getpid())
+        self.host = host
+        self.top = top
+        self._host_view: dict[str, Any] = {}
+        self._host_at = -1e9
         self.exclude_pids = set(exclude_pids)  # a sampler watching its own parent leaves itself out
         self.disk_paths = list(disk_paths)
         self._processes: dict[int, psutil.Process] = {}
@@ -82,11 +92,27 @@ class Sampler:
             "disk": self._disks(),
             "disk_io": self._disk.update(_io_counters(psutil.disk_io_counters()), now),
             "net_io": self._net.update(_io_counters(psutil.net_io_counters()), now),
-            "process": self._tree(),
+            **self._machine(),
         }
+        if not self.host:
+            data["process"] = self._tree()
         if self._gpu is not None:
             data["gpu"] = self._gpu.sample()
         return data
+
+    def _machine(self) -> dict[str, Any]:
+        """Process count, the top processes and temperatures: refreshed every
+        ``HOST_REFRESH_S`` (a scan of every process costs more than the rest of a sample)."""
+        now = time.monotonic()
+        if now - self._host_at >= HOST_REFRESH_S:
+            self._host_view = {"system": {"processes": len(psutil.pids())}}
+            if self.top:
+                self._host_view["top"] = top_processes(self.top)
+            temperatures = _temperatures()
+            if temperatures:
+                self._host_view["temperature"] = temperatures
+            self._host_at = now
+        return self._host_view
 
     def _disks(self) -> dict[str, float]:
         usage = {}
@@ -146,6 +172,45 @@ class Sampler:
         totals["cpu_percent"] = round(totals["cpu_percent"], 2)
         totals["rss_mb"] = round(totals["rss_mb"], 2)
         return totals
+
+
+def top_processes(count: int) -> dict[str, list[dict[str, Any]]]:
+    """The machine's ``count`` busiest processes by CPU % and by RSS. psutil keeps the
+    Process objects of ``process_iter`` between calls, so CPU % is over the last interval
+    (0.0 for a process seen for the first time)."""
+    rows = []
+    for process in psutil.process_iter(["name", "cpu_percent", "memory_info"]):
+        info = process.info
+        if info.get("memory_info") is None:
+            continue  # access denied, or it ended while listed
+        rows.append(
+            {
+                "pid": process.pid,
+                "name": info.get("name") or "?",
+                "cpu_percent": round(info.get("cpu_percent") or 0.0, 1),
+                "rss_mb": round(info["memory_info"].rss / 2**20, 1),
+            }
+        )
+    busy = [row for row in rows if row["cpu_percent"] > 0]
+    by_cpu = sorted(busy, key=lambda row: (-row["cpu_percent"], row["pid"]))[:count]
+    by_memory = sorted(rows, key=lambda row: (-row["rss_mb"], row["pid"]))[:count]
+    return {"cpu": by_cpu, "memory": by_memory}
+
+
+def _temperatures() -> dict[str, float]:
+    """The hottest current reading of each sensor group and overall (°C); empty where the
+    platform has no sensors psutil can read (most VMs)."""
+    reader = getattr(psutil, "sensors_temperatures", None)
+    try:
+        groups = reader() if reader else {}
+    except (OSError, RuntimeError):
+        return {}
+    hottest = {
+        name: max(entry.current for entry in entries) for name, entries in groups.items() if entries
+    }
+    if not hottest:
+        return {}
+    return {"max_c": max(hottest.values()), **hottest}
 
 
 def descendants(root: psutil.Process) -> list[psutil.Process]:

@@ -144,11 +144,15 @@ def _run(args: argparse.Namespace) -> int:
                 result = runner.run(args.resume)
         except PipelineError as exc:
             raise PipelineUsageError(str(exc)) from None
+    code = 130 if result.interrupted else 0 if result.ok else 1  # 130: as a shell reports SIGINT
     if monitor is not None:
         from ops.monitor.dashboard import write_dashboard
+        from ops.monitor.summary import write_summary
 
+        monitor.exited(code)
         monitor.stop()
         write_dashboard(monitor.path)
+        write_summary(monitor.path)
     summary = runner.logs_dir / "summary.json"
     print(
         json.dumps(
@@ -162,9 +166,7 @@ def _run(args: argparse.Namespace) -> int:
             indent=2,
         )
     )
-    if result.interrupted:
-        return 130  # as a shell reports a run stopped by SIGINT
-    return 0 if result.ok else 1
+    return code
 
 
 def _executors(args: argparse.Namespace, pipeline) -> contextlib.AbstractContextManager:
