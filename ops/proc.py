@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
+import json
 import multiprocessing
 import os
 import resource
@@ -12,6 +14,7 @@ import selectors
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -40,6 +43,7 @@ class CommandResult:
     isolation: SubprocessIsolation
     error: str | None = None
     limits: Limits = field(default_factory=lambda: NO_LIMITS)
+    usage: dict[str, float] = field(default_factory=dict)  # peak_rss_mb, cpu_s (measure=True)
 
     @property
     def output(self) -> str:
@@ -120,6 +124,28 @@ class Limits:
 NO_LIMITS = Limits()
 
 
+def reset_high_water_mark() -> bool:
+    """Reset this process's peak RSS to its current RSS (Linux 4.0+); False where unsupported."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        return False
+    return high_water_mark() > 0
+
+
+def high_water_mark() -> int:
+    """This process's peak RSS in bytes (the kernel's ``VmHWM``), 0 where it cannot be read."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return 0
+    return 0
+
+
 class LimitExceeded(Exception):
     """In-process work ran past a ceiling of :func:`soft_limits`."""
 
@@ -160,15 +186,19 @@ def _set_soft(kind: int, soft: int) -> None:
 
 
 def supervised_argv(
-    argv: Sequence[str], grace_s: float = 2.0, limits: Limits = NO_LIMITS
+    argv: Sequence[str],
+    grace_s: float = 2.0,
+    limits: Limits = NO_LIMITS,
+    usage_file: Path | None = None,
 ) -> list[str]:
     """``argv`` run under :mod:`ops.reaper`: its whole process tree, setsid and double-forked
     children included, ends with it, at a stop, or when this process dies (Linux); each of
-    its processes under ``limits``."""
+    its processes under ``limits``; its peak RSS and CPU time written to ``usage_file``."""
     if not sys.platform.startswith("linux"):
         return list(argv)
     reaper = [sys.executable, "-I", str(REAPER), str(os.getpid()), f"{grace_s:g}"]
-    return [*reaper, *limits.options(), "--", *argv]
+    extra = [f"--usage-file={usage_file}"] if usage_file else []
+    return [*reaper, *limits.options(), *extra, "--", *argv]
 
 
 class OutputTail:
@@ -209,16 +239,59 @@ def run_command(
     on_start: Callable[[int], None] | None = None,
     output_limit: int = OUTPUT_TAIL_BYTES,
     limits: Limits = NO_LIMITS,
+    measure: bool = False,
 ) -> CommandResult:
     """Run ``argv`` in its own session under the network policy and the reaper; never raises
-    for the command. At the timeout its whole tree is stopped; output is kept to a tail."""
+    for the command. At the timeout its whole tree is stopped; output is kept to a tail.
+    With ``measure``, the result's ``usage`` holds the command's peak RSS and CPU time
+    (Linux)."""
+    with (
+        tempfile.TemporaryDirectory(prefix="proofyard-usage-")
+        if measure
+        else contextlib.nullcontext(None)
+    ) as folder:
+        usage_file = Path(folder) / "usage.json" if folder else None
+        result = _run(
+            argv,
+            timeout_s,
+            cwd,
+            env,
+            allow_hosts,
+            isolate,
+            grace_s,
+            input_text,
+            on_start,
+            output_limit,
+            limits,
+            usage_file,
+        )
+        if usage_file is not None:
+            with contextlib.suppress(OSError, ValueError):
+                result = dataclasses.replace(result, usage=json.loads(usage_file.read_text()))
+    return result
+
+
+def _run(  # noqa: PLR0913 - run_command's arguments, passed on
+    argv: Sequence[str],
+    timeout_s: float,
+    cwd: Path | None,
+    env: Mapping[str, str] | None,
+    allow_hosts: Sequence[str],
+    isolate: bool,
+    grace_s: float,
+    input_text: str | None,
+    on_start: Callable[[int], None] | None,
+    output_limit: int,
+    limits: Limits,
+    usage_file: Path | None,
+) -> CommandResult:
     wrapped, isolation = isolated_argv(argv, allow_hosts, enabled=isolate)
     full_env = netguard.carried({**os.environ, **(env or {})})
     start = time.perf_counter()
     try:
         stdin = subprocess.DEVNULL if input_text is None else subprocess.PIPE
         process = subprocess.Popen(
-            supervised_argv(wrapped, grace_s, limits),
+            supervised_argv(wrapped, grace_s, limits, usage_file),
             cwd=cwd,
             env=full_env,
             stdin=stdin,

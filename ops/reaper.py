@@ -20,6 +20,7 @@ same reason, and reads the tree from every process's parent in ``/proc``
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import resource
 import signal
@@ -195,14 +196,35 @@ def _report_limits(status: int, usage: resource.struct_rusage | None, limits: di
         )
 
 
+def _write_usage(path: str | None, usage: resource.struct_rusage | None) -> None:
+    """The command's peak RSS (its largest process waited for: Linux's wait4 merges the
+    descendants' high-water marks) and CPU time, as JSON, for the harness."""
+    if not path or usage is None:
+        return
+    figures = {
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 2),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 4),
+    }
+    try:
+        with open(path, "w") as handle:
+            handle.write(json.dumps(figures))
+    except OSError:
+        pass  # the figures are extras; the command's own result stands
+
+
 def main(args: list[str]) -> int:
     limits: dict = {"memory_mb": None, "cpu_s": None}
+    usage_file = None
     while args[2:3] and args[2].startswith("--") and args[2] != "--":
         name, _, value = args.pop(2)[2:].partition("=")
-        limits[name.replace("-", "_")] = float(value)
+        if name == "usage-file":
+            usage_file = value
+        else:
+            limits[name.replace("-", "_")] = float(value)
     if len(args) < 4 or args[2] != "--":
         print(
-            "usage: reaper.py PARENT_PID GRACE_S [--memory-mb=N] [--cpu-s=N] -- COMMAND [ARGS...]",
+            "usage: reaper.py PARENT_PID GRACE_S [--memory-mb=N] [--cpu-s=N] [--usage-file=PATH]"
+            " -- COMMAND [ARGS...]",
             file=sys.stderr,
         )
         return 2
@@ -212,6 +234,7 @@ def main(args: list[str]) -> int:
     apply_limits(limits["memory_mb"], limits["cpu_s"])
     status, usage = supervise(parent, argv, grace_s)
     _report_limits(status, usage, limits)
+    _write_usage(usage_file, usage)
     if status < 0:
         signal.signal(-status, signal.SIG_DFL)
         os.kill(os.getpid(), -status)

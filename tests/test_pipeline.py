@@ -16,7 +16,8 @@ import pytest
 from pydantic import ValidationError
 
 from ops.config.schema import Pipeline
-from ops.pipeline.runner import PipelineError, Runner, plan
+from ops.kpi.history import History
+from ops.pipeline.runner import PipelineError, Runner, Selection, plan
 from ops.pipeline.state import StateFile
 from tests.conftest import REPO, run_ops, write_tree
 
@@ -192,6 +193,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {repo!r})
 from ops.config.schema import Pipeline
+from ops.kpi.history import History
 from ops.pipeline.runner import Runner
 root = Path({root!r})
 steps = [{{"name": f"s{{i}}", "run": ["sh", "-c", f"echo {{i}} >> ran.txt"]}} for i in range(3)]
@@ -202,7 +204,7 @@ if len(sys.argv) > 1:
 pipeline = Pipeline.model_validate({{"workers": 1, "steps": steps}})
 runner = Runner("k", pipeline, root, root / "state.json", root / "logs",
                 network={{"isolate": False}},
-                on_event=lambda step, event, detail: print(step, event, flush=True))
+                on_event=lambda step, event, detail, figures: print(step, event, flush=True))
 print(runner.run(resume=len(sys.argv) > 1).statuses, flush=True)
 """
 
@@ -327,7 +329,7 @@ def test_cli_run_with_monitor_marks_each_step(tmp_path):
         pipelines:
           p:
             steps:
-              - {name: one, run: ["true"]}
+              - {name: one, run: ["python3", "-c", "x = b'x' * (120 * 2**20)"]}
               - {name: two, call: "steps_mod:noop", needs: [one]}
     """,
         },
@@ -351,7 +353,19 @@ def test_cli_run_with_monitor_marks_each_step(tmp_path):
         ("p::two", "running"),
         ("p::two", "succeeded"),
     ]
+    assert marks[1]["peak_rss_mb"] > 120 and marks[1]["seconds"] > 0  # the step's own figures
     assert series.with_suffix(".html").is_file()
+    summary = json.loads(series.with_suffix(".summary.json").read_text())
+    assert summary["exit_status"] == 0
+    assert [(s["name"], s["outcome"]) for s in summary["spans"]] == [
+        ("p::one", "succeeded"),
+        ("p::two", "succeeded"),
+    ]
+    (record,) = History(tmp_path / ".proofyard" / "kpi").runs()
+    assert record.job == "pipeline p" and record.exit_status == 0
+    assert record.metrics["steps_succeeded"]["value"] == 2.0
+    assert record.metrics["step_succeeded{step=one}"]["value"] == 1.0
+    assert record.metrics["step_peak_rss_mb{step=one}"]["value"] > 120
 
 
 def test_first_interrupt_stops_new_steps_second_kills_running_ones(tmp_path):
@@ -447,3 +461,86 @@ def test_an_unreachable_dask_scheduler_is_one_clear_line(tmp_path):
     assert result.returncode == 2
     assert "error: cannot reach the Dask scheduler tcp://127.0.0.1:9 within 10 s" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+CHAIN = [
+    {"name": "fetch", "call": "steps_mod:write", "kwargs": {"path": "fetch.out", "text": "f"}},
+    {
+        "name": "prep",
+        "call": "steps_mod:write",
+        "kwargs": {"path": "prep.out", "text": "p"},
+        "needs": ["fetch"],
+        "outputs": ["prep.out"],
+    },
+    {
+        "name": "train",
+        "call": "steps_mod:write",
+        "kwargs": {"path": "train.out", "text": "t"},
+        "needs": ["prep"],
+    },
+    {
+        "name": "report",
+        "call": "steps_mod:write",
+        "kwargs": {"path": "report.out", "text": "r"},
+        "needs": ["train"],
+    },
+]
+
+
+def _ran(result):
+    return sorted(name for name, status in result.statuses.items() if status == "succeeded")
+
+
+def test_only_from_and_skip_select_steps(workspace):
+    with pytest.raises(PipelineError, match="--from: step prep has not succeeded yet"):
+        runner(workspace, CHAIN).run(selection=Selection(start=("train",)))
+    only = runner(workspace, CHAIN).run(selection=Selection(only=("prep",)))
+    assert _ran(only) == ["fetch", "prep"] and only.ok
+    assert only.statuses["train"] == "not-selected"
+    again = runner(workspace, CHAIN).run(selection=Selection(only=("prep",)))
+    assert _ran(again) == ["prep"]  # what it needs is up to date; the step itself always runs
+    after = runner(workspace, CHAIN).run(selection=Selection(start=("train",)))
+    assert _ran(after) == ["report", "train"]
+    skipped = runner(workspace, CHAIN).run(selection=Selection(skip=("prep", "train")))
+    assert _ran(skipped) == ["fetch", "report"] and skipped.ok
+    with pytest.raises(PipelineError, match="--only nope: no such step"):
+        runner(workspace, CHAIN).run(selection=Selection(only=("nope",)))
+
+
+def test_a_matrix_step_fans_out_into_resumable_units(workspace):
+    steps = [
+        {
+            "name": "shard",
+            "matrix": {"n": [1, 2, 3]},
+            "call": "steps_mod:flaky",
+            "kwargs": {"counter": "count-{matrix.n}"},
+            "retries": 0,
+        },
+        {"name": "merge", "needs": ["shard"], "call": "steps_mod:noop"},
+    ]
+    (workspace / "count-2").write_text("2")  # shard 2 succeeds at once, the others fail
+    first = runner(workspace, steps, policy="keep-going").run()
+    assert first.statuses == {
+        "shard[n=1]": "failed",
+        "shard[n=2]": "succeeded",
+        "shard[n=3]": "failed",
+        "merge": "skipped",
+    }
+    for n in (1, 3):
+        (workspace / f"count-{n}").write_text("2")
+    resumed = runner(workspace, steps).run(resume=True)
+    assert _ran(resumed) == ["merge", "shard[n=1]", "shard[n=3]"]  # shard 2 was kept
+    assert resumed.statuses["shard[n=2]"] == "up-to-date"
+    one = plan(
+        Pipeline.model_validate({"steps": steps}),
+        workspace,
+        StateFile(workspace / "x.json"),
+        False,
+        Selection(only=("shard[n=3]",)),
+    )
+    assert [(e.step, e.action) for e in one] == [
+        ("shard[n=1]", "skip"),
+        ("shard[n=2]", "skip"),
+        ("shard[n=3]", "run"),
+        ("merge", "skip"),
+    ]

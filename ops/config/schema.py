@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import PurePosixPath
 from typing import Any, Literal
@@ -569,6 +570,40 @@ class PipelineStep(Section):
     resources: dict[str, float] = Field(
         default_factory=dict, description="Hints such as cpu or memory_mb."
     )
+    matrix: dict[str, list[str | int | float]] | None = Field(
+        None,
+        description="Fan out: one step per combination, named NAME[key=value,...], each "
+        "resumable on its own; {matrix.KEY} in run, kwargs, env, cwd, inputs and outputs.",
+    )
+
+    @field_validator("matrix")
+    @classmethod
+    def _matrix_keys(cls, matrix: dict[str, list] | None) -> dict[str, list] | None:
+        for key, values in (matrix or {}).items():
+            if not re.fullmatch(r"[A-Za-z0-9_]+", key):
+                raise ValueError(f"matrix key {key!r}: letters, digits and _ only")
+            if not values:
+                raise ValueError(f"matrix key {key!r} has no values")
+            if len({str(v) for v in values}) != len(values):
+                raise ValueError(f"matrix key {key!r} repeats a value")
+        return matrix
+
+    def expanded(self) -> list[PipelineStep]:
+        """This step once per matrix combination (itself when it has no matrix)."""
+        if not self.matrix:
+            return [self]
+        keys = list(self.matrix)
+        steps = []
+        for values in itertools.product(*(self.matrix[key] for key in keys)):
+            chosen = {key: str(value) for key, value in zip(keys, values, strict=True)}
+            label = ",".join(f"{key}={value}" for key, value in chosen.items())
+            data = _substitute(self.model_dump(exclude={"matrix", "name"}), chosen)
+            steps.append(
+                PipelineStep.model_construct(
+                    **{**self.model_dump(), **data, "name": f"{self.name}[{label}]", "matrix": None}
+                )
+            )
+        return steps
 
     @field_validator("inputs", "outputs")
     @classmethod
@@ -587,12 +622,39 @@ class PipelineStep(Section):
         return self
 
 
+def _substitute(value: object, chosen: dict[str, str]) -> object:
+    """``{matrix.KEY}`` replaced by the chosen values in every string of ``value``."""
+    if isinstance(value, str):
+        for key, text in chosen.items():
+            value = value.replace("{matrix." + key + "}", text)
+        return value
+    if isinstance(value, list):
+        return [_substitute(item, chosen) for item in value]
+    if isinstance(value, dict):
+        return {key: _substitute(item, chosen) for key, item in value.items()}
+    return value
+
+
 class Pipeline(Section):
-    """A DAG of steps, validated before anything runs."""
+    """A DAG of steps, validated before anything runs. Matrix steps are fanned out here:
+    a step that needs one needs every one of its combinations."""
 
     workers: int = Field(2, ge=1, le=256)
     policy: Literal["stop", "keep-going"] = "stop"
     steps: list[PipelineStep] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _fan_out(self) -> Pipeline:
+        if not any(step.matrix for step in self.steps):
+            return self
+        fanned = {step.name: [s.name for s in step.expanded()] for step in self.steps}
+        steps = []
+        for step in self.steps:
+            for concrete in step.expanded():
+                needs = [name for need in concrete.needs for name in fanned.get(need, [need])]
+                steps.append(concrete.model_copy(update={"needs": needs}))
+        self.steps = steps
+        return self
 
     def graph_problem(self) -> str | None:
         """What keeps the steps from forming a DAG, in one line, or ``None``.

@@ -11,8 +11,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ops.config import LoadedConfig, load_config
+from ops.kpi.cli import history_of
 from ops.netpolicy import guard_sockets
-from ops.pipeline.runner import PipelineError, Runner, plan
+from ops.pipeline.metrics import pipeline_record
+from ops.pipeline.runner import PipelineError, Runner, Selection, plan
 from ops.pipeline.state import StateFile
 from ops.proc import Limits
 from ops.target import Target
@@ -45,6 +47,28 @@ def add_commands(parser: argparse.ArgumentParser, config_options) -> None:
         sub.add_argument(
             "--resume", action="store_true", help="only failed, not-run or out-of-date steps"
         )
+        sub.add_argument(
+            "--only",
+            action="append",
+            default=[],
+            metavar="STEP",
+            help="run STEP (repeatable) and what it needs, unless that is up to date",
+        )
+        sub.add_argument(
+            "--from",
+            dest="start",
+            action="append",
+            default=[],
+            metavar="STEP",
+            help="run STEP and every step after it (what it needs must have succeeded)",
+        )
+        sub.add_argument(
+            "--skip",
+            action="append",
+            default=[],
+            metavar="STEP",
+            help="do not run STEP; the steps after it run as if it had succeeded",
+        )
     status.add_argument("name", nargs="?")
     run.add_argument("--dry-run", action="store_true", help="show the plan, run nothing")
     run.add_argument("--workers", type=int)
@@ -74,23 +98,34 @@ def _pipeline(loaded: LoadedConfig, name: str):
     return pipelines[name]
 
 
-def _print_plan(loaded: LoadedConfig, name: str, resume: bool) -> int:
-    entries = plan(
-        _pipeline(loaded, name), loaded.target_root, StateFile(state_path(loaded, name)), resume
-    )
+def _selection(args: argparse.Namespace) -> Selection:
+    return Selection(tuple(args.only), tuple(args.start), tuple(args.skip))
+
+
+def _print_plan(loaded: LoadedConfig, name: str, resume: bool, selection: Selection) -> int:
+    try:
+        entries = plan(
+            _pipeline(loaded, name),
+            loaded.target_root,
+            StateFile(state_path(loaded, name)),
+            resume,
+            selection,
+        )
+    except PipelineError as exc:
+        raise PipelineUsageError(str(exc)) from None
     for entry in entries:
         print(f"{entry.action:<4}  {entry.step:<24}  {entry.reason}")
     return 0
 
 
 def _plan(args: argparse.Namespace) -> int:
-    return _print_plan(_load(args), args.name, args.resume)
+    return _print_plan(_load(args), args.name, args.resume, _selection(args))
 
 
 def _run(args: argparse.Namespace) -> int:
     loaded = _load(args)
     if args.dry_run:
-        return _print_plan(loaded, args.name, args.resume)
+        return _print_plan(loaded, args.name, args.resume, _selection(args))
     pipeline = _pipeline(loaded, args.name)
     network = {
         "allow_hosts": loaded.config.network.allow_hosts,
@@ -108,10 +143,12 @@ def _run(args: argparse.Namespace) -> int:
             f"pipeline {args.name}",
         ).start()
 
-    def progress(step: str, event: str, detail: str) -> None:
+    def progress(step: str, event: str, detail: str, figures: dict[str, float]) -> None:
         log.info("%s %s%s", step, event, f": {detail}" if detail else "")
         if monitor is not None:
-            monitor.mark("pipeline-step", f"{args.name}::{step}", edge=event, detail=detail)
+            monitor.mark(
+                "pipeline-step", f"{args.name}::{step}", edge=event, detail=detail, **figures
+            )
 
     runner_args = dict(
         workers=args.workers,
@@ -141,7 +178,7 @@ def _run(args: argparse.Namespace) -> int:
                     executors=executors,
                     **runner_args,
                 )
-                result = runner.run(args.resume)
+                result = runner.run(args.resume, _selection(args))
         except PipelineError as exc:
             raise PipelineUsageError(str(exc)) from None
     code = 130 if result.interrupted else 0 if result.ok else 1  # 130: as a shell reports SIGINT
@@ -153,6 +190,7 @@ def _run(args: argparse.Namespace) -> int:
         monitor.stop()
         write_dashboard(monitor.path)
         write_summary(monitor.path)
+        history_of(loaded).append(pipeline_record(args.name, result, code, loaded.target_root))
     summary = runner.logs_dir / "summary.json"
     print(
         json.dumps(

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ops.proc import NO_LIMITS, LimitExceeded, Limits, run_command, shell_argv, soft_limits
+from ops.proc import (
+    NO_LIMITS,
+    LimitExceeded,
+    Limits,
+    high_water_mark,
+    reset_high_water_mark,
+    run_command,
+    shell_argv,
+    soft_limits,
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,8 @@ class StepOutcome:
     seconds: float
     detail: str
     output: str
+    peak_rss_mb: float | None = None  # the step's largest process; None where unmeasured
+    cpu_s: float | None = None
 
 
 class _CallTimeout(Exception):
@@ -96,9 +107,17 @@ def execute_step(
             isolate=network.get("isolate", True),
             on_start=on_start,
             limits=Limits(**(step.get("limits") or {})),
+            measure=True,
         )
         ok = result.returncode == 0 and not result.timed_out and not result.error
-        return StepOutcome(ok, time.perf_counter() - start, result.describe(), result.output)
+        return StepOutcome(
+            ok,
+            time.perf_counter() - start,
+            result.describe(),
+            result.output,
+            result.usage.get("peak_rss_mb"),
+            result.usage.get("cpu_s"),
+        )
     return _call(step, cwd, start)
 
 
@@ -113,6 +132,9 @@ def _call(step: dict[str, Any], cwd: Path, start: float) -> StepOutcome:
     where this runs in a process's main thread (worker processes), else not at all."""
     buffer = io.StringIO()
     in_main_thread = _can_alarm()
+    # a worker process's own peak and CPU; in a thread they would be the whole process's
+    measured = in_main_thread and reset_high_water_mark()
+    cpu_before = time.process_time()
     limits = Limits(**(step.get("limits") or {})) if in_main_thread else NO_LIMITS
     if in_main_thread:
         previous = signal.signal(signal.SIGALRM, _alarm)
@@ -143,7 +165,14 @@ def _call(step: dict[str, Any], cwd: Path, start: float) -> StepOutcome:
         if in_main_thread:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
-    return StepOutcome(ok, time.perf_counter() - start, detail, buffer.getvalue())
+    return StepOutcome(
+        ok,
+        time.perf_counter() - start,
+        detail,
+        buffer.getvalue(),
+        round(high_water_mark() / 2**20, 2) if measured else None,
+        round(time.process_time() - cpu_before, 4) if measured else None,
+    )
 
 
 def _can_alarm() -> bool:

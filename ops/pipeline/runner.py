@@ -32,6 +32,10 @@ from ops.proc import NO_LIMITS, Limits, worker_pool
 log = logging.getLogger("proofyard.pipeline")
 
 
+UP_TO_DATE = "up-to-date"
+NOT_SELECTED = "not-selected"  # left out by --only, --from or --skip: counts as done
+DONE = ("succeeded", UP_TO_DATE, NOT_SELECTED)
+
 INTERRUPT_POLL_S = 0.2  # how soon the scheduler notices a Ctrl-C while steps run
 
 
@@ -53,12 +57,13 @@ class RunResult:
     attempts: dict[str, int] = field(default_factory=dict)
     details: dict[str, str] = field(default_factory=dict)
     logs: dict[str, str] = field(default_factory=dict)
+    figures: dict[str, dict[str, float]] = field(default_factory=dict)  # per step's last attempt
     seconds: float = 0.0
     interrupted: bool = False  # Ctrl-C stopped it
 
     @property
     def ok(self) -> bool:
-        return all(status in ("succeeded", "up-to-date") for status in self.statuses.values())
+        return all(status in DONE for status in self.statuses.values())
 
 
 def topological(pipeline: Pipeline) -> list[PipelineStep]:
@@ -88,26 +93,107 @@ def check_callables(pipeline: Pipeline, pythonpath: list[str] = ()) -> None:
         raise PipelineError("; ".join(problems))
 
 
-def plan(pipeline: Pipeline, root: Path, state: StateFile, resume: bool) -> list[PlanEntry]:
-    """What a run would do: with ``resume``, skip steps that succeeded and are up to date."""
+@dataclass(frozen=True)
+class Selection:
+    """Which steps a run covers. ``only``: those steps, always run, and what they need (run
+    unless up to date). ``start`` (``--from``): those steps and everything after them; what
+    they need must have succeeded before. ``skip``: not run; the steps after them run as if
+    they had succeeded. A matrix step's name selects all of its combinations."""
+
+    only: tuple[str, ...] = ()
+    start: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+
+    def resolve(self, pipeline: Pipeline) -> tuple[set[str] | None, set[str], set[str]]:
+        """(steps covered or None for all, steps always run, steps skipped)."""
+        if self.only and self.start:
+            raise PipelineError("give --only or --from, not both")
+        names = [step.name for step in pipeline.steps]
+        needs = {step.name: set(step.needs) for step in pipeline.steps}
+        only, start, skip = (
+            self._names(o, names, f)
+            for o, f in ((self.only, "--only"), (self.start, "--from"), (self.skip, "--skip"))
+        )
+        if only:
+            return only | _closure(only, needs), only, skip
+        if start:
+            after = {name: {n for n, ns in needs.items() if name in ns} for name in names}
+            return start | _closure(start, after), start, skip
+        return None, set(), skip
+
+    @staticmethod
+    def _names(given: tuple[str, ...], names: list[str], option: str) -> set[str]:
+        chosen = set()
+        for name in given:
+            matched = [n for n in names if n == name or n.startswith(name + "[")]
+            if not matched:
+                raise PipelineError(f"{option} {name}: no such step (steps: {', '.join(names)})")
+            chosen.update(matched)
+        return chosen
+
+
+def _closure(seeds: set[str], edges: dict[str, set[str]]) -> set[str]:
+    seen: set[str] = set()
+    queue = list(seeds)
+    while queue:
+        for nxt in edges.get(queue.pop(), set()):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen
+
+
+def plan(
+    pipeline: Pipeline,
+    root: Path,
+    state: StateFile,
+    resume: bool,
+    selection: Selection = Selection(),
+) -> list[PlanEntry]:
+    """What a run would do: with ``resume``, skip steps that succeeded and are up to date;
+    ``selection`` narrows the run (see :class:`Selection`)."""
+    covered, forced, skipped = selection.resolve(pipeline)
     entries = []
     rerun: set[str] = set()
     for step in topological(pipeline):
         saved = state.steps.get(step.name, {})
-        if not resume:
-            reason = "full run"
+        if step.name in skipped:
+            entries.append(PlanEntry(step.name, "skip", "skipped by --skip"))
+            continue
+        if covered is not None and step.name not in covered:
+            if selection.start and _needed_by(step.name, covered, pipeline):
+                if saved.get("status") != "succeeded":
+                    raise PipelineError(
+                        f"--from: step {step.name} has not succeeded yet and a selected step "
+                        f"needs it (run it first, or use --only)"
+                    )
+            entries.append(PlanEntry(step.name, "skip", "not selected"))
+            continue
+        up_to_date = (
+            saved.get("status") == "succeeded"
+            and saved.get("fingerprint") == fingerprint(step, root)
+            and not rerun & set(step.needs)
+        )
+        if step.name in forced:
+            reason = "selected"
+        elif (resume or selection.only) and up_to_date:
+            entries.append(PlanEntry(step.name, "skip", "up to date"))
+            continue
+        elif not resume and not selection.only:
+            reason = "full run" if covered is None else "after a selected step"
         elif saved.get("status") != "succeeded":
             reason = f"last status: {saved.get('status', 'not run')}"
         elif saved.get("fingerprint") != fingerprint(step, root):
             reason = "definition, inputs or outputs changed"
-        elif rerun & set(step.needs):
-            reason = "a step it needs will run"
         else:
-            entries.append(PlanEntry(step.name, "skip", "up to date"))
-            continue
+            reason = "a step it needs will run"
         rerun.add(step.name)
         entries.append(PlanEntry(step.name, "run", reason))
     return entries
+
+
+def _needed_by(name: str, covered: set[str], pipeline: Pipeline) -> bool:
+    return any(name in step.needs for step in pipeline.steps if step.name in covered)
 
 
 class Runner:
@@ -128,7 +214,7 @@ class Runner:
         pythonpath: list[str] | None = None,
         python: str | None = None,
         executors: tuple[Executor, Executor] | None = None,
-        on_event: Callable[[str, str, str], None] | None = None,
+        on_event: Callable[[str, str, str, dict[str, float]], None] | None = None,
     ) -> None:
         self.name, self.pipeline, self.root = name, pipeline, root
         self.state = StateFile(state_path)
@@ -141,10 +227,10 @@ class Runner:
         self.run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         self.logs_dir = logs_dir / self.run_id
         self.external_executors = executors
-        self.on_event = on_event or (lambda step, event, detail: None)
+        self.on_event = on_event or (lambda step, event, detail, figures: None)
         self._interrupts = 0
 
-    def run(self, resume: bool = False) -> RunResult:
+    def run(self, resume: bool = False, selection: Selection = Selection()) -> RunResult:
         problem = self.pipeline.graph_problem()
         if problem:
             raise PipelineError(problem)
@@ -152,11 +238,12 @@ class Runner:
             check_callables(self.pipeline, self.pythonpath)
         start = time.perf_counter()
         result = RunResult(self.run_id)
-        entries = {e.step: e for e in plan(self.pipeline, self.root, self.state, resume)}
+        entries = {e.step: e for e in plan(self.pipeline, self.root, self.state, resume, selection)}
         steps = {step.name: step for step in self.pipeline.steps}
         for name, entry in entries.items():
             if entry.action == "skip":
-                result.statuses[name] = "up-to-date"
+                result.statuses[name] = UP_TO_DATE if entry.reason == "up to date" else NOT_SELECTED
+                result.details[name] = entry.reason
         threads, processes = self.external_executors or (
             ThreadPoolExecutor(self.workers),
             worker_pool(self.workers, "forkserver"),
@@ -268,10 +355,7 @@ class Runner:
             result.details[name] = detail
 
     def _ready(self, step: PipelineStep, result: RunResult) -> bool:
-        return all(
-            result.statuses.get(n) in ("succeeded", "up-to-date", "failed", "skipped")
-            for n in step.needs
-        )
+        return all(result.statuses.get(n) in (*DONE, "failed", "skipped") for n in step.needs)
 
     def _payload(self, step: PipelineStep) -> dict[str, Any]:
         return {
@@ -286,7 +370,7 @@ class Runner:
         result.statuses[name] = status
         entry = self.state.steps.setdefault(name, {})
         entry.update(status=status, run_id=self.run_id)
-        self.on_event(name, status, "")
+        self.on_event(name, status, "", {})
 
     def _finish(self, step: PipelineStep, outcome: StepOutcome, result: RunResult) -> float | None:
         """Record an attempt; return the delay before a retry, or None when done."""
@@ -298,6 +382,8 @@ class Runner:
         write_atomic(log_path, previous + header + outcome.output, durable=False)
         result.logs[name] = str(log_path)
         result.details[name] = outcome.detail
+        figures = step_figures(outcome)
+        result.figures[name] = figures
         entry = self.state.steps.setdefault(name, {})
         entry.update(
             attempts=attempt,
@@ -308,15 +394,15 @@ class Runner:
         if outcome.ok:
             result.statuses[name] = "succeeded"
             entry.update(status="succeeded", fingerprint=fingerprint(step, self.root))
-            self.on_event(name, "succeeded", outcome.detail)
+            self.on_event(name, "succeeded", outcome.detail, figures)
             return None
         if attempt <= step.retries:
             delay = step.backoff_s * 2 ** (attempt - 1)
-            self.on_event(name, "retrying", f"{outcome.detail}; retry in {delay:g} s")
+            self.on_event(name, "retrying", f"{outcome.detail}; retry in {delay:g} s", figures)
             return delay
         result.statuses[name] = "failed"
         entry.update(status="failed", fingerprint=None)
-        self.on_event(name, "failed", outcome.detail)
+        self.on_event(name, "failed", outcome.detail, figures)
         return None
 
 
@@ -367,12 +453,23 @@ def _summary_json(name: str, result: RunResult, network: dict[str, Any]) -> str:
                     "attempts": result.attempts.get(step, 0),
                     "detail": result.details.get(step, ""),
                     "log": result.logs.get(step),
+                    **result.figures.get(step, {}),
                 }
                 for step, status in sorted(result.statuses.items())
             },
         },
         indent=2,
     )
+
+
+def step_figures(outcome: StepOutcome) -> dict[str, float]:
+    """What a step attempt measured: wall seconds, and peak RSS and CPU where known."""
+    figures = {"seconds": round(outcome.seconds, 3)}
+    if outcome.peak_rss_mb is not None:
+        figures["peak_rss_mb"] = outcome.peak_rss_mb
+    if outcome.cpu_s is not None:
+        figures["cpu_s"] = outcome.cpu_s
+    return figures
 
 
 def failed_upstream(pipeline: Pipeline, step: str, statuses: dict[str, str]) -> list[str]:
