@@ -7,9 +7,11 @@ import pytest
 from fixtures.config import loaded_config
 from ops.findings import Finding
 from ops.kpi.cli import history_of
-from ops.kpi.rules import current_run, judge_latest, matching_metrics
+from ops.kpi.rules import judge_latest, judge_together, matching_metrics
+from ops.kpi.scores import with_scores
 
 pytestmark = pytest.mark.kpi
+TOGETHER = "*together*"  # an at_least rule: one item for all its metrics
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -17,12 +19,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     loaded = loaded_config(metafunc.config)
     history = history_of(loaded)
-    runs = history.runs()
+    runs = with_scores(history.runs(), loaded.config.kpi.scores)
     params = [
         pytest.param(("corrupt", path), id=f"history:{path.name}") for path in history.corrupt()
     ]
     for rule in loaded.config.kpi.rules:
         keys = matching_metrics(rule, runs)
+        if rule.at_least is not None and keys:
+            params.append(pytest.param((rule, TOGETHER), id=f"{rule.name}:together"))
+            continue
         params += [pytest.param((rule, key), id=f"{rule.name}:{key}") for key in keys]
         if not keys:
             params.append(pytest.param((rule, None), id=f"{rule.name}:none"))
@@ -49,30 +54,30 @@ def test_kpi(kpi_case, proofyard_config, check):
                 str(metric),
             ),
         )
-    runs = history.runs()
+    runs = with_scores(history.runs(), proofyard_config.config.kpi.scores)
     if metric is None:
         pytest.skip(
             f"rule {rule.name}: no history yet (no recorded metric matches {rule.metric!r})"
         )
-    current = current_run(runs, metric)
-    verdict = judge_latest(rule, metric, runs)
+    together = metric == TOGETHER
+    verdict = judge_together(rule, runs) if together else judge_latest(rule, metric, runs)
     if verdict.status == "no-history":
         pytest.skip(f"rule {rule.name}: {metric}: no history yet to compare with")
     check.inspected("runs", 1 + len(verdict.runs))
     if verdict.value is not None:
         check.metric(
-            metric,
+            verdict.metric,
             verdict.value,
             threshold=verdict.reference,
             passed=verdict.status == "pass",
             rule=rule.name,
-            run=current.run_id,
+            run=verdict.run,
         )
     check.require(
         verdict.status == "pass",
         Finding(
             "kpi.alert",
-            f"rule {rule.name}: {verdict.describe()}; current run {current.run_id}"
+            f"rule {rule.name}: {verdict.describe()}; current run {verdict.run}"
             + (f"; reference runs {', '.join(verdict.runs)}" if verdict.runs else ""),
             context=f"{rule.name}:{metric}",
         ),

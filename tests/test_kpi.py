@@ -11,13 +11,15 @@ import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import ValidationError
 
-from ops.config.schema import KpiRule
+from ops.config.schema import KpiRule, KpiScore
 from ops.kpi import prometheus
 from ops.kpi.history import History, RunRecord, metric_key
 from ops.kpi.ingest import JsonLinesTail, Reading, parse_prometheus, scrape
 from ops.kpi.live import LiveKpi
-from ops.kpi.rules import evaluate, judge_latest, references
+from ops.kpi.rules import evaluate, judge_latest, judge_together, references
+from ops.kpi.scores import with_scores
 from tests.conftest import REPO, run_ops, watch_argv
 
 DAY = 86400.0
@@ -380,3 +382,120 @@ def test_metrics_show_writes_one_svg_document_per_chart(tmp_path):
     assert charts == ["fit-steps.svg", "fit.svg"]
     for name in charts:  # a second root element would make this raise
         assert ElementTree.parse(tmp_path / name).getroot().tag.endswith("svg")
+
+
+def _rule(**fields):
+    return KpiRule.model_validate({"name": "r", "metric": "fitness", **fields})
+
+
+def test_status_bands_pass_amber_and_alert_on_red():
+    rule = _rule(bands={"green": 0.8, "amber": 0.6})
+    verdicts = {
+        v: evaluate(rule, "fitness", job_run("now", 1.0, {"fitness": v}), [])
+        for v in (0.9, 0.7, 0.5)
+    }
+    assert [(verdicts[v].status, verdicts[v].band) for v in (0.9, 0.7, 0.5)] == [
+        ("pass", "green"),
+        ("pass", "amber"),
+        ("alert", "red"),
+    ]
+    assert "in the red band (green ≥ 0.8, amber ≥ 0.6)" in verdicts[0.5].describe()
+    with pytest.raises(ValidationError, match="amber .0.9. must be below green"):
+        _rule(bands={"green": 0.8, "amber": 0.9})
+
+
+def test_a_slope_rule_catches_a_slow_drift_the_median_lags_behind():
+    drift = [4.0 * (1 - 0.03 * index) for index in range(6)]  # 3% worse every run
+    runs = history(drift)
+    median = judge(
+        runs,
+        KpiRule.model_validate(
+            {"name": "m", "metric": "ratio", "trend": {"runs": 5, "max_worse": 0.1}}
+        ),
+    )
+    slope = judge(
+        runs,
+        KpiRule.model_validate(
+            {
+                "name": "s",
+                "metric": "ratio",
+                "trend": {"method": "slope", "runs": 5, "max_worse": 0.02},
+            }
+        ),
+    )
+    assert median.status == "pass" and slope.status == "alert"
+    assert "drifting 3.2% per run for the worse (allowed 2%)" in slope.describe()
+    steady = history([4.0, 4.1, 3.9, 4.05, 3.95, 4.0])
+    assert (
+        judge(
+            steady,
+            slope_rule := KpiRule.model_validate(
+                {"name": "s", "metric": "ratio", "trend": {"method": "slope", "max_worse": 0.02}}
+            ),
+        ).status
+        == "pass"
+    )
+    assert "slope needs 3 runs, has 2" in judge(history([4.0, 3.0]), slope_rule).describe()
+
+
+def test_success_rate_counts_crashed_and_silent_runs_as_failures():
+    rule = KpiRule.model_validate(
+        {"name": "rate", "metric": "ok", "rate": {"runs": 4, "min": 0.75}}
+    )
+    runs = [
+        job_run("a", 1.0, {"ok": 1.0}),
+        job_run("b", 2.0, {}, exit_status=1),  # crashed before reporting
+        job_run("c", 3.0, {"ok": 1.0}),
+        job_run("d", 4.0, {"ok": 1.0}),
+    ]
+    verdict = judge_latest(rule, "ok", runs)
+    assert verdict.status == "pass" and "success rate 75% over 4 run(s)" in verdict.describe()
+    worse = judge_latest(rule, "ok", [*runs, job_run("e", 5.0, {"ok": 0.0})])
+    assert worse.status == "alert" and "success rate 50% over 4 run(s)" in worse.describe()
+
+
+def test_at_least_n_of_m_and_weighted_scores():
+    rule = KpiRule.model_validate({"name": "stages", "metric": "step_succeeded{*}", "at_least": 2})
+    run = job_run("p", 1.0, {}, job="pipeline p")
+    for step, ok in (("a", 1.0), ("b", 0.0), ("c", 1.0)):
+        run.add("step_succeeded", ok, tags={"step": step})
+    assert (
+        judge_together(rule, [run]).describe()
+        == "step_succeeded{*} (together) = 2; 2 of 3 non-zero: ok"
+    )
+    strict = rule.model_copy(update={"at_least": 3})
+    assert "only 2 of 3 are non-zero (at least 3)" in judge_together(strict, [run]).describe()
+    score = KpiScore.model_validate(
+        {"name": "health", "parts": {"step_succeeded{*}": 3, "fitness": 1}}
+    )
+    run.add("fitness", 0.2)
+    (scored,) = with_scores([run], [score])
+    assert scored.metrics["health"]["value"] == pytest.approx((3 * 2 / 3 + 0.2) / 4)
+    assert "health" not in run.metrics  # the stored record is left alone
+    assert "health" not in with_scores([job_run("x", 1.0, {"fitness": 1.0})], [score])[0].metrics
+
+
+@pytest.mark.slow
+def test_kpi_suite_judges_scores_and_at_least_rules(run_harness, make_target):
+    root = make_target(
+        {},
+        """
+        target: {root: .}
+        kpi:
+          scores:
+            - {name: health, parts: {"step_succeeded{*}": 1}}
+          rules:
+            - {name: stages, metric: "step_succeeded{*}", at_least: 3}
+            - {name: health, metric: health, bands: {green: 0.9, amber: 0.5}}
+    """,
+    )
+    run = job_run("p1", time.time() - 60, {}, job="pipeline p")
+    for step, ok in (("a", 1.0), ("b", 1.0), ("c", 0.0)):
+        run.add("step_succeeded", ok, tags={"step": step})
+    History(root / ".proofyard" / "kpi").append(run)
+    result = run_harness("-m", "kpi", f"--proofyard-config={root / 'proofyard.yaml'}")
+    assert result.returncode == 1
+    assert "test_kpi[stages:together]" in result.stdout
+    assert "only 2 of 3 are non-zero (at least 3)" in result.stdout
+    assert "health" not in result.stdout.split("short test summary")[-1]  # amber passes
+    assert "2 failed" not in result.stdout and "1 failed, 1 passed" in result.stdout

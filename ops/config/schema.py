@@ -806,20 +806,86 @@ class MonitorConfig(Section):
 
 
 class TrendRule(Section):
+    """Against earlier runs: ``median`` compares the value with their median; ``slope``
+    fits a least-squares line through them and the current run and bounds its slope per
+    run, relative to their mean (a slow drift the median lags behind)."""
+
+    method: Literal["median", "slope"] = "median"
     runs: int = Field(20, ge=1, le=10_000, description="At most this many earlier runs...")
     days: float = Field(7.0, gt=0, description="...within this many days before the run.")
-    max_worse: float = Field(0.15, ge=0, description="Allowed relative change for the worse.")
+    max_worse: float = Field(
+        0.15, ge=0, description="Allowed relative change for the worse (slope: per run)."
+    )
     higher_is_better: bool = True
 
 
+class Bands(Section):
+    """Status bands: green from ``green``, amber from ``amber``, red beyond (an alert)."""
+
+    green: float
+    amber: float
+    higher_is_better: bool = True
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Bands:
+        if (self.green < self.amber) if self.higher_is_better else (self.green > self.amber):
+            worse = "below" if self.higher_is_better else "above"
+            raise ValueError(f"amber ({self.amber:g}) must be {worse} green ({self.green:g})")
+        return self
+
+
+class SuccessRate(Section):
+    """The mean of the metric (1 success, 0 failure) over the job's last ``runs`` runs,
+    the current one and crashed ones included, must be at least ``min``."""
+
+    runs: int = Field(20, ge=1, le=10_000)
+    min: float = Field(ge=0, le=1)
+
+
 class KpiRule(Section):
-    """A rule on every metric whose key (``name{tag=value,...}``) matches ``metric``."""
+    """A rule on every metric whose key (``name{tag=value,...}``) matches ``metric``;
+    with ``at_least``, one rule on all of them together."""
 
     name: str
     metric: str = Field(description="fnmatch pattern over metric keys.")
     min: float | None = None
     max: float | None = None
     trend: TrendRule | None = None
+    bands: Bands | None = None
+    rate: SuccessRate | None = None
+    at_least: int | None = Field(
+        None,
+        ge=1,
+        description="At least this many matching metrics of the run are non-zero "
+        "(at least N of M steps succeeded).",
+    )
+
+    @model_validator(mode="after")
+    def _something_to_judge(self) -> KpiRule:
+        judged = (self.min, self.max, self.trend, self.bands, self.rate, self.at_least)
+        if all(part is None for part in judged):
+            raise ValueError("give at least one of min, max, trend, bands, rate or at_least")
+        if self.at_least is not None and any(
+            part is not None for part in (self.trend, self.bands, self.rate)
+        ):
+            raise ValueError("at_least judges the metrics together: no trend, bands or rate")
+        return self
+
+
+class KpiScore(Section):
+    """A derived metric: the weighted mean of its parts (each part the mean of the
+    metrics its pattern matches), in every run that has all of them."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.:-]+$")
+    parts: dict[str, float] = Field(min_length=1, description="pattern: weight (> 0).")
+
+    @field_validator("parts")
+    @classmethod
+    def _positive(cls, parts: dict[str, float]) -> dict[str, float]:
+        bad = [pattern for pattern, weight in parts.items() if weight <= 0]
+        if bad:
+            raise ValueError(f"weights must be positive: {', '.join(bad)}")
+        return parts
 
 
 class KpiConfig(Section):
@@ -830,6 +896,7 @@ class KpiConfig(Section):
     keep_runs: int = Field(200, ge=1, le=100_000)
     max_age_days: float = Field(90.0, gt=0)
     rules: list[KpiRule] = Field(default_factory=list)
+    scores: list[KpiScore] = Field(default_factory=list, description="Weighted roll-ups.")
     metrics_file: str | None = Field(None, description="JSON lines a watched process appends.")
     metrics_url: str | None = Field(
         None, pattern=r"^https?://", description="Prometheus text endpoint on loopback."

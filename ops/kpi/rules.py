@@ -1,5 +1,7 @@
-"""KPI rules: absolute bounds and a trend against the median of earlier runs of the same
-job; a crashed run or one that did not report the metric is judged, never skipped."""
+"""KPI rules: bounds, status bands, a trend against earlier runs of the same job (their
+median, or a least-squares slope), a success rate over the job's last runs, and "at least
+N of M" over several metrics. A crashed run or one that did not report the metric is
+judged, never skipped; a crashed run is never a reference."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ops.config.schema import KpiRule
+from ops.config.schema import Bands, KpiRule, SuccessRate, TrendRule
 from ops.kpi.history import RunRecord
 
 
@@ -21,6 +23,9 @@ class Verdict:
     reference: float | None = None
     runs: tuple[str, ...] = ()
     problems: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = ()  # what was judged beside the value (band, slope, rate)
+    band: str | None = None  # green, amber or red, where the rule has bands
+    run: str | None = None  # the run judged
 
     def describe(self) -> str:
         if self.status == "no-history":
@@ -30,6 +35,7 @@ class Verdict:
         text = f"{self.metric} = {self.value:g}"
         if self.reference is not None:
             text += f" (reference {self.reference:g}, median of {len(self.runs)} earlier runs)"
+        text += "".join(f"; {note}" for note in self.notes)
         return text + (": " + "; ".join(self.problems) if self.problems else ": ok")
 
 
@@ -78,8 +84,11 @@ def judge_latest(rule: KpiRule, metric: str, runs: list[RunRecord]) -> Verdict:
         problems.append(f"run {current.run_id} exited with status {current.exit_status}")
     if metric not in current.metrics:
         problems.append(f"run {current.run_id} did not report {metric}")
-        return Verdict(rule.name, metric, "alert", None, problems=tuple(problems))
-    verdict = evaluate(rule, metric, current, references(runs, current, metric))
+        return Verdict(
+            rule.name, metric, "alert", None, problems=tuple(problems), run=current.run_id
+        )
+    job = [run for run in same_job(runs, current) if run.time <= current.time]
+    verdict = evaluate(rule, metric, current, references(runs, current, metric), job=job)
     if not problems:
         return verdict
     return Verdict(
@@ -90,6 +99,36 @@ def judge_latest(rule: KpiRule, metric: str, runs: list[RunRecord]) -> Verdict:
         verdict.reference,
         verdict.runs,
         (*problems, *verdict.problems),
+        verdict.notes,
+        verdict.band,
+        verdict.run,
+    )
+
+
+def judge_together(rule: KpiRule, runs: list[RunRecord]) -> Verdict:
+    """An ``at_least`` rule: how many of the matching metrics of the newest run that has
+    any are non-zero (steps that succeeded, say)."""
+    keys = matching_metrics(rule, runs)
+    current = next((run for run in reversed(runs) if any(k in run.metrics for k in keys)), None)
+    label = f"{rule.metric} (together)"
+    if current is None:
+        return Verdict(rule.name, label, "no-history", None)
+    present = [key for key in keys if key in current.metrics]
+    good = sum(1 for key in present if float(current.metrics[key]["value"]) != 0)
+    problems = []
+    if current.crashed:
+        problems.append(f"run {current.run_id} exited with status {current.exit_status}")
+    assert rule.at_least is not None
+    if good < rule.at_least:
+        problems.append(f"only {good} of {len(present)} are non-zero (at least {rule.at_least})")
+    return Verdict(
+        rule.name,
+        label,
+        "alert" if problems else "pass",
+        float(good),
+        notes=(f"{good} of {len(present)} non-zero",),
+        problems=tuple(problems),
+        run=current.run_id,
     )
 
 
@@ -115,43 +154,119 @@ def evaluate(
     current: RunRecord,
     earlier: list[RunRecord],
     at_step: float | None = None,
+    job: list[RunRecord] = (),
 ) -> Verdict:
     """Judge ``current``'s value; the current run never counts toward its own reference.
     With ``at_step`` (a value in the middle of a run) the trend compares with the earlier
-    runs' values at that same step, never with their final values."""
+    runs' values at that same step, never with their final values. ``job`` is the job's
+    runs up to ``current``, crashed ones included (for a success rate)."""
     entry = current.metrics.get(metric)
     if entry is None:
         return Verdict(rule.name, metric, "no-history", None)
     value = float(entry["value"])
     problems = []
+    notes = []
     if rule.min is not None and value < rule.min:
         problems.append(f"below the minimum {rule.min:g}")
     if rule.max is not None and value > rule.max:
         problems.append(f"above the maximum {rule.max:g}")
+    band = _band(rule.bands, value) if rule.bands else None
+    if band is not None:
+        notes.append(f"band {band}")
+        if band == "red":
+            problems.append(f"in the red band ({_band_limits(rule.bands)})")
+    if rule.rate is not None:
+        rate, counted = _rate(rule.rate, metric, job or [current])
+        notes.append(f"success rate {rate:.0%} over {counted} run(s)")
+        if rate < rule.rate.min:
+            problems.append(f"success rate below {rule.rate.min:.0%}")
     reference, used = None, ()
     if rule.trend is not None:
-        window = [
-            run
-            for run in earlier
-            if run.run_id != current.run_id
-            and metric in run.metrics
-            and 0 <= current.time - run.time <= rule.trend.days * 86400
-        ]
-        window = window[-rule.trend.runs :]
-        compared = [
-            (run, at) for run in window if (at := _reference(run, metric, at_step)) is not None
-        ]
-        if not compared and rule.min is None and rule.max is None:
+        compared = _window(rule.trend, metric, current, earlier, at_step)
+        if not compared and all(p is None for p in (rule.min, rule.max, rule.bands, rule.rate)):
             return Verdict(rule.name, metric, "no-history", value)
-        if compared:
-            reference = statistics.median(at for _, at in compared)
-            used = tuple(run.run_id for run, _ in compared)
-            change = (value - reference) / abs(reference) if reference else 0.0
-            worse = -change if rule.trend.higher_is_better else change
-            if worse > rule.trend.max_worse:
-                problems.append(
-                    f"{worse:.1%} worse than the reference (allowed {rule.trend.max_worse:.0%})"
-                )
+        used = tuple(run.run_id for run, _ in compared)
+        values = [at for _, at in compared]
+        if rule.trend.method == "slope":
+            note, problem = _slope(rule.trend, values, value)
+            notes += [note] if note else []
+            problems += [problem] if problem else []
+        elif compared:
+            reference = statistics.median(values)
+            problems += _against_median(rule.trend, value, reference)
     return Verdict(
-        rule.name, metric, "alert" if problems else "pass", value, reference, used, tuple(problems)
+        rule.name,
+        metric,
+        "alert" if problems else "pass",
+        value,
+        reference,
+        used,
+        tuple(problems),
+        tuple(notes),
+        band,
+        current.run_id,
     )
+
+
+def _window(
+    trend: TrendRule,
+    metric: str,
+    current: RunRecord,
+    earlier: list[RunRecord],
+    at_step: float | None,
+) -> list[tuple[RunRecord, float]]:
+    """The earlier runs in the trend's window, each with the value it is compared by."""
+    window = [
+        run
+        for run in earlier
+        if run.run_id != current.run_id
+        and metric in run.metrics
+        and 0 <= current.time - run.time <= trend.days * 86400
+    ][-trend.runs :]
+    return [(run, at) for run in window if (at := _reference(run, metric, at_step)) is not None]
+
+
+def _against_median(trend: TrendRule, value: float, reference: float) -> list[str]:
+    change = (value - reference) / abs(reference) if reference else 0.0
+    worse = -change if trend.higher_is_better else change
+    if worse > trend.max_worse:
+        return [f"{worse:.1%} worse than the reference (allowed {trend.max_worse:.0%})"]
+    return []
+
+
+def _band(bands: Bands, value: float) -> str:
+    better = (lambda a, b: a >= b) if bands.higher_is_better else (lambda a, b: a <= b)
+    if better(value, bands.green):
+        return "green"
+    return "amber" if better(value, bands.amber) else "red"
+
+
+def _band_limits(bands: Bands) -> str:
+    sense = "≥" if bands.higher_is_better else "≤"
+    return f"green {sense} {bands.green:g}, amber {sense} {bands.amber:g}"
+
+
+def _rate(rule: SuccessRate, metric: str, job: list[RunRecord]) -> tuple[float, int]:
+    """The mean of ``metric`` over the job's last ``rule.runs`` runs; a run that did not
+    report it (crashed early, say) counts as a failure."""
+    window = job[-rule.runs :]
+    values = [
+        float(run.metrics[metric]["value"]) if metric in run.metrics else 0.0 for run in window
+    ]
+    return statistics.fmean(values), len(values)
+
+
+def _slope(trend: TrendRule, earlier: list[float], value: float) -> tuple[str | None, str | None]:
+    """The least-squares slope through the earlier values and the current one, per run and
+    relative to their mean; (note, problem). Needs three points."""
+    values = [*earlier, value]
+    if len(values) < 3:
+        return f"slope needs 3 runs, has {len(values)}", None
+    fit = statistics.linear_regression(range(len(values)), values)
+    mean = statistics.fmean(values)
+    relative = fit.slope / abs(mean) if mean else 0.0
+    worse = -relative if trend.higher_is_better else relative
+    note = f"slope {relative:+.1%} per run over {len(values)} runs"
+    if worse > trend.max_worse:
+        return note, f"drifting {worse:.1%} per run for the worse (allowed {trend.max_worse:.0%})"
+    return note, None
