@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import importlib.util
 import io
 import json
 import os
@@ -16,12 +17,15 @@ import time
 import zipfile
 
 import pytest
+import yaml
 
-from ops.config.schema import Artifact
+from ops.config.schema import Artifact, AuthHeader
 from ops.env import wheels
 from ops.env.artifacts import ArtifactError, Fetcher, cache_path
 from ops.env.facts import GpuInfo, gpu_problem
-from tests.conftest import REPO
+from ops.env.unpack import UnpackLimits
+from tests.conftest import REPO, run_ops
+from tests.fakes import venv_with
 
 PAYLOAD = bytes(range(256)) * 400  # 102400 bytes
 SIZE = len(PAYLOAD)
@@ -333,38 +337,33 @@ def _tiny_wheel(folder, name="tinypkg", version="1.0"):
 
 
 @pytest.mark.slow
-def test_wheels_fetch_verify_and_install_offline(tmp_path):
+def test_wheels_fetch_approves_verifies_and_installs_into_the_project_env(tmp_path):
     source = tmp_path / "index"
     source.mkdir()
     _tiny_wheel(source)
+    _tiny_wheel(source, "otherpkg")
     requirements = tmp_path / "requirements.txt"
-    requirements.write_text("tinypkg==1.0\n")
+    requirements.write_text("tinypkg==1.0\notherpkg==1.0\n")
     house = tmp_path / "wheelhouse"
-    manifest = wheels.fetch(house, [requirements], ["--no-index", "--find-links", str(source)])
-    assert manifest.read_text().endswith("  tinypkg-1.0-py3-none-any.whl\n")
+    offline = ["--no-index", "--find-links", str(source)]
+    fetched = wheels.fetch(house, [requirements], offline, approve=["TinyPkg"])
+    assert fetched.refused == ("otherpkg-1.0-py3-none-any.whl",)  # reported, never blessed
+    assert sorted(p.name for p in house.iterdir()) == [
+        "SHA256SUMS",
+        "tinypkg-1.0-py3-none-any.whl",
+    ]
+    assert fetched.manifest.read_text().endswith("  tinypkg-1.0-py3-none-any.whl\n")
     assert wheels.check(house) == (1, [])
-    target = tmp_path / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-index",
-            "--find-links",
-            str(house),
-            "--target",
-            str(target),
-            "tinypkg==1.0",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    assert (target / "tinypkg" / "__init__.py").is_file()
+    project = venv_with(tmp_path / "venv", ["pip"])
+    requirements.write_text("tinypkg==1.0\n")
+    wheels.install(house, [requirements], python=str(project))
+    probe = [str(project), "-c", "import tinypkg, sys; print(tinypkg.__file__)"]
+    placed = subprocess.run(probe, capture_output=True, text=True, check=True).stdout
+    assert placed.startswith(str(tmp_path / "venv"))
+    assert importlib.util.find_spec("tinypkg") is None  # never in the harness's environment
     (house / "tinypkg-1.0-py3-none-any.whl").write_bytes(b"tampered")
     with pytest.raises(wheels.WheelsError, match="does not match its manifest"):
-        wheels.install(house, [requirements])
+        wheels.install(house, [requirements], python=str(project))
 
 
 def test_identical_artifacts_fetch_concurrently_and_honour_the_umask(server, tmp_path):
@@ -404,3 +403,138 @@ def test_gpu_requirements_judge_every_device():
         "no GPU has 1000 MB free (smoke.environment.min_gpu_memory_mb); the most free is 900 MB"
     )
     assert gpu_problem(two, True, 1000) is None
+
+
+class _Hub(http.server.BaseHTTPRequestHandler):
+    """A loopback stand-in for the Hub and its CDN: records who asked with which headers."""
+
+    seen: list[tuple[str, str | None]] = []
+    cdn_port = 0
+
+    def do_GET(self):
+        self.seen.append((self.path, self.headers.get("Authorization")))
+        if self.path == "/owner/model/resolve/abc123/weights/model.bin":
+            self.send_response(302)  # the Hub serves large files from another host
+            self.send_header("Location", f"http://localhost:{self.cdn_port}/blob")
+            self.end_headers()
+            return
+        if self.path == "/away":
+            self.send_response(302)
+            self.send_header("Location", "http://192.0.2.7/blob")  # never connected to
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(SIZE))
+        self.end_headers()
+        self.wfile.write(PAYLOAD)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def hub():
+    _Hub.seen = []
+    servers = [http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hub) for _ in range(2)]
+    for httpd in servers:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    _Hub.cdn_port = servers[1].server_address[1]
+    yield f"http://127.0.0.1:{servers[0].server_address[1]}"
+    for httpd in servers:
+        httpd.shutdown()
+
+
+def test_hub_files_and_auth_headers_stay_with_their_host(hub, tmp_path, monkeypatch):
+    monkeypatch.setenv("MODEL_TOKEN", "s3cret")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
+    auth = [AuthHeader(host="127.0.0.1", env="MODEL_TOKEN")]
+    fetch = fetcher(tmp_path, auth=auth, hub_endpoint=hub + "/")
+    item = art("hf://owner/model@abc123/weights/model.bin")
+    assert fetch.fetch(item).path.read_bytes() == PAYLOAD
+    assert _Hub.seen == [
+        ("/owner/model/resolve/abc123/weights/model.bin", "Bearer s3cret"),
+        ("/blob", None),  # the redirect left the host: the token stayed behind
+    ]
+    with pytest.raises(ArtifactError, match="redirect refused: 192.0.2.7 is not loopback"):
+        fetcher(tmp_path, retries=0).fetch(art(f"{hub}/away", name="away", destination="a.bin"))
+    assert [path for path, _ in _Hub.seen][-1] == "/away"
+
+
+@pytest.mark.parametrize("kind", ["gz", "tar.gz", "tar.zst"])
+def test_compressed_artifacts_unpack_with_the_umask(tmp_path, kind):
+    import gzip
+    import io
+    import tarfile
+
+    import zstandard
+
+    if kind == "gz":
+        archive = gzip.compress(PAYLOAD)
+    else:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as bundle:
+            info = tarfile.TarInfo("weights/model.bin")
+            info.size = SIZE
+            bundle.addfile(info, io.BytesIO(PAYLOAD))
+        raw = buffer.getvalue()
+        archive = gzip.compress(raw) if kind == "tar.gz" else zstandard.compress(raw)
+    source = tmp_path / f"model.{kind}"
+    source.write_bytes(archive)
+    digest = hashlib.sha256(archive).hexdigest()
+    destination = "models/model.bin" if kind == "gz" else "models/unpacked"
+    item = art(source.as_uri(), sha=digest, size=len(archive), destination=destination, unpack=kind)
+    previous = os.umask(0o022)
+    try:
+        placed = fetcher(tmp_path).fetch(item).path
+    finally:
+        os.umask(previous)
+    data = placed if kind == "gz" else placed / "weights" / "model.bin"
+    assert data.read_bytes() == PAYLOAD
+    assert stat.S_IMODE(data.stat().st_mode) == 0o644 or kind != "gz"
+    bomb = tmp_path / "bomb.gz"
+    bomb.write_bytes(gzip.compress(b"\0" * (80 << 20)))
+    small = UnpackLimits(max_bytes=1 << 20, max_ratio=10)
+    with pytest.raises(ArtifactError, match="expands past"):
+        fetcher(tmp_path, limits=small).fetch(
+            art(
+                bomb.as_uri(),
+                name="bomb",
+                sha=hashlib.sha256(bomb.read_bytes()).hexdigest(),
+                size=None,
+                destination="bomb.bin",
+                unpack="gz",
+            )
+        )
+    assert not (tmp_path / "target" / "bomb.bin").exists()
+
+
+def test_env_fetch_reads_and_writes_manifests(tmp_path):
+    source = tmp_path / "weights.bin"
+    source.write_bytes(PAYLOAD)
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "proofyard.yaml").write_text("target: {root: .}\n")
+    manifest = tmp_path / "artifacts.yaml"
+    manifest.write_text(
+        f"artifacts:\n  - name: weights\n    url: {source.as_uri()}\n    sha256: {SHA}\n"
+        "    destination: models/weights.bin\n"
+    )
+    written = tmp_path / "written.yaml"
+    result = run_ops(
+        root, "env", "fetch", "--manifest", str(manifest), "--write-manifest", str(written)
+    )
+    assert result.returncode == 0, result.stderr
+    assert (root / "models" / "weights.bin").read_bytes() == PAYLOAD
+    (entry,) = yaml.safe_load(written.read_text())["artifacts"]
+    assert entry == {
+        "name": "weights",
+        "url": source.as_uri(),
+        "sha256": SHA,
+        "size": SIZE,
+        "destination": "models/weights.bin",
+    }
+    manifest.write_text("artifacts:\n  - name: w\n    url: ftp://x/y\n")
+    bad = run_ops(root, "env", "fetch", "--manifest", str(manifest))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert f"{manifest}: artifacts[0].url: String should match pattern" in bad.stderr

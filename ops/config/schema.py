@@ -681,14 +681,22 @@ class Artifact(Section):
     """A model or dataset file: fetched once, verified by SHA-256, placed atomically."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    url: str = Field(pattern=r"^(https?|file)://", description="http(s):// or file:// URL.")
+    url: str = Field(
+        pattern=r"^(https?|file|hf)://",
+        description="http(s)://, file://, or hf://[datasets/]OWNER/REPO[@REVISION]/PATH for a "
+        "file of a Hugging Face Hub repository (the 'hub' extra).",
+    )
     sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
     size: int | None = Field(None, ge=0, description="Bytes; checked when given.")
     destination: str = Field(
         description="Path inside the target root (never the root itself); with unpack, a new "
         "or empty folder."
     )
-    unpack: Literal["zip", "tar"] | None = Field(None, description="Extract into destination.")
+    unpack: Literal["zip", "tar", "tar.gz", "tar.zst", "gz"] | None = Field(
+        None,
+        description="Extract into destination (a folder; tar reads any compression tarfile "
+        "knows); gz decompresses one file to destination (a file).",
+    )
 
     @field_validator("destination")
     @classmethod
@@ -699,6 +707,16 @@ class Artifact(Section):
         if all(part == "." for part in path.parts):
             raise ValueError(f"{value!r} is the target root itself: name a folder inside it")
         return value
+
+
+class AuthHeader(Section):
+    """A header sent only to ``host`` (never to a host a redirect leads to), its value read
+    from the variable ``env`` when a request is made; values are never logged."""
+
+    host: str = Field(pattern=r"^[A-Za-z0-9.-]+$")
+    env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Variable name only.")
+    header: str = Field("Authorization", pattern=r"^[A-Za-z0-9-]+$")
+    scheme: str = Field("Bearer", description="Put before the value ('' for none).")
 
 
 class EnvConfig(Section):
@@ -713,6 +731,15 @@ class EnvConfig(Section):
         description="Optional tools reported when present.",
     )
     artifacts: list[Artifact] = Field(default_factory=list)
+    auth: list[AuthHeader] = Field(
+        default_factory=list, description="Headers for authenticated hosts, from variables."
+    )
+    hub_endpoint: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="Hugging Face Hub endpoint for hf:// artifacts (default: huggingface_hub's,"
+        " which reads HF_ENDPOINT); a mirror, say.",
+    )
     retries: int = Field(3, ge=0, le=20)
     timeout_s: float = Field(60.0, gt=0, le=3600, description="Per request.")
     deadline_s: float = Field(
@@ -731,6 +758,11 @@ class EnvConfig(Section):
     requirements: list[str] = Field(
         default_factory=lambda: ["requirements.txt"],
         description="Pinned requirements the wheels come from.",
+    )
+    approve: list[str] | None = Field(
+        None,
+        description="Distributions that may enter the wheelhouse; anything else pip brings "
+        "is reported and left out (null: all).",
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -25,8 +26,8 @@ from urllib.parse import unquote, urlsplit
 
 from ops.atomic import current_umask, locked
 from ops.config.loader import LoadedConfig
-from ops.config.schema import Artifact
-from ops.env.unpack import UnpackError, UnpackLimits, check_destination, unpack
+from ops.config.schema import Artifact, AuthHeader
+from ops.env.unpack import UnpackError, UnpackLimits, check_destination, gunzip, unpack
 from ops.netpolicy import decide
 
 log = logging.getLogger("proofyard.env")
@@ -77,8 +78,11 @@ class Fetcher:
         backoff_s: float = 0.5,
         limits: UnpackLimits = DEFAULT_LIMITS,
         progress: Callable[[str, int, int | None], None] | None = None,
+        auth: Sequence[AuthHeader] = (),
+        hub_endpoint: str | None = None,
     ) -> None:
         self.cache_dir, self.root = cache_dir, root
+        self.auth, self.hub_endpoint = list(auth), hub_endpoint
         self.allow_hosts, self.retries = list(allow_hosts), retries
         self.timeout_s, self.deadline_s, self.backoff_s = timeout_s, deadline_s, backoff_s
         self.limits = limits
@@ -102,6 +106,8 @@ class Fetcher:
                 max_ratio=section.max_unpack_ratio,
             ),
             progress=progress,
+            auth=section.auth,
+            hub_endpoint=section.hub_endpoint,
         )
 
     def fetch_all(self, artifacts: Sequence[Artifact], concurrency: int = 4) -> list[Fetched]:
@@ -137,7 +143,7 @@ class Fetcher:
                 f"{destination}, not a path inside the target root {root}"
             )
         try:
-            if artifact.unpack:
+            if artifact.unpack and artifact.unpack != "gz":
                 check_destination(destination)
             elif destination.is_dir():
                 raise UnpackError(f"destination {destination} is a folder, not a file path")
@@ -162,21 +168,24 @@ class Fetcher:
         if not cached.is_file():
             resumed = self._download(artifact, cached)
             downloaded = True
-        if artifact.unpack:
-            try:
+        try:
+            if artifact.unpack == "gz":
+                gunzip(cached, destination, self.limits)
+            elif artifact.unpack:
                 unpack(cached, destination, artifact.unpack, self.limits)
-            except UnpackError as exc:
-                raise ArtifactError(f"{artifact.name}: {exc}; nothing was placed") from None
-        else:
-            _place(cached, destination)
+            else:
+                _place(cached, destination)
+        except UnpackError as exc:
+            raise ArtifactError(f"{artifact.name}: {exc}; nothing was placed") from None
         return Fetched(artifact.name, destination, downloaded, resumed)
 
     def _download(self, artifact: Artifact, cached: Path) -> int:
-        parts = urlsplit(artifact.url)
+        url = self.url_of(artifact)
+        parts = urlsplit(url)
         if parts.scheme in ("http", "https"):
             decision = decide(parts.hostname or "", self.allow_hosts)
             if not decision.allowed:
-                raise ArtifactError(f"{artifact.name}: {artifact.url}: {decision.reason}")
+                raise ArtifactError(f"{artifact.name}: {url}: {decision.reason}")
         partial = cached.with_name(cached.name + ".part")
         resumed_from = partial.stat().st_size if partial.exists() else 0
         last_error = ""
@@ -185,7 +194,7 @@ class Fetcher:
         for attempt in range(self.retries + 1):
             attempts += 1
             try:
-                self._transfer(artifact, partial, deadline)
+                self._transfer(artifact, url, partial, deadline)
                 break
             except DeadlineExceeded as exc:
                 last_error = str(exc)
@@ -198,7 +207,7 @@ class Fetcher:
                     time.sleep(min(self.backoff_s * 2**attempt, _left(deadline)))
         if not partial.exists() or not self._complete(artifact, partial):
             raise ArtifactError(
-                f"{artifact.name}: download from {artifact.url} failed after "
+                f"{artifact.name}: download from {url} failed after "
                 f"{attempts} attempt(s): {last_error or 'incomplete'}"
             )
         digest = sha256_file(partial)
@@ -215,8 +224,25 @@ class Fetcher:
     def _complete(artifact: Artifact, partial: Path) -> bool:
         return artifact.size is None or partial.stat().st_size >= artifact.size
 
-    def _transfer(self, artifact: Artifact, partial: Path, deadline: float) -> None:
-        parts = urlsplit(artifact.url)
+    def url_of(self, artifact: Artifact) -> str:
+        """The URL to download: an ``hf://`` file resolved by huggingface_hub."""
+        if not artifact.url.startswith("hf://"):
+            return artifact.url
+        return hub_url(artifact.url, self.hub_endpoint, artifact.name)
+
+    def _headers(self, url: str) -> dict[str, str]:
+        """Auth headers for ``url``'s host, from the configured variables (and, for the Hub,
+        huggingface_hub's token)."""
+        host = (urlsplit(url).hostname or "").lower()
+        headers = {}
+        for auth in self.auth:
+            value = os.environ.get(auth.env)
+            if host == auth.host.lower() and value:
+                headers[auth.header] = f"{auth.scheme} {value}".strip()
+        return headers
+
+    def _transfer(self, artifact: Artifact, url: str, partial: Path, deadline: float) -> None:
+        parts = urlsplit(url)
         partial.parent.mkdir(parents=True, exist_ok=True)
         if parts.scheme == "file":
             shutil.copyfile(unquote(parts.path), partial)
@@ -224,11 +250,17 @@ class Fetcher:
         offset = partial.stat().st_size if partial.exists() else 0
         if artifact.size is not None and offset >= artifact.size:
             return
-        request = urllib.request.Request(artifact.url, headers={"User-Agent": "proofyard-env"})
+        headers = {"User-Agent": "proofyard-env", **self._headers(url)}
+        if artifact.url.startswith("hf://"):
+            headers.update(hub_headers(url, headers))
+        request = urllib.request.Request(url, headers=headers)
         if offset:
             request.add_header("Range", f"bytes={offset}-")
         timeout = max(0.1, min(self.timeout_s, _left(deadline)))
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        opener = urllib.request.build_opener(
+            _PolicyRedirects(self.allow_hosts, set(headers) - {"User-Agent"})
+        )
+        with opener.open(request, timeout=timeout) as response:
             append = offset and response.status == 206
             total = artifact.size
             done = offset if append else 0
@@ -248,6 +280,69 @@ class Fetcher:
                 f"{artifact.name}: connection closed after "
                 f"{partial.stat().st_size} of {artifact.size} bytes"
             )
+
+
+class _PolicyRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects only to http(s) hosts the network policy allows; auth headers are dropped
+    when a redirect leaves the host they were meant for (a Hub file served from a CDN)."""
+
+    def __init__(self, allow_hosts: Sequence[str], private: set[str]) -> None:
+        self.allow_hosts, self.private = list(allow_hosts), {h.lower() for h in private}
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        target = urlsplit(newurl)
+        if target.scheme not in ("http", "https"):
+            raise urllib.error.HTTPError(
+                newurl, code, f"redirect to {target.scheme}: refused", headers, fp
+            )
+        decision = decide(target.hostname or "", self.allow_hosts)
+        if not decision.allowed:
+            raise urllib.error.HTTPError(
+                newurl, code, f"redirect refused: {decision.reason}", headers, fp
+            )
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and target.hostname != urlsplit(req.full_url).hostname:
+            for name in list(new.headers):
+                if name.lower() in self.private:
+                    del new.headers[name]
+        return new
+
+
+def hub_url(url: str, endpoint: str | None, name: str) -> str:
+    """``hf://[datasets/|spaces/]OWNER/REPO[@REVISION]/PATH`` as the Hub's download URL."""
+    try:
+        import huggingface_hub
+    except ImportError:
+        raise ArtifactError(
+            f"{name}: {url} needs huggingface_hub: pip install 'proofyard[hub]'"
+        ) from None
+    rest = url[len("hf://") :]
+    repo_type = None
+    for kind in ("datasets", "spaces"):
+        if rest.startswith(kind + "/"):
+            repo_type, rest = kind[:-1], rest[len(kind) + 1 :]
+    parts = rest.split("/")
+    if len(parts) < 3:
+        raise ArtifactError(f"{name}: {url}: expected hf://OWNER/REPO[@REVISION]/PATH")
+    repo, _, revision = "/".join(parts[:2]).partition("@")
+    return huggingface_hub.hf_hub_url(
+        repo,
+        "/".join(parts[2:]),
+        repo_type=repo_type,
+        revision=revision or None,
+        endpoint=endpoint.rstrip("/") if endpoint else None,
+    )
+
+
+def hub_headers(url: str, configured: dict[str, str]) -> dict[str, str]:
+    """huggingface_hub's token (HF_TOKEN or a login) for a Hub download, unless the config
+    already sets an Authorization header for that host."""
+    import huggingface_hub
+
+    token = huggingface_hub.get_token()
+    if not token or any(name.lower() == "authorization" for name in configured):
+        return {}
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _left(deadline: float) -> float:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from pathlib import Path
 
 from ops.config import LoadedConfig, load_config
 from ops.env import wheels
 from ops.env.artifacts import ArtifactError, Fetcher, ProgressLine
 from ops.env.check import environment_report
+from ops.env.manifest import ManifestError, read_manifest, write_manifest
 from ops.usage import UsageError
 
 log = logging.getLogger("proofyard.env")
@@ -24,6 +26,8 @@ def add_commands(parser: argparse.ArgumentParser, config_options) -> None:
     check = actions.add_parser("check", help="report interpreter, packages, hardware, tools")
     fetch = actions.add_parser("fetch", help="fetch the artifacts of env.artifacts")
     fetch.add_argument("names", nargs="*", help="artifact names (default: all)")
+    fetch.add_argument("--manifest", help="fetch the artifacts this file lists instead")
+    fetch.add_argument("--write-manifest", help="write what was fetched to this manifest")
     wheels_parser = actions.add_parser("wheels", help="wheels for offline installs")
     wheel_actions = wheels_parser.add_subparsers(
         dest="wheels_action", required=True, metavar="ACTION"
@@ -70,11 +74,17 @@ def _check(args: argparse.Namespace) -> int:
 def _fetch(args: argparse.Namespace) -> int:
     loaded = _load(args)
     section = loaded.config.env
-    known = {artifact.name: artifact for artifact in section.artifacts}
+    listed = section.artifacts
+    if args.manifest:
+        try:
+            listed = read_manifest(Path(args.manifest))
+        except ManifestError as exc:
+            raise EnvUsageError(str(exc)) from None
+    known = {artifact.name: artifact for artifact in listed}
     unknown = [name for name in args.names if name not in known]
     if unknown:
         raise EnvUsageError(
-            f"env.artifacts: no artifact named {', '.join(unknown)} "
+            f"{args.manifest or 'env.artifacts'}: no artifact named {', '.join(unknown)} "
             f"(known: {', '.join(known) or 'none'})"
         )
     chosen = [known[name] for name in args.names] if args.names else list(known.values())
@@ -86,6 +96,9 @@ def _fetch(args: argparse.Namespace) -> int:
     for item in fetched:
         how = "downloaded" if item.downloaded else "from cache"
         log.info("%s: %s -> %s", item.name, how, item.path)
+    if args.write_manifest:
+        written = write_manifest(Path(args.write_manifest), chosen, fetcher.cache_dir)
+        log.info("manifest of %d artifact(s): %s", len(chosen), written)
     print(
         json.dumps(
             [{"name": i.name, "path": str(i.path), "downloaded": i.downloaded} for i in fetched],
@@ -105,14 +118,21 @@ def _requirements(loaded: LoadedConfig):
 
 def _wheels_fetch(args: argparse.Namespace) -> int:
     loaded = _load(args)
+    section = loaded.config.env
     try:
-        manifest = wheels.fetch(
-            loaded.resolve(loaded.config.env.wheelhouse), _requirements(loaded), args.pip_args
+        fetched = wheels.fetch(
+            loaded.resolve(section.wheelhouse),
+            _requirements(loaded),
+            args.pip_args,
+            python=loaded.python.path,
+            approve=section.approve,
         )
     except wheels.WheelsError as exc:
         raise EnvUsageError(str(exc)) from None
-    print(f"wrote {manifest}")
-    return 0
+    print(f"wrote {fetched.manifest}")
+    for name in fetched.refused:
+        print(f"refused (not in env.approve): {name}")
+    return 1 if fetched.refused else 0
 
 
 def _wheels_verify(args: argparse.Namespace) -> int:
@@ -130,8 +150,12 @@ def _wheels_verify(args: argparse.Namespace) -> int:
 def _wheels_install(args: argparse.Namespace) -> int:
     loaded = _load(args)
     try:
-        wheels.install(loaded.resolve(loaded.config.env.wheelhouse), _requirements(loaded))
+        wheels.install(
+            loaded.resolve(loaded.config.env.wheelhouse),
+            _requirements(loaded),
+            python=loaded.python.path,
+        )
     except wheels.WheelsError as exc:
         raise EnvUsageError(str(exc)) from None
-    print("installed from the wheelhouse")
+    print(f"installed from the wheelhouse into {loaded.python.path}")
     return 0

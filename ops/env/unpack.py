@@ -12,6 +12,8 @@ any link that resolves outside the folder.
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import os
 import shutil
 import stat
@@ -22,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
+
+import zstandard
 
 from ops.atomic import current_umask
 
@@ -79,6 +83,36 @@ def unpack(archive: Path, destination: Path, kind: str, limits: UnpackLimits) ->
         raise
 
 
+def gunzip(archive: Path, destination: Path, limits: UnpackLimits) -> None:
+    """Decompress a ``.gz`` file to ``destination`` (a file), bounded like an archive and
+    placed atomically with the user's umask."""
+    if destination.is_dir():
+        raise UnpackError(f"destination {destination} is a folder, not a file path")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    allowed = limits.allowed_bytes(archive.stat().st_size)
+    handle, name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
+    temporary = Path(name)
+    try:
+        written = 0
+        with os.fdopen(handle, "wb") as out, gzip.open(archive, "rb") as source:
+            while block := source.read(1 << 20):
+                written += len(block)
+                if written > allowed:
+                    raise UnpackError(
+                        f"{archive.name} expands past {allowed} bytes (env.max_unpacked_mb / "
+                        "env.max_unpack_ratio)"
+                    )
+                out.write(block)
+        os.chmod(temporary, 0o666 & ~current_umask())
+        temporary.replace(destination)
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        temporary.unlink(missing_ok=True)
+        raise UnpackError(f"{archive.name}: not a readable gz file: {exc}") from None
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
 def check_destination(destination: Path) -> None:
     """Refuse a destination that holds anything but an earlier unpacking of ours."""
     if not os.path.lexists(destination):
@@ -119,7 +153,7 @@ class _Extraction:
 
     def run(self, archive: Path, kind: str) -> None:
         try:
-            entries = _zip_entries(archive) if kind == "zip" else _tar_entries(archive)
+            entries = _zip_entries(archive) if kind == "zip" else _tar_entries(archive, kind)
             for member, stream in entries:
                 try:
                     self.add(member, stream)
@@ -127,7 +161,7 @@ class _Extraction:
                     raise UnpackError(
                         f"archive member {member.name!r} cannot be written: {exc.strerror}"
                     ) from None
-        except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
+        except (tarfile.TarError, zipfile.BadZipFile, EOFError, zstandard.ZstdError) as exc:
             raise UnpackError(f"{archive.name}: not a readable {kind} archive: {exc}") from None
 
     def add(self, member: Member, stream: IO[bytes] | None) -> None:
@@ -213,20 +247,30 @@ def _relative(name: str) -> str | None:
     return os.path.join(*parts) if parts else None
 
 
-def _tar_entries(archive: Path) -> Iterator[tuple[Member, IO[bytes] | None]]:
-    with tarfile.open(archive) as bundle:
-        for info in bundle:  # streamed: headers are read one at a time
-            if info.isdir():
-                yield Member(info.name, "dir"), None
-            elif info.isreg():
-                stream = bundle.extractfile(info)
-                yield Member(info.name, "file", executable=bool(info.mode & 0o111)), stream
-            elif info.issym():
-                yield Member(info.name, "symlink", info.linkname), None
-            elif info.islnk():
-                yield Member(info.name, "hardlink", info.linkname), None
-            else:
-                yield Member(info.name, "other"), None
+def _tar_entries(archive: Path, kind: str) -> Iterator[tuple[Member, IO[bytes] | None]]:
+    with contextlib.ExitStack() as stack:
+        if kind == "tar.zst":  # tarfile has no zstd on 3.11: stream it through zstandard
+            raw = stack.enter_context(archive.open("rb"))
+            stream = stack.enter_context(zstandard.ZstdDecompressor().stream_reader(raw))
+            bundle = stack.enter_context(tarfile.open(fileobj=stream, mode="r|"))
+        else:
+            bundle = stack.enter_context(tarfile.open(archive))
+        yield from _tar_members(bundle)
+
+
+def _tar_members(bundle: tarfile.TarFile) -> Iterator[tuple[Member, IO[bytes] | None]]:
+    for info in bundle:  # streamed: headers are read one at a time
+        if info.isdir():
+            yield Member(info.name, "dir"), None
+        elif info.isreg():
+            stream = bundle.extractfile(info)
+            yield Member(info.name, "file", executable=bool(info.mode & 0o111)), stream
+        elif info.issym():
+            yield Member(info.name, "symlink", info.linkname), None
+        elif info.islnk():
+            yield Member(info.name, "hardlink", info.linkname), None
+        else:
+            yield Member(info.name, "other"), None
 
 
 def _zip_entries(archive: Path) -> Iterator[tuple[Member, IO[bytes] | None]]:
