@@ -33,7 +33,7 @@ from pathlib import Path
 
 import psutil
 
-from ops.config.schema import MonitorConfig
+from ops.config.observe import MonitorConfig
 from ops.monitor.detached import DetachedMonitor
 from ops.monitor.run import MonitorRun, open_series
 from ops.monitor.sampler import Sampler

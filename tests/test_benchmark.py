@@ -288,3 +288,38 @@ def test_budgets_name_what_is_over():
     measured = {"max_time": 0.4, "max_memory_mb": 900.0, "max_rss_growth_mb": 12.5}
     assert over_budget(limits, measured) == ["RSS growth 12.5 MB over the budget 10 MB"]
     assert over_budget(limits, {**measured, "max_rss_growth_mb": 1}) == []
+
+
+@pytest.mark.slow
+def test_declared_callables_are_benchmarked_without_a_test(run_harness, make_target, tmp_path):
+    root = make_target(
+        {"work.py": "def spin(n):\n    return sum(range(n))\n"},
+        """
+        target: {root: ., packages: [work]}
+        benchmark:
+          paths: []
+          rounds: 20
+          callables:
+            - {name: spin, call: "work:spin", kwargs: {n: 5000}}
+        kpi: {record: false}
+        """,
+    )
+    args = (
+        "-m",
+        "benchmark",
+        "-p",
+        "no:xdist",
+        "--set",
+        "benchmark.min_effect=0.5",
+        f"--proofyard-config={root / 'proofyard.yaml'}",
+    )
+    first = run_harness(*args)
+    assert "no baseline yet for suites/test_benchmark.py::test_declared_callable[spin]" in (
+        first.stdout
+    )
+    run_harness(*args, "--update-baselines")
+    second = run_harness(*args)
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    (row,) = summary["suites"]["benchmark"]["tables"]["benchmarks"]
+    assert row["benchmark"].endswith("test_declared_callable[spin]")
+    assert row["verdict"] not in ("no-baseline", "regression"), second.stdout[-3000:]

@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
-from ops.config.schema import KpiRule, KpiScore
+from ops.config.observe import KpiRule, KpiScore
 from ops.kpi import prometheus
 from ops.kpi.history import History, RunRecord, metric_key
 from ops.kpi.ingest import JsonLinesTail, Reading, parse_prometheus, scrape

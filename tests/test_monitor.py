@@ -16,7 +16,7 @@ import time
 import psutil
 import pytest
 
-from ops.config.schema import AlertRule, MonitorConfig
+from ops.config.observe import AlertRule, MonitorConfig
 from ops.monitor.alerts import AlertEngine, Sinks, metric_value
 from ops.monitor.dashboard import render
 from ops.monitor.detached import DetachedMonitor
@@ -198,7 +198,7 @@ def test_detached_monitor_ends_with_its_parent(tmp_path):
         import sys, time
         sys.path.insert(0, {str(REPO)!r})
         from pathlib import Path
-        from ops.config.schema import MonitorConfig
+        from ops.config.observe import MonitorConfig
         from ops.monitor.detached import DetachedMonitor
         DetachedMonitor(Path({str(tmp_path)!r}), MonitorConfig(gpu=False), [], "t", 0.05).start()
         print("started", flush=True)

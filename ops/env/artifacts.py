@@ -230,15 +230,19 @@ class Fetcher:
             return artifact.url
         return hub_url(artifact.url, self.hub_endpoint, artifact.name)
 
-    def _headers(self, url: str) -> dict[str, str]:
-        """Auth headers for ``url``'s host, from the configured variables (and, for the Hub,
-        huggingface_hub's token)."""
+    def _headers(self, url: str, hub: bool) -> dict[str, str]:
+        """Auth headers for ``url``'s host, from the configured variables (and, for a Hub
+        file, huggingface_hub's token unless the config sets Authorization itself)."""
         host = (urlsplit(url).hostname or "").lower()
         headers = {}
         for auth in self.auth:
             value = os.environ.get(auth.env)
             if host == auth.host.lower() and value:
                 headers[auth.header] = f"{auth.scheme} {value}".strip()
+        if hub and not any(name.lower() == "authorization" for name in headers):
+            token = _huggingface_hub(url).get_token()
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
         return headers
 
     def _transfer(self, artifact: Artifact, url: str, partial: Path, deadline: float) -> None:
@@ -250,16 +254,12 @@ class Fetcher:
         offset = partial.stat().st_size if partial.exists() else 0
         if artifact.size is not None and offset >= artifact.size:
             return
-        headers = {"User-Agent": "proofyard-env", **self._headers(url)}
-        if artifact.url.startswith("hf://"):
-            headers.update(hub_headers(url, headers))
-        request = urllib.request.Request(url, headers=headers)
+        private = self._headers(url, hub=artifact.url.startswith("hf://"))
+        request = urllib.request.Request(url, headers={"User-Agent": "proofyard-env", **private})
         if offset:
             request.add_header("Range", f"bytes={offset}-")
         timeout = max(0.1, min(self.timeout_s, _left(deadline)))
-        opener = urllib.request.build_opener(
-            _PolicyRedirects(self.allow_hosts, set(headers) - {"User-Agent"})
-        )
+        opener = urllib.request.build_opener(_PolicyRedirects(self.allow_hosts, set(private)))
         with opener.open(request, timeout=timeout) as response:
             append = offset and response.status == 206
             total = artifact.size
@@ -308,14 +308,17 @@ class _PolicyRedirects(urllib.request.HTTPRedirectHandler):
         return new
 
 
-def hub_url(url: str, endpoint: str | None, name: str) -> str:
-    """``hf://[datasets/|spaces/]OWNER/REPO[@REVISION]/PATH`` as the Hub's download URL."""
+def _huggingface_hub(what: str):
     try:
         import huggingface_hub
     except ImportError:
-        raise ArtifactError(
-            f"{name}: {url} needs huggingface_hub: pip install 'proofyard[hub]'"
-        ) from None
+        raise ArtifactError(f"{what} needs huggingface_hub: pip install 'proofyard[hub]'") from None
+    return huggingface_hub
+
+
+def hub_url(url: str, endpoint: str | None, name: str) -> str:
+    """``hf://[datasets/|spaces/]OWNER/REPO[@REVISION]/PATH`` as the Hub's download URL."""
+    huggingface_hub = _huggingface_hub(f"{name}: {url}")
     rest = url[len("hf://") :]
     repo_type = None
     for kind in ("datasets", "spaces"):
@@ -332,17 +335,6 @@ def hub_url(url: str, endpoint: str | None, name: str) -> str:
         revision=revision or None,
         endpoint=endpoint.rstrip("/") if endpoint else None,
     )
-
-
-def hub_headers(url: str, configured: dict[str, str]) -> dict[str, str]:
-    """huggingface_hub's token (HF_TOKEN or a login) for a Hub download, unless the config
-    already sets an Authorization header for that host."""
-    import huggingface_hub
-
-    token = huggingface_hub.get_token()
-    if not token or any(name.lower() == "authorization" for name in configured):
-        return {}
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _left(deadline: float) -> float:

@@ -74,20 +74,7 @@ def _check(args: argparse.Namespace) -> int:
 def _fetch(args: argparse.Namespace) -> int:
     loaded = _load(args)
     section = loaded.config.env
-    listed = section.artifacts
-    if args.manifest:
-        try:
-            listed = read_manifest(Path(args.manifest))
-        except ManifestError as exc:
-            raise EnvUsageError(str(exc)) from None
-    known = {artifact.name: artifact for artifact in listed}
-    unknown = [name for name in args.names if name not in known]
-    if unknown:
-        raise EnvUsageError(
-            f"{args.manifest or 'env.artifacts'}: no artifact named {', '.join(unknown)} "
-            f"(known: {', '.join(known) or 'none'})"
-        )
-    chosen = [known[name] for name in args.names] if args.names else list(known.values())
+    chosen = _chosen(args, section.artifacts)
     fetcher = Fetcher.for_config(loaded, ProgressLine())
     try:
         fetched = fetcher.fetch_all(chosen, section.concurrency)
@@ -106,6 +93,24 @@ def _fetch(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _chosen(args: argparse.Namespace, configured: list) -> list:
+    """The artifacts named on the command line (default: all), of the manifest if given."""
+    listed = configured
+    if args.manifest:
+        try:
+            listed = read_manifest(Path(args.manifest))
+        except ManifestError as exc:
+            raise EnvUsageError(str(exc)) from None
+    known = {artifact.name: artifact for artifact in listed}
+    unknown = [name for name in args.names if name not in known]
+    if unknown:
+        raise EnvUsageError(
+            f"{args.manifest or 'env.artifacts'}: no artifact named {', '.join(unknown)} "
+            f"(known: {', '.join(known) or 'none'})"
+        )
+    return [known[name] for name in args.names] if args.names else list(known.values())
 
 
 def _requirements(loaded: LoadedConfig):

@@ -28,19 +28,21 @@ def read_manifest(path: Path) -> list[Artifact]:
     entries = data.get("artifacts") if isinstance(data, dict) else data
     if not isinstance(entries, list):
         raise ManifestError(f"{path}: expected a list of artifacts (or artifacts: [...])")
-    artifacts = []
-    for index, entry in enumerate(entries):
-        try:
-            artifacts.append(Artifact.model_validate(entry))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "entry"
-            raise ManifestError(f"{path}: artifacts[{index}].{where}: {first['msg']}") from None
+    artifacts = [_artifact(path, index, entry) for index, entry in enumerate(entries)]
     names = [artifact.name for artifact in artifacts]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ManifestError(f"{path}: artifact names repeat: {', '.join(duplicates)}")
     return artifacts
+
+
+def _artifact(path: Path, index: int, entry: object) -> Artifact:
+    try:
+        return Artifact.model_validate(entry)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "entry"
+        raise ManifestError(f"{path}: artifacts[{index}].{where}: {first['msg']}") from None
 
 
 def write_manifest(path: Path, artifacts: list[Artifact], cache_dir: Path) -> Path:

@@ -11,7 +11,7 @@ import fnmatch
 import time
 from collections.abc import Sequence
 
-from ops.config.schema import KpiRule
+from ops.config.observe import KpiRule
 from ops.kpi.history import RunRecord, metric_key
 from ops.kpi.ingest import Reading
 from ops.kpi.rules import Verdict, evaluate, references

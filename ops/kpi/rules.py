@@ -10,7 +10,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ops.config.schema import Bands, KpiRule, SuccessRate, TrendRule
+from ops.config.observe import Bands, KpiRule, SuccessRate, TrendRule
 from ops.kpi.history import RunRecord
 
 
@@ -164,12 +164,7 @@ def evaluate(
     if entry is None:
         return Verdict(rule.name, metric, "no-history", None)
     value = float(entry["value"])
-    problems = []
-    notes = []
-    if rule.min is not None and value < rule.min:
-        problems.append(f"below the minimum {rule.min:g}")
-    if rule.max is not None and value > rule.max:
-        problems.append(f"above the maximum {rule.max:g}")
+    problems, notes = _absolute(rule, value)
     band = _band(rule.bands, value) if rule.bands else None
     if band is not None:
         notes.append(f"band {band}")
@@ -186,14 +181,11 @@ def evaluate(
         if not compared and all(p is None for p in (rule.min, rule.max, rule.bands, rule.rate)):
             return Verdict(rule.name, metric, "no-history", value)
         used = tuple(run.run_id for run, _ in compared)
-        values = [at for _, at in compared]
-        if rule.trend.method == "slope":
-            note, problem = _slope(rule.trend, values, value)
-            notes += [note] if note else []
-            problems += [problem] if problem else []
-        elif compared:
-            reference = statistics.median(values)
-            problems += _against_median(rule.trend, value, reference)
+        reference, trend_notes, trend_problems = _trend(
+            rule.trend, [at for _, at in compared], value
+        )
+        notes += trend_notes
+        problems += trend_problems
     return Verdict(
         rule.name,
         metric,
@@ -206,6 +198,29 @@ def evaluate(
         band,
         current.run_id,
     )
+
+
+def _absolute(rule: KpiRule, value: float) -> tuple[list[str], list[str]]:
+    """(problems, notes) of the bounds."""
+    problems = []
+    if rule.min is not None and value < rule.min:
+        problems.append(f"below the minimum {rule.min:g}")
+    if rule.max is not None and value > rule.max:
+        problems.append(f"above the maximum {rule.max:g}")
+    return problems, []
+
+
+def _trend(
+    trend: TrendRule, values: list[float], value: float
+) -> tuple[float | None, list[str], list[str]]:
+    """(reference, notes, problems) of a trend over the earlier ``values``."""
+    if trend.method == "slope":
+        note, problem = _slope(trend, values, value)
+        return None, [note] if note else [], [problem] if problem else []
+    if not values:
+        return None, [], []
+    reference = statistics.median(values)
+    return reference, [], _against_median(trend, value, reference)
 
 
 def _window(

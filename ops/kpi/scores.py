@@ -8,7 +8,7 @@ import fnmatch
 import statistics
 from collections.abc import Sequence
 
-from ops.config.schema import KpiScore
+from ops.config.observe import KpiScore
 from ops.kpi.history import RunRecord
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ops.config.schema import AlertRule
+from ops.config.observe import AlertRule
 from ops.netpolicy import decide
 
 log = logging.getLogger("proofyard.monitor")

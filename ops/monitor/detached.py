@@ -21,7 +21,7 @@ from typing import Any
 
 import psutil
 
-from ops.config.schema import MonitorConfig
+from ops.config.observe import MonitorConfig
 from ops.logs import configure_logging
 from ops.monitor.alerts import AlertEvent
 from ops.monitor.run import (

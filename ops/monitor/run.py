@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ops.config.schema import MonitorConfig
+from ops.config.observe import MonitorConfig
 from ops.monitor.alerts import AlertEngine, AlertEvent, Sinks
 from ops.monitor.sampler import Sampler
 

@@ -89,22 +89,24 @@ def _busiest(samples: list[dict[str, Any]], field: str) -> list[dict[str, Any]]:
 
 
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
-    header = next((r for r in records if r.get("type") == "run"), {})
-    end = next((r for r in records if r.get("type") == "end"), None)
-    exited = next((r for r in reversed(records) if r.get("type") == "exit"), {})
-    samples = [r for r in records if r.get("type") == "sample"]
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_type.setdefault(str(record.get("type")), []).append(record)
+    header = (by_type.get("run") or [{}])[0]
+    exited = (by_type.get("exit") or [{}])[-1]
+    samples = by_type.get("sample", [])
     times = [r["time"] for r in records if "time" in r]
-    alerts = [r for r in records if r.get("type") == "alert"]
+    fired = {a["rule"] for a in by_type.get("alert", []) if a.get("state") == "firing"}
     return {
         "run": header.get("run_id"),
         "label": header.get("label", ""),
         "duration_s": round(max(times) - min(times), 3) if times else 0.0,
         "exit_status": exited.get("exit_status"),
-        "complete": end is not None,
+        "complete": "end" in by_type,
         "samples": len(samples),
         "series": series_figures(samples),
-        "alerts_fired": sorted({a["rule"] for a in alerts if a.get("state") == "firing"}),
-        "spans": spans([r for r in records if r.get("type") == "mark"]),
+        "alerts_fired": sorted(fired),
+        "spans": spans(by_type.get("mark", [])),
         "busiest": {
             "cpu": _busiest(samples, "cpu_percent"),
             "memory": _busiest(samples, "rss_mb"),

@@ -132,9 +132,7 @@ def _call(step: dict[str, Any], cwd: Path, start: float) -> StepOutcome:
     where this runs in a process's main thread (worker processes), else not at all."""
     buffer = io.StringIO()
     in_main_thread = _can_alarm()
-    # a worker process's own peak and CPU; in a thread they would be the whole process's
-    measured = in_main_thread and reset_high_water_mark()
-    cpu_before = time.process_time()
+    usage = _OwnUsage(in_main_thread)
     limits = Limits(**(step.get("limits") or {})) if in_main_thread else NO_LIMITS
     if in_main_thread:
         previous = signal.signal(signal.SIGALRM, _alarm)
@@ -165,14 +163,22 @@ def _call(step: dict[str, Any], cwd: Path, start: float) -> StepOutcome:
         if in_main_thread:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
-    return StepOutcome(
-        ok,
-        time.perf_counter() - start,
-        detail,
-        buffer.getvalue(),
-        round(high_water_mark() / 2**20, 2) if measured else None,
-        round(time.process_time() - cpu_before, 4) if measured else None,
-    )
+    return StepOutcome(ok, time.perf_counter() - start, detail, buffer.getvalue(), *usage.figures())
+
+
+class _OwnUsage:
+    """A worker process's own peak RSS and CPU time while a step runs; none in a thread,
+    where they would be the whole process's."""
+
+    def __init__(self, own_process: bool) -> None:
+        self.measured = own_process and reset_high_water_mark()
+        self.cpu_before = time.process_time()
+
+    def figures(self) -> tuple[float | None, float | None]:
+        if not self.measured:
+            return None, None
+        peak = round(high_water_mark() / 2**20, 2)
+        return peak, round(time.process_time() - self.cpu_before, 4)
 
 
 def _can_alarm() -> bool:

@@ -157,39 +157,47 @@ def plan(
     rerun: set[str] = set()
     for step in topological(pipeline):
         saved = state.steps.get(step.name, {})
-        if step.name in skipped:
-            entries.append(PlanEntry(step.name, "skip", "skipped by --skip"))
+        left_out = _left_out(step, saved, covered, skipped, selection, pipeline)
+        if left_out:
+            entries.append(PlanEntry(step.name, "skip", left_out))
             continue
-        if covered is not None and step.name not in covered:
-            if selection.start and _needed_by(step.name, covered, pipeline):
-                if saved.get("status") != "succeeded":
-                    raise PipelineError(
-                        f"--from: step {step.name} has not succeeded yet and a selected step "
-                        f"needs it (run it first, or use --only)"
-                    )
-            entries.append(PlanEntry(step.name, "skip", "not selected"))
-            continue
-        up_to_date = (
-            saved.get("status") == "succeeded"
-            and saved.get("fingerprint") == fingerprint(step, root)
-            and not rerun & set(step.needs)
-        )
-        if step.name in forced:
-            reason = "selected"
-        elif (resume or selection.only) and up_to_date:
+        reason = _reason(step, saved, root, rerun, resume, selection, forced, covered)
+        if reason is None:
             entries.append(PlanEntry(step.name, "skip", "up to date"))
             continue
-        elif not resume and not selection.only:
-            reason = "full run" if covered is None else "after a selected step"
-        elif saved.get("status") != "succeeded":
-            reason = f"last status: {saved.get('status', 'not run')}"
-        elif saved.get("fingerprint") != fingerprint(step, root):
-            reason = "definition, inputs or outputs changed"
-        else:
-            reason = "a step it needs will run"
         rerun.add(step.name)
         entries.append(PlanEntry(step.name, "run", reason))
     return entries
+
+
+def _left_out(step, saved, covered, skipped, selection: Selection, pipeline) -> str | None:
+    """Why the selection leaves ``step`` out, or None when it is covered."""
+    if step.name in skipped:
+        return "skipped by --skip"
+    if covered is None or step.name in covered:
+        return None
+    if selection.start and _needed_by(step.name, covered, pipeline):
+        if saved.get("status") != "succeeded":
+            raise PipelineError(
+                f"--from: step {step.name} has not succeeded yet and a selected step "
+                "needs it (run it first, or use --only)"
+            )
+    return "not selected"
+
+
+def _reason(step, saved, root, rerun, resume, selection, forced, covered) -> str | None:
+    """Why a covered step runs, or None when it is up to date and may be skipped."""
+    if step.name in forced:
+        return "selected"
+    if not (resume or selection.only):
+        return "full run" if covered is None else "after a selected step"
+    if saved.get("status") != "succeeded":
+        return f"last status: {saved.get('status', 'not run')}"
+    if saved.get("fingerprint") != fingerprint(step, root):
+        return "definition, inputs or outputs changed"
+    if rerun & set(step.needs):
+        return "a step it needs will run"
+    return None
 
 
 def _needed_by(name: str, covered: set[str], pipeline: Pipeline) -> bool:
