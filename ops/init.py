@@ -52,6 +52,9 @@ def detect(root: Path, environ: Mapping[str, str] | None = None) -> Detected:
     else:
         found.notes.append("packages: none found; name them in target.packages")
     section["docs"] = _docs_globs(root)
+    if any((root / name).is_file() for name in ("mkdocs.yml", "mkdocs.yaml")):
+        found.config["docs"] = {"slug": "mkdocs"}  # anchors as MkDocs' toc makes them
+        found.notes.append("mkdocs.yml: anchors use MkDocs' slug rule, its nav is checked")
     interpreter = _interpreter(root, environ)
     if interpreter:
         key, value = interpreter
@@ -77,9 +80,13 @@ def detect(root: Path, environ: Mapping[str, str] | None = None) -> Detected:
 
 
 def _docs_globs(root: Path) -> list[str]:
-    globs = ["*.md", "docs/**/*.md"]
-    if any(root.glob("*.rst")) or any(root.glob("docs/**/*.rst")):
-        globs += ["*.rst", "docs/**/*.rst"]
+    globs = ["*.md"]
+    if any(root.glob("*.rst")):
+        globs.append("*.rst")
+    for folder in ("docs", "doc"):
+        for suffix in ("md", "rst"):
+            if any((root / folder).glob(f"**/*.{suffix}")):
+                globs.append(f"{folder}/**/*.{suffix}")
     return globs
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from fixtures.config import loaded_config
-from fixtures.docs import docs_may_run, docset_for, target_of
+from fixtures.docs import docs_may_run, docset_for, grouped_outcome, target_of
 from ops.docs import blocks, generated
+from ops.docs.examples import RUNNABLE
 from ops.docs.links import check_document_links, required_documents, unreadable_finding
+from ops.docs.mkdocs import nav_problems
 from ops.docs.online import LinkCache, check_urls
 from ops.findings import Finding
 from ops.proc import Limits, run_command, shell_argv
@@ -119,7 +121,7 @@ def test_external_links(docset, proofyard_config, pytestconfig, check):
     check.assert_no_findings("external links")
 
 
-def test_code_block(block, target, import_roots, proofyard_config, check):
+def test_code_block(block, target, import_roots, proofyard_config, pytestconfig, check):
     path, fence, plan = block
     filename = str(path.relative_to(target.root))
     if plan.action == "skip":
@@ -129,6 +131,8 @@ def test_code_block(block, target, import_roots, proofyard_config, check):
     config = proofyard_config.config
     if plan.action == "syntax":
         outcome = blocks.check_syntax(fence, filename)
+    elif fence.kind in RUNNABLE:
+        outcome = grouped_outcome(pytestconfig, path, fence)
     else:
         outcome = blocks.run_block(
             fence,
@@ -211,3 +215,14 @@ def test_required_documents(pytestconfig, proofyard_config, check):
     for finding in required_documents(target_of(pytestconfig).root, names):
         check.finding(finding)
     check.assert_no_findings("required documents")
+
+
+def test_mkdocs_nav(docset, check):
+    site = docset.site
+    if site is None:
+        pytest.skip("no mkdocs.yml at the target root")
+    where = docset.relative(site.config)
+    check.inspected("nav entries", len(site.nav))
+    for line, problem in nav_problems(site):
+        check.finding(Finding("docs.mkdocs-nav", problem, where, line, context=problem))
+    check.assert_no_findings(f"{where}: nav")

@@ -23,7 +23,15 @@ class TargetConfig(Section):
         description="Import names of the source packages; auto-detected when empty.",
     )
     docs: list[str] = Field(
-        default_factory=lambda: ["*.md", "docs/**/*.md"], description="Globs of documentation."
+        default_factory=lambda: [
+            "*.md",
+            "*.rst",
+            "docs/**/*.md",
+            "docs/**/*.rst",
+            "doc/**/*.md",
+            "doc/**/*.rst",
+        ],
+        description="Globs of documentation (Markdown and reStructuredText).",
     )
     exclude: list[str] = Field(
         default_factory=list, description="Extra glob patterns excluded from every scan."

@@ -10,8 +10,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from ops.docs.parse import Document, parse_document
+from ops.docs.mkdocs import find_site
+from ops.docs.parse import Document, parse_markdown
 from ops.docs.slugs import Dialect
+from ops.docs.sphinx import (
+    SphinxProject,
+    build_project,
+    built_page_problem,
+    find_srcdir,
+    resolve,
+)
 from ops.findings import Finding
 from ops.proc import worker_pool
 
@@ -44,6 +52,15 @@ def lexical(path: Path) -> Path:
     in documents are resolved by the host the way URLs are, without looking at the disk.
     """
     return Path(os.path.normpath(os.path.abspath(path)))
+
+
+def parse_document(path: Path, text: str, dialect: Dialect = "github") -> Document:
+    """A Markdown or reStructuredText document, by its suffix."""
+    if path.suffix.lower() == ".rst":
+        from ops.docs.rst import parse_rst  # docutils loads only for reStructuredText
+
+        return parse_rst(path, text)
+    return parse_markdown(path, text, dialect)
 
 
 def unreadable_reason(exc: Exception) -> str:
@@ -82,6 +99,15 @@ class DocSet:
         self.documents: dict[Path, Document] = {}
         self.unreadable: dict[Path, str] = {}
         self._exists: dict[Path, bool] = {}
+        self._projects: dict[Path, SphinxProject] = {}
+        self.site = find_site(self.root)  # an MkDocs site at the root, if there is one
+
+    def project(self, doc: Document) -> SphinxProject:
+        """The Sphinx project a reStructuredText document belongs to (built once)."""
+        srcdir = find_srcdir(doc.path, self.root)
+        if srcdir not in self._projects:
+            self._projects[srcdir] = build_project(srcdir, self.load)
+        return self._projects[srcdir]
 
     def exists(self, path: Path) -> bool:
         """Cached existence: thousands of links point at the same few files."""
@@ -131,25 +157,55 @@ class DocSet:
 def check_document_links(doc: Document, docs: DocSet) -> LinkReport:
     report = LinkReport()
     where = docs.relative(doc.path)
+    rst = doc.path.suffix.lower() == ".rst"
     for link in doc.links:
         _check_link(doc, link.target, link.line, link.column, link.kind, docs, where, report)
     for label, line, column in doc.undefined_refs:
         report.count("references")
-        report.findings.append(
-            Finding(
-                "docs.undefined-reference",
-                f"reference [{label}] has no definition",
-                where,
-                line,
-                column,
-                context=label,
-            )
+        message = (
+            f"`{label}`_ has no target of that name"
+            if rst
+            else f"reference [{label}] has no definition"
         )
+        report.findings.append(
+            Finding("docs.undefined-reference", message, where, line, column, context=label)
+        )
+    if rst and doc.refs:
+        _check_refs(doc, docs, where, report)
+    for reason, number in doc.skipped.items():
+        report.skipped[reason] = report.skipped.get(reason, 0) + number
     for line, problem in doc.problems:
         report.findings.append(
             Finding("docs.generated-markers", problem, where, line, context=problem)
         )
     return report
+
+
+def _check_refs(doc: Document, docs: DocSet, where: str, report: LinkReport) -> None:
+    """``:doc:``, ``:ref:``, downloads, includes and toctrees, against the Sphinx project."""
+    project = docs.project(doc)
+    for ref in doc.refs:
+        problems = resolve(ref, doc, project)
+        if problems is None:
+            report.skip("references into other projects (intersphinx)")
+            continue
+        report.count(REF_KINDS[ref.kind])
+        for problem in problems:
+            report.findings.append(
+                Finding(
+                    problem.rule, problem.message, where, ref.line, ref.column, context=ref.target
+                )
+            )
+
+
+REF_KINDS = {
+    "doc": "document references",
+    "ref": "label references",
+    "download": "downloads",
+    "include": "includes",
+    "literalinclude": "includes",
+    "toctree": "toctrees",
+}
 
 
 def _check_link(
@@ -170,11 +226,7 @@ def _check_link(
         finding("docs.empty-link", "link with an empty target")
         return
     if SCHEME.match(target) or target.startswith("//"):
-        scheme = urlsplit(target).scheme.lower() or "https"
-        if scheme in EXTERNAL_SCHEMES:
-            report.external.append((target, line, column))
-        else:
-            report.skip(f"{scheme}: links are not checked")
+        _external(target, line, column, report)
         return
     parts = urlsplit(target)
     fragment = unquote(parts.fragment)
@@ -188,17 +240,49 @@ def _check_link(
         return
     report.count("images" if kind == "image" else "links")
     relative = unquote(parts.path)
-    base = docs.root if relative.startswith("/") else doc.path.parent
+    base = _site_root(doc, docs) if relative.startswith("/") else doc.path.parent
     resolved = lexical(base / relative.lstrip("/"))
     if not resolved.is_relative_to(docs.root):
         finding("docs.escapes-root", f"{target}: points outside the target root ({resolved})")
         return
+    if _path_found(doc, target, relative, resolved, kind, docs, finding) and fragment:
+        _check_fragment(resolved, fragment, docs, finding, report, target)
+
+
+def _external(target: str, line: int, column: int, report: LinkReport) -> None:
+    scheme = urlsplit(target).scheme.lower() or "https"
+    if scheme in EXTERNAL_SCHEMES:
+        report.external.append((target, line, column))
+    else:
+        report.skip(f"{scheme}: links are not checked")
+
+
+def _path_found(doc, target, relative, resolved, kind, docs: DocSet, finding) -> bool:
+    """Whether the linked file is there (a fragment is checked next only when it is)."""
+    if doc.path.suffix.lower() == ".rst" and relative.endswith(".html"):
+        problem = built_page_problem(relative, doc, docs.project(doc))
+        if problem:
+            finding("docs.missing-file", problem)
+        return False  # built HTML: its anchors are not known before the build
+    if kind == "image" and resolved.suffix == ".*":  # Sphinx picks the best format there is
+        if not list(resolved.parent.glob(resolved.name)):
+            finding("docs.missing-image", f"{target}: no {docs.relative(resolved)} in any format")
+        return False
     if not docs.exists(resolved):
         rule = "docs.missing-image" if kind == "image" else "docs.missing-file"
         finding(rule, f"{target}: {docs.relative(resolved)} does not exist")
-        return
-    if fragment:
-        _check_fragment(resolved, fragment, docs, finding, report, target)
+        return False
+    return True
+
+
+def _site_root(doc: Document, docs: DocSet) -> Path:
+    """What a link starting with ``/`` is relative to: a Sphinx project's source folder for
+    reStructuredText, an MkDocs site's docs_dir for its pages, else the target root."""
+    if doc.path.suffix.lower() == ".rst":
+        return docs.project(doc).srcdir
+    if docs.site is not None and doc.path.is_relative_to(docs.site.docs_dir):
+        return docs.site.docs_dir  # an MkDocs page: / is the site's root
+    return docs.root
 
 
 def _check_fragment(

@@ -1,8 +1,9 @@
-"""Parse a Markdown file (markdown-it-py) or the simple link forms of reStructuredText.
+"""Parse a Markdown file (markdown-it-py); reStructuredText goes to :mod:`ops.docs.rst`.
 
 The result lists headings with their anchors, explicit anchors, links with file:line:column,
-undefined references, fenced code blocks with the directive comment before them, and
-generated sections.
+undefined references, code blocks with the directive comment before them, and generated
+sections; for reStructuredText also labels and the references to resolve against the
+project (``:doc:``, ``:ref:``, includes, toctrees).
 """
 
 from __future__ import annotations
@@ -19,15 +20,15 @@ from markdown_it.token import Token
 from ops.docs.slugs import Dialect, Slugger
 
 EXPLICIT_ANCHOR = re.compile(r"<a\s[^>]*?\b(?:id|name)\s*=\s*[\"']?([^\"'\s>]+)", re.I)
-HEADING_ID = re.compile(r"\s*\{#([^\s}]+)[^}]*\}\s*$")
+HEADING_ID = re.compile(r"\s*\{:?\s*#([^\s}]+)[^}]*\}\s*$")  # attr_list: {#id}, {: #id .cls}
 DIRECTIVE = re.compile(r"<!--\s*proofyard:\s*(skip|xfail)\b(?:\s+reason\s*=\s*\"([^\"]*)\")?\s*-->")
 GENERATED = re.compile(r"<!--\s*(BEGIN|END)\s+generated:([\w.-]+)\s*-->")
 REFERENCE_USE = re.compile(r"(?<![\]\\])\[([^\[\]]+)\]\[([^\[\]]*)\]")
 CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1")
-RST_INLINE = re.compile(r"`([^`<]*?)\s*<([^`>]+)>`__?")
-RST_TARGET = re.compile(r"^\s*\.\.\s+_([^:]+):\s*(\S+)\s*$")
-RST_IMAGE = re.compile(r"^\s*\.\.\s+(?:image|figure)::\s*(\S+)\s*$")
-RST_SECTION = re.compile(r"^\s*\.\.\s+_([^:]+):\s*$")
+DIRECTIVE_RST = re.compile(r"^\s*proofyard:\s*(skip|xfail)\b(?:\s+reason\s*=\s*\"([^\"]*)\")?")
+# text that is bracketed but no link: template syntax, subscripts and slices ([:7], ['key'])
+TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+NOT_A_LABEL = re.compile(r"""^\s*(?:['"].*['"]|[-+]?\w*\s*(?::\s*[-+]?\w*\s*){1,2}|[-+]?\d+)\s*$""")
 
 
 @dataclass(frozen=True)
@@ -39,12 +40,28 @@ class Link:
 
 
 @dataclass(frozen=True)
+class Ref:
+    """A reStructuredText reference resolved against the project: ``doc``, ``ref``,
+    ``download``, ``include``, ``literalinclude`` or ``toctree`` (one per entry)."""
+
+    kind: str
+    target: str
+    line: int
+    column: int
+    titled: bool = False  # written as ``title <target>``
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Fence:
     info: str
     content: str
-    line: int  # line of the opening fence
+    line: int  # line of the opening fence (reST: of the code's first line)
     directive: str | None = None  # "skip" or "xfail"
     reason: str = ""
+    kind: str = "fence"  # reST: code, doctest, testcode, testoutput, testsetup, testcleanup
+    group: str = ""  # reST doctest group: its examples share one namespace
+    options: tuple[tuple[str, str], ...] = ()
 
     @property
     def language(self) -> str:
@@ -69,6 +86,9 @@ class Document:
     fences: list[Fence] = field(default_factory=list)
     generated: list[GeneratedSection] = field(default_factory=list)
     problems: list[tuple[int, str]] = field(default_factory=list)
+    labels: set[str] = field(default_factory=set)  # reST explicit targets, normalised
+    refs: list[Ref] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)  # what was seen and not resolved
 
 
 @cache
@@ -76,12 +96,6 @@ def _markdown() -> MarkdownIt:
     # Plain CommonMark: GFM tables and strikethrough change no link, heading or fence, and
     # leaving them out saves about 7% of the parse time (measured by benchmarks/docs_bench.py).
     return MarkdownIt("commonmark")
-
-
-def parse_document(path: Path, text: str, dialect: Dialect = "github") -> Document:
-    if path.suffix.lower() == ".rst":
-        return parse_rst(path, text)
-    return parse_markdown(path, text, dialect)
 
 
 def parse_markdown(path: Path, text: str, dialect: Dialect = "github") -> Document:
@@ -158,16 +172,29 @@ def _scan_inline(
             located = (start + 1, 1, search_from)
         line, column, search_from = located
         doc.links.append(Link(target, line, column, "image" if child.type == "image" else "link"))
+    _scan_references(doc, token, lines, references)
+
+
+def _scan_references(doc: Document, token: Token, lines: list[str], references: set[str]) -> None:
+    """``[text][label]`` uses whose label has no definition, outside code spans and
+    template syntax, and only where the brackets read as a link."""
+    start = token.map[0]
     content = CODE_SPAN.sub(lambda m: " " * len(m.group(0)), token.content)
+    content = TEMPLATE.sub(lambda m: " " * len(m.group(0)), content)
     for match in REFERENCE_USE.finditer(content):
         label = match.group(2) or match.group(1)
+        if not _plausible_reference(match.group(1), match.group(2)):
+            continue
         if normalizeReference(label) not in references:
-            line, column, _ = _locate(lines, match.group(0), (start, 0), token.map[1]) or (
-                start + 1,
-                1,
-                None,
-            )
+            located = _locate(lines, match.group(0), (start, 0), token.map[1])
+            line, column = located[:2] if located else (start + 1, 1)
             doc.undefined_refs.append((label, line, column))
+
+
+def _plausible_reference(text: str, label: str) -> bool:
+    """``[text][label]`` reads as a link, not as code: no subscript or slice (``[0]``,
+    ``[:7]``, ``['key']``) on either side."""
+    return not any(NOT_A_LABEL.match(part) for part in (text, label) if part)
 
 
 def _locate(
@@ -226,22 +253,3 @@ def _generated_sections(
     for name, begin in open_sections.items():
         doc.problems.append((begin + 1, f"BEGIN generated:{name} without END"))
     return sections
-
-
-def parse_rst(path: Path, text: str) -> Document:
-    """The simple reStructuredText forms: inline ``<target>`_`` links, ``.. _name: target``
-    definitions, images and figures, and ``.. _label:`` section anchors."""
-    doc = Document(path)
-    for index, line in enumerate(text.splitlines()):
-        for match in RST_INLINE.finditer(line):
-            doc.links.append(Link(match.group(2).strip(), index + 1, match.start(2) + 1, "link"))
-        target = RST_TARGET.match(line)
-        if target:
-            doc.links.append(Link(target.group(2), index + 1, target.start(2) + 1, "link"))
-        image = RST_IMAGE.match(line)
-        if image:
-            doc.links.append(Link(image.group(1), index + 1, image.start(1) + 1, "image"))
-        section = RST_SECTION.match(line)
-        if section:
-            doc.anchors.add(section.group(1).strip().lower().replace(" ", "-"))
-    return doc

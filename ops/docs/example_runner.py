@@ -1,0 +1,106 @@
+"""Run documentation examples in the project's interpreter (standard library only, any
+Python 3.8+; its text is passed with ``-c``, so its folder never joins ``sys.path``).
+
+``python -c "$(cat example_runner.py)" RESULTS.json < SPEC.json``. The spec holds ``setup`` and
+``cleanup`` code and a list of ``examples`` that share one namespace, in order:
+``{"kind": "doctest"|"code", "source", "expected"?, "line", "filename", "flags"}``. Each
+example's outcome (``ok`` and ``detail``) is written to RESULTS.json, so what the examples
+print never mixes with the results. A doctest reports its first failing example only
+(``REPORT_ONLY_FIRST_FAILURE``), not the errors that follow from it; code is compiled with
+top-level ``await`` allowed (as the asyncio REPL does) and run in an event loop, with the
+document's own line numbers in its traceback.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import contextlib
+import doctest
+import inspect
+import io
+import json
+import sys
+import traceback
+
+BASE_FLAGS = doctest.ELLIPSIS | doctest.REPORT_ONLY_FIRST_FAILURE
+
+
+def _flags(names: list[str]) -> int:
+    """Doctest option flags: ``+NAME`` (or ``NAME``) sets one, ``-NAME`` clears it."""
+    flags = BASE_FLAGS
+    for name in (n.strip() for n in names):
+        value = doctest.OPTIONFLAGS_BY_NAME.get(name.lstrip("+-"), 0)
+        flags = flags & ~value if name.startswith("-") else flags | value
+    return flags
+
+
+def _compile(source: str, filename: str, line: int):
+    padded = "\n" * max(0, line - 1) + source
+    return compile(padded, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+
+
+def _run_code(source: str, filename: str, line: int, namespace: dict) -> str:
+    """Run ``source``; what it printed."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        result = eval(_compile(source, filename, line), namespace)  # noqa: S307 - the example
+        if inspect.iscoroutine(result):
+            asyncio.run(result)
+    return printed.getvalue()
+
+
+def _doctest(example: dict, namespace: dict) -> tuple[bool, str]:
+    test = doctest.DocTestParser().get_doctest(
+        example["source"], namespace, example["filename"], example["filename"], example["line"] - 1
+    )
+    report = io.StringIO()
+    runner = doctest.DocTestRunner(optionflags=_flags(example.get("flags", [])))
+    runner.run(test, out=report.write, clear_globs=False)
+    return not runner.failures, report.getvalue()
+
+
+def _code(example: dict, namespace: dict) -> tuple[bool, str]:
+    try:
+        printed = _run_code(example["source"], example["filename"], example["line"], namespace)
+    except BaseException:  # the example's own failure, SystemExit included
+        return False, traceback.format_exc()
+    expected = example.get("expected")
+    if expected is None:
+        return True, ""
+    checker = doctest.OutputChecker()
+    flags = _flags(example.get("flags", []))
+    if checker.check_output(expected.rstrip() + "\n", printed.rstrip() + "\n", flags):
+        return True, ""
+    return False, "output differs from the testoutput block:\n" + checker.output_difference(
+        doctest.Example("", expected.rstrip() + "\n"), printed.rstrip() + "\n", flags
+    )
+
+
+def main(results_path: str) -> int:
+    spec = json.load(sys.stdin)
+    namespace: dict = {"__name__": "__main__"}
+    outcomes = []
+    setup_error = ""
+    if spec.get("setup"):
+        try:
+            _run_code(spec["setup"], "<setup>", 1, namespace)
+        except BaseException:
+            setup_error = "the examples' setup failed:\n" + traceback.format_exc()
+    for example in spec["examples"]:
+        if setup_error:
+            outcomes.append({"ok": False, "detail": setup_error})
+            continue
+        run = _doctest if example["kind"] == "doctest" else _code
+        ok, detail = run(example, namespace)
+        outcomes.append({"ok": ok, "detail": detail})
+    if spec.get("cleanup") and not setup_error:
+        with contextlib.suppress(BaseException):
+            _run_code(spec["cleanup"], "<cleanup>", 1, namespace)
+    with open(results_path, "w", encoding="utf-8") as handle:
+        json.dump(outcomes, handle)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
