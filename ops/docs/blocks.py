@@ -34,6 +34,7 @@ SHELL = {
 Mode = Literal["run", "syntax", "off"]
 
 RUNNER = Path(__file__).with_name("example_runner.py")
+SPHINX_DOCTEST_FLAGS = ("+IGNORE_EXCEPTION_DETAIL", "+DONT_ACCEPT_TRUE_FOR_1")
 NETWORK_MARKS = (
     "proofyard network policy blocked",
     "Name or service not known",
@@ -121,6 +122,8 @@ def _first_line(fence: Fence) -> int:
 def example_spec(fence: Fence, action: str, filename: str) -> dict:
     """One example as the runner takes it."""
     flags = [flag for flag in dict(fence.options).get("options", "").split(",") if flag.strip()]
+    if filename.endswith(".rst"):  # Sphinx's doctest_default_flags, before the block's own
+        flags = [*SPHINX_DOCTEST_FLAGS, *flags]
     return {
         "kind": "doctest" if action == "doctest" else "code",
         "source": fence.content,

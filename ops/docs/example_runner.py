@@ -54,17 +54,27 @@ def _doctest(example: dict, namespace: dict) -> tuple[bool, str]:
     test = doctest.DocTestParser().get_doctest(
         example["source"], namespace, example["filename"], example["filename"], example["line"] - 1
     )
+    test.globs = namespace  # DocTest copies its globals; the group shares one namespace
     report = io.StringIO()
     runner = doctest.DocTestRunner(optionflags=_flags(example.get("flags", [])))
     runner.run(test, out=report.write, clear_globs=False)
     return not runner.failures, report.getvalue()
 
 
+def _failure() -> str:
+    """The traceback of the exception being handled, without this runner's own frames."""
+    kind, value, trace = sys.exc_info()
+    frames = [frame for frame in traceback.extract_tb(trace) if frame.filename != "<string>"]
+    listed = "".join(traceback.format_list(frames))
+    head = "Traceback (most recent call last):\n" if frames else ""
+    return head + listed + "".join(traceback.format_exception_only(kind, value))
+
+
 def _code(example: dict, namespace: dict) -> tuple[bool, str]:
     try:
         printed = _run_code(example["source"], example["filename"], example["line"], namespace)
     except BaseException:  # the example's own failure, SystemExit included
-        return False, traceback.format_exc()
+        return False, _failure()
     expected = example.get("expected")
     if expected is None:
         return True, ""
@@ -86,7 +96,7 @@ def main(results_path: str) -> int:
         try:
             _run_code(spec["setup"], "<setup>", 1, namespace)
         except BaseException:
-            setup_error = "the examples' setup failed:\n" + traceback.format_exc()
+            setup_error = "the examples' setup failed:\n" + _failure()
     for example in spec["examples"]:
         if setup_error:
             outcomes.append({"ok": False, "detail": setup_error})
