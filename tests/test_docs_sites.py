@@ -370,3 +370,12 @@ def test_mkdocs_nav_links_and_anchors(run_harness, make_target, tmp_path, defect
         ("docs.missing-file", "site-docs/index.md"),
     }, results
     assert "nav 'Guide': guide/gone.md is not a page in docs_dir" in result.stdout
+
+
+def test_init_picks_the_mkdocs_slug_and_the_doc_folders(tmp_path):
+    from ops.init import detect
+
+    root = write_tree(tmp_path / "p", {**MKDOCS, "doc/index.rst": "Title\n=====\n"})
+    found = detect(root, environ={})
+    assert found.config["docs"] == {"slug": "mkdocs"}
+    assert "doc/**/*.rst" in found.config["target"]["docs"]
