@@ -26,6 +26,7 @@ class Finding:
     column: int | None = None
     severity: Severity = "error"
     context: str = ""
+    baseline_state: str = ""  # "new" or "unchanged" against a ratchet's baseline; "" without
 
     @cached_property
     def fingerprint(self) -> str:
@@ -55,6 +56,7 @@ class Finding:
             "severity": self.severity,
             "context": self.context,
             "fingerprint": self.fingerprint,
+            **({"baseline_state": self.baseline_state} if self.baseline_state else {}),
         }
 
     @classmethod

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ops.findings import Finding
+from ops.rules import describe as describe_rule
+from ops.rules import help_uri
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL_PACKAGES = (
@@ -30,6 +32,8 @@ TOOL_PACKAGES = (
 )
 SECRET_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 SARIF_LEVELS = {"error": "error", "warning": "warning", "note": "note"}
+LEVEL_ORDER = {"error": 0, "warning": 1, "note": 2, "none": 3}
+SARIF_MAX_RESULTS = 25_000  # what GitHub code scanning accepts per run
 
 
 @dataclass
@@ -167,56 +171,104 @@ def build_summary(results: RunResults, run_info: Mapping[str, Any]) -> dict[str,
 
 
 def build_sarif(results: RunResults, target_root: Path, version: str) -> dict[str, Any]:
-    """SARIF 2.1.0 with every finding of every suite; locations relative to the target root."""
+    """SARIF 2.1.0 with every finding of every suite, as code scanning reads it: a passing
+    item's findings are never errors, ratchet findings carry ``baselineState`` and the ones
+    in the baseline a suppression, every rule its descriptions and help; at most
+    :data:`SARIF_MAX_RESULTS` results (the most severe kept, the cut said in the run)."""
     rules: dict[str, dict[str, Any]] = {}
     sarif_results = []
     for result, finding in results.findings():
-        rules.setdefault(
-            finding.rule,
-            {
-                "id": finding.rule,
-                "shortDescription": {"text": finding.rule},
-                "properties": {"suite": result.suite or "unmarked"},
-            },
-        )
-        entry: dict[str, Any] = {
-            "ruleId": finding.rule,
-            "level": SARIF_LEVELS[finding.severity],
-            "message": {"text": finding.message},
-            "partialFingerprints": {"proofyard/v1": finding.fingerprint},
-            "properties": {"suite": result.suite or "unmarked", "test": result.nodeid},
-        }
-        if finding.path:
-            region = {
-                key: value
-                for key, value in (("startLine", finding.line), ("startColumn", finding.column))
-                if value
+        if finding.rule not in rules:
+            rules[finding.rule] = _sarif_rule(finding.rule, result.suite or "unmarked")
+        sarif_results.append(_sarif_result(result, finding))
+    sarif_results.sort(key=lambda entry: LEVEL_ORDER[entry["level"]])
+    dropped = max(0, len(sarif_results) - SARIF_MAX_RESULTS)
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "proofyard",
+                "version": version,
+                "informationUri": "https://pypi.org/project/proofyard/",
+                "rules": [rules[key] for key in sorted(rules)],
             }
-            physical: dict[str, Any] = {
-                "artifactLocation": {"uri": finding.path, "uriBaseId": "TARGET"}
-            }
-            if region:
-                physical["region"] = region
-            entry["locations"] = [{"physicalLocation": physical}]
-        sarif_results.append(entry)
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "proofyard",
-                        "version": version,
-                        "informationUri": "https://pypi.org/project/proofyard/",
-                        "rules": [rules[key] for key in sorted(rules)],
-                    }
-                },
-                "originalUriBaseIds": {"TARGET": {"uri": target_root.as_uri() + "/"}},
-                "results": sarif_results,
-            }
-        ],
+        },
+        "originalUriBaseIds": {"TARGET": {"uri": target_root.as_uri() + "/"}},
+        "results": sarif_results[:SARIF_MAX_RESULTS],
     }
+    if dropped:
+        run["invocations"] = [
+            {
+                "executionSuccessful": True,
+                "toolExecutionNotifications": [
+                    {
+                        "level": "warning",
+                        "message": {
+                            "text": f"{dropped} less severe results left out: code "
+                            f"scanning accepts at most {SARIF_MAX_RESULTS} per run "
+                            "(summary.json has them all)"
+                        },
+                    }
+                ],
+            }
+        ]
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def _sarif_rule(rule: str, suite: str) -> dict[str, Any]:
+    short, full = describe_rule(rule)
+    return {
+        "id": rule,
+        "name": rule.replace(".", "/"),
+        "shortDescription": {"text": short},
+        "fullDescription": {"text": full},
+        "helpUri": help_uri(rule),
+        "help": {"text": f"{full} Configured in docs/configuration.md ({suite})."},
+        "properties": {"suite": suite},
+    }
+
+
+def _sarif_level(result: TestResult, finding: Finding) -> str:
+    """The finding's severity, capped by its item's verdict: a passing (or skipped) item's
+    findings are at most warnings, and a finding already in the baseline is a note."""
+    if finding.baseline_state == "unchanged":
+        return "note"
+    level = SARIF_LEVELS[finding.severity]
+    if result.outcome not in ("failed", "error") and level == "error":
+        return "warning"
+    return level
+
+
+def _sarif_result(result: TestResult, finding: Finding) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "ruleId": finding.rule,
+        "level": _sarif_level(result, finding),
+        "message": {"text": finding.message},
+        "partialFingerprints": {"proofyard/v1": finding.fingerprint},
+        "properties": {"suite": result.suite or "unmarked", "test": result.nodeid},
+    }
+    if finding.baseline_state:
+        entry["baselineState"] = finding.baseline_state
+    if finding.baseline_state == "unchanged":
+        entry["suppressions"] = [
+            {
+                "kind": "external",
+                "status": "accepted",
+                "justification": "in the ratchet baseline (baselines.path)",
+            }
+        ]
+    if finding.path:
+        region = {
+            key: value
+            for key, value in (("startLine", finding.line), ("startColumn", finding.column))
+            if value
+        }
+        physical: dict[str, Any] = {
+            "artifactLocation": {"uri": finding.path, "uriBaseId": "TARGET"}
+        }
+        if region:
+            physical["region"] = region
+        entry["locations"] = [{"physicalLocation": physical}]
+    return entry
 
 
 def redact_environment(environ: Mapping[str, str]) -> dict[str, str]:

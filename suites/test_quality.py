@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from ops.findings import Finding
@@ -24,41 +26,14 @@ def _judge(name, gate, report: GateReport, baselines, check, proofyard_config):
         check.metric(
             measure.name, measure.value, measure.unit, measure.threshold, measure.passed, gate=name
         )
-    notes = [f for f in report.findings if f.severity == "note"]
-    limit = proofyard_config.config.quality.max_notes
-    check.findings([f for f in report.findings if f.severity != "note"] + notes[:limit])
-    if len(notes) > limit:
-        check.skipped("notes counted but not listed (over quality.max_notes)", len(notes) - limit)
+    if gate.mode == "ratchet":
+        problems, offenders = _ratchet(name, report, baselines, check, proofyard_config)
+    else:
+        _record(report.findings, check, proofyard_config)
+        problems = [m.describe() for m in report.failed_measures]
+        offenders = [f for f in report.findings if f.severity != "note"] or report.findings
     if not sum(report.inspected.values()):
         pytest.skip(f"quality gate {name}: nothing to inspect")
-    offenders = [f for f in report.findings if f.severity != "note"] or report.findings
-    if gate.mode == "ratchet":
-        key = f"quality/{name}"
-        baseline = baselines.guarded(lambda: baselines.store.counts(key))
-        if baselines.update:
-            accept = baselines.accept_new
-            counts = fingerprint_counts(report.findings)
-            baselines.guarded(lambda: baselines.store.ratchet_counts(key, counts, accept))
-            refused = [] if accept or baseline is None else new_findings(report.findings, baseline)
-            if refused:
-                listed = "\n".join(f"  {finding}" for finding in refused[:MAX_LISTED])
-                pytest.fail(
-                    f"quality gate {name}: {len(refused)} new finding(s) not accepted into "
-                    f"the baseline (add --accept-new-findings to record them):\n{listed}",
-                    pytrace=False,
-                )
-            return
-        if baseline is None:
-            pytest.skip(
-                f"no baseline yet for {key} in {baselines.store.path} "
-                f"({len(report.findings)} findings now); run with --update-baselines"
-            )
-        new = new_findings(report.findings, baseline)
-        check.metric("new findings", len(new), threshold=0, passed=not new, gate=name)
-        problems = [f"{len(new)} new finding(s) against the baseline"] if new else []
-        offenders = new
-    else:
-        problems = [m.describe() for m in report.failed_measures]
     if problems and gate.severity == "error":
         listed = "\n".join(f"  {f}" for f in offenders[:WORST])
         more = f"\n  ... and {len(offenders) - WORST} more" if len(offenders) > WORST else ""
@@ -68,6 +43,56 @@ def _judge(name, gate, report: GateReport, baselines, check, proofyard_config):
             + (f"\nworst offenders:\n{listed}{more}" if offenders else ""),
             pytrace=False,
         )
+
+
+def _record(findings, check, proofyard_config) -> None:
+    """The findings, notes beyond quality.max_notes counted but not listed."""
+    notes = [f for f in findings if f.severity == "note"]
+    limit = proofyard_config.config.quality.max_notes
+    check.findings([f for f in findings if f.severity != "note"] + notes[:limit])
+    if len(notes) > limit:
+        check.skipped("notes counted but not listed (over quality.max_notes)", len(notes) - limit)
+
+
+def _ratchet(name, report: GateReport, baselines, check, proofyard_config):
+    """(problems, offenders) of a ratchet gate; each finding recorded as new or unchanged
+    against the baseline (SARIF's baselineState)."""
+    key = f"quality/{name}"
+    baseline = baselines.guarded(lambda: baselines.store.counts(key))
+    new = new_findings(report.findings, baseline) if baseline is not None else []
+    fresh = {id(finding) for finding in new}
+    _record(
+        [
+            finding
+            if baseline is None
+            else dataclasses.replace(
+                finding, baseline_state="new" if id(finding) in fresh else "unchanged"
+            )
+            for finding in report.findings
+        ],
+        check,
+        proofyard_config,
+    )
+    if baselines.update:
+        accept = baselines.accept_new
+        counts = fingerprint_counts(report.findings)
+        baselines.guarded(lambda: baselines.store.ratchet_counts(key, counts, accept))
+        refused = [] if accept else new
+        if refused:
+            listed = "\n".join(f"  {finding}" for finding in refused[:MAX_LISTED])
+            pytest.fail(
+                f"quality gate {name}: {len(refused)} new finding(s) not accepted into "
+                f"the baseline (add --accept-new-findings to record them):\n{listed}",
+                pytrace=False,
+            )
+        return [], []
+    if baseline is None:
+        pytest.skip(
+            f"no baseline yet for {key} in {baselines.store.path} "
+            f"({len(report.findings)} findings now); run with --update-baselines"
+        )
+    check.metric("new findings", len(new), threshold=0, passed=not new, gate=name)
+    return ([f"{len(new)} new finding(s) against the baseline"] if new else []), new
 
 
 @pytest.mark.parametrize("name", sorted(GATES))

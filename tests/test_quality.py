@@ -316,11 +316,17 @@ def test_ratchet_mode_end_to_end(run_harness, make_target, tmp_path):
     assert "no baseline yet for quality/prints" in first.stdout
     assert run_harness(*args, "--update-baselines").returncode == 0
     assert run_harness(*args).returncode == 0  # unchanged legacy tree passes
+    green = _sarif_results(tmp_path)
+    assert [r["level"] for r in green] == ["note"]  # code scanning shows no error
+    assert green[0]["baselineState"] == "unchanged"
+    assert green[0]["suppressions"][0]["status"] == "accepted"
     (root / "pkg" / "new.py").write_text("def g():\n    print('new')\n")
     failing = run_harness(*args)
     assert failing.returncode == 1
     assert "1 new finding(s) against the baseline" in failing.stdout
     assert "pkg/new.py:2:5: [quality.print]" in failing.stdout
+    states = sorted((r["baselineState"], r["level"]) for r in _sarif_results(tmp_path))
+    assert states == [("new", "error"), ("unchanged", "note")]
     summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
     assert summary["suites"]["quality"]["counts"] == {"failed": 1}
     refused = run_harness(*args, "--update-baselines")  # records nothing new, and says so
@@ -329,6 +335,15 @@ def test_ratchet_mode_end_to_end(run_harness, make_target, tmp_path):
     assert run_harness(*args).returncode == 1
     assert run_harness(*args, "--update-baselines", "--accept-new-findings").returncode == 0
     assert run_harness(*args).returncode == 0  # accepted explicitly
+
+
+def _sarif_results(tmp_path):
+    sarif = json.loads((tmp_path / "reports" / "findings.sarif").read_text())
+    (run,) = sarif["runs"]
+    for rule in run["tool"]["driver"]["rules"]:
+        assert rule["shortDescription"]["text"] and rule["fullDescription"]["text"]
+        assert rule["helpUri"].split("#")[0].endswith("docs/configuration.md")
+    return run["results"]
 
 
 def _crashing_ruff(tmp_path, poison: str):
