@@ -94,14 +94,19 @@ class CheckRecord:
     findings: list[Finding] = field(default_factory=list)
     metrics: list[Metric] = field(default_factory=list)
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    shared: set[str] = field(default_factory=set)  # kinds every item of a suite shares
 
     @property
     def inspected_total(self) -> int:
         return sum(self.inspected.values())
 
-    def count(self, kind: str, number: int = 1) -> None:
-        """Add ``number`` inspected items of ``kind`` (files, modules, links, ...)."""
+    def count(self, kind: str, number: int = 1, shared: bool = False) -> None:
+        """Add ``number`` inspected items of ``kind`` (files, modules, links, ...). A
+        ``shared`` kind is the same items other items of the suite inspect too (every quality
+        gate reads the same files): a run counts them once."""
         self.inspected[kind] = self.inspected.get(kind, 0) + number
+        if shared:
+            self.shared.add(kind)
 
     def skip(self, reason: str, number: int = 1) -> None:
         """Count items deliberately not inspected, with the reason."""
@@ -117,6 +122,7 @@ class CheckRecord:
                 "findings": [finding.to_dict() for finding in self.findings],
                 "metrics": [metric.to_dict() for metric in self.metrics],
                 "tables": {name: list(rows) for name, rows in self.tables.items()},
+                **({"shared": sorted(self.shared)} if self.shared else {}),
             }
         )
 

@@ -33,6 +33,7 @@ TOOL_PACKAGES = (
 SECRET_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 SARIF_LEVELS = {"error": "error", "warning": "warning", "note": "note"}
 LEVEL_ORDER = {"error": 0, "warning": 1, "note": 2, "none": 3}
+SUMMARY_SCHEMA_VERSION = 1  # ops/schemas/summary.schema.json describes it
 SARIF_MAX_RESULTS = 25_000  # what GitHub code scanning accepts per run
 
 
@@ -141,8 +142,12 @@ def build_summary(results: RunResults, run_info: Mapping[str, Any]) -> dict[str,
         record = result.record or {}
         suite["counts"][result.outcome] += 1
         suite["duration_s"] += result.duration_s
+        shared = set(record.get("shared", []))
         for kind, number in record.get("inspected", {}).items():
-            suite["inspected"][kind] += number
+            if kind in shared:  # the same items every item of the suite reads: once
+                suite["inspected"][kind] = max(suite["inspected"][kind], number)
+            else:
+                suite["inspected"][kind] += number
         for reason, number in record.get("skipped", {}).items():
             suite["skipped_items"][reason] += number
         suite["findings"] += len(record.get("findings", []))
@@ -167,7 +172,12 @@ def build_summary(results: RunResults, run_info: Mapping[str, Any]) -> dict[str,
         suite["duration_s"] = round(suite["duration_s"], 6)
         for key in ("counts", "inspected", "skipped_items"):
             suite[key] = dict(sorted(suite[key].items()))
-    return {**run_info, "tools": tool_versions(), "suites": dict(sorted(suites.items()))}
+    return {
+        "schema_version": SUMMARY_SCHEMA_VERSION,
+        **run_info,
+        "tools": tool_versions(),
+        "suites": dict(sorted(suites.items())),
+    }
 
 
 def build_sarif(results: RunResults, target_root: Path, version: str) -> dict[str, Any]:

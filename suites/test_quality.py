@@ -21,10 +21,16 @@ WORST = 15
 def _judge(name, gate, report: GateReport, baselines, check, proofyard_config):
     """Record the report, then fail on threshold breaches (absolute) or new findings (ratchet)."""
     for kind, number in report.inspected.items():
-        check.inspected(kind, number)
+        check.inspected(kind, number, shared=True)  # every gate reads the same files
+    absolute = gate.mode != "ratchet"  # a ratchet judges new findings, not these thresholds
     for measure in report.measures:
         check.metric(
-            measure.name, measure.value, measure.unit, measure.threshold, measure.passed, gate=name
+            measure.name,
+            measure.value,
+            measure.unit,
+            measure.threshold if absolute else None,
+            measure.passed if absolute else None,
+            gate=name,
         )
     if gate.mode == "ratchet":
         problems, offenders = _ratchet(name, report, baselines, check, proofyard_config)

@@ -123,8 +123,46 @@ def test_serial_and_xdist_runs_write_every_report_with_the_same_findings(
         results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "pkg/broken.py"
     )
     assert serial_sarif["version"] == "2.1.0"
-    props = {p.get("name") for p in serial_junit.iter("property")}
-    assert {"inspected.modules", "metric.import_time"} <= props
+    props = {p.get("name"): p.get("value") for p in serial_junit.iter("property")}
+    assert props["inspected.modules"] == "1"
+    assert props["metric.import_time.pkg.good.unit"] == "s"
+    assert float(props["metric.import_time.pkg.good"]) >= 0  # a plain number
+    assert not [name for name in props if " " in name]
+    validate_summary(serial_summary)
+    validate_summary(parallel_summary)
+
+
+def validate_summary(summary):
+    """summary.json against the schema the project ships (ops/schemas/)."""
+    import jsonschema
+
+    schema = json.loads((REPO / "ops" / "schemas" / "summary.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(summary)
+
+
+def test_the_summary_schema_refuses_a_summary_that_drifted(tmp_path):
+    import jsonschema
+
+    from ops.reports import RunResults, build_summary
+
+    results = RunResults()
+    results.add_phase("suites/test_x.py::test_a", "smoke", "call", "passed", 0.1, {
+        "inspected": {"modules": 2}, "skipped": {}, "findings": [], "metrics": [], "tables": {},
+    }, False)  # fmt: skip
+    info = {
+        "proofyard": "0", "started": "2026-12-02T00:00:00Z", "duration_s": 1.0,
+        "exit_status": 0, "target": "/t", "project_python": {
+            "path": "/p", "version": "3.11", "harness": True},
+    }  # fmt: skip
+    summary = build_summary(results, info)
+    validate_summary(summary)
+    for drifted in (
+        {**summary, "schema_version": 2},
+        {**summary, "unexpected": 1},
+        {**summary, "suites": {"smoke": {**summary["suites"]["smoke"], "counts": {"ok": 1}}}},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            validate_summary(drifted)
 
 
 HONESTY_TEST = textwrap.dedent("""
