@@ -79,7 +79,14 @@ def test_serial_and_xdist_runs_write_every_report_with_the_same_findings(
 ):
     root = make_target(DEFECTIVE, "target:\n  root: .\n")
     config = str(root / "proofyard.yaml")
-    serial = run_harness("-m", "smoke", f"--proofyard-config={config}", reports="serial")
+    step_summary = tmp_path / "step-summary.md"
+    serial = run_harness(
+        "-m",
+        "smoke",
+        f"--proofyard-config={config}",
+        reports="serial",
+        env={"GITHUB_STEP_SUMMARY": str(step_summary)},
+    )
     parallel = run_harness(
         "-m", "smoke", f"--proofyard-config={config}", "-n", "2", reports="parallel"
     )
@@ -130,6 +137,13 @@ def test_serial_and_xdist_runs_write_every_report_with_the_same_findings(
     assert not [name for name in props if " " in name]
     validate_summary(serial_summary)
     validate_summary(parallel_summary)
+    overview = (tmp_path / "serial" / "summary.md").read_text()
+    assert overview.startswith("## proofyard: Not ready to merge: smoke failed")
+    assert "| smoke | fail | " in overview and " 1 failed, " in overview
+    assert "pkg/broken.py:1: [smoke.import]" in overview
+    assert step_summary.read_text().strip() == overview.strip()  # appended for the job page
+    html_page = (tmp_path / "serial" / "report.html").read_text()
+    assert "Not ready to merge: smoke failed" in html_page
 
 
 def validate_summary(summary):

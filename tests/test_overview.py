@@ -1,0 +1,47 @@
+"""The "can I merge?" overview: rows per suite, worst findings, escaping."""
+
+from __future__ import annotations
+
+from ops.findings import Finding
+from ops.overview import headline, html_table, markdown, suite_rows
+from ops.reports import RunResults, build_summary
+
+
+def _results():
+    results = RunResults()
+    bad = Finding("docs.missing-file", "x.md: <img src=x onerror=alert(1)> | does not exist",
+                  "a|b.md", 3, 1)  # fmt: skip
+    known = Finding("quality.print", "print", "m.py", 2, baseline_state="unchanged")
+    for nodeid, suite, outcome, findings in (
+        ("suites/test_docs.py::test_links[a]", "docs", "failed", [bad]),
+        ("suites/test_quality.py::test_gate[prints]", "quality", "passed", [known]),
+        ("suites/test_benchmark.py::test_b", "benchmark", "inconclusive", []),
+    ):
+        record = {
+            "inspected": {"files": 2},
+            "skipped": {},
+            "findings": [f.to_dict() for f in findings],
+            "metrics": [],
+            "tables": {},
+        }
+        results.add_phase(nodeid, suite, "call", outcome, 0.1, record, False, "why")
+    return results
+
+
+def test_rows_put_failures_first_with_their_worst_findings():
+    results = _results()
+    rows = suite_rows(results, build_summary(results, {}))
+    assert [(row.suite, row.verdict) for row in rows] == [
+        ("docs", "fail"),
+        ("benchmark", "inconclusive"),
+        ("quality", "pass"),
+    ]
+    assert rows[0].worst == [
+        "a|b.md:3:1: [docs.missing-file] x.md: <img src=x onerror=alert(1)> | does not exist"
+    ]
+    assert rows[2].worst == []  # a baselined finding of a passing gate is no worry
+    assert headline(rows) == "Not ready to merge: docs failed"
+    text = markdown(rows)
+    assert "| docs | fail | 1 failed | 2 files | a\\|b.md:3:1:" in text  # cells stay cells
+    page = html_table(rows)
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
