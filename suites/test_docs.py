@@ -6,6 +6,7 @@ import pytest
 
 from fixtures.config import loaded_config
 from fixtures.docs import docs_may_run, docset_for, grouped_outcome, target_of
+from fixtures.progress import Progress
 from ops.docs import blocks, generated
 from ops.docs.examples import RUNNABLE
 from ops.docs.links import check_document_links, required_documents, unreadable_finding
@@ -103,6 +104,7 @@ def test_external_links(docset, proofyard_config, pytestconfig, check):
         concurrency=section.online_concurrency,
         per_host=section.online_per_host,
         retries=section.online_retries,
+        progress=Progress(pytestconfig, "docs: external links checked"),
     )
     check.inspected("external links", len(statuses))
     for path, url, line, column in external:

@@ -98,6 +98,7 @@ def paired_units(
     max_seconds: float = float("inf"),
     switches: Callable[[], int] | None = None,
     clock: Callable[[], float] = time.thread_time,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PairedSamples:
     """Samples of ``function`` in calibration units, each paired with calibration slices
     timed just before it: the machine's speed changes (this VM flips between a fast and a
@@ -134,13 +135,16 @@ def paired_units(
         per_slice = (middle - start) / plan.slices
         return ((end - middle) / plan.loops / per_slice, per_slice), False
 
-    kept, _ = kept_samples(take, rounds, max_seconds)
+    kept, _ = kept_samples(take, rounds, max_seconds, progress)
     slice_s = statistics.median(s for _, s in kept) if kept else math.nan
     return PairedSamples([unit for unit, _ in kept], slice_s, interrupted)
 
 
 def kept_samples(
-    take: Callable[[], tuple[T, bool]], rounds: int, max_seconds: float
+    take: Callable[[], tuple[T, bool]],
+    rounds: int,
+    max_seconds: float,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[T], int]:
     """Up to ``rounds`` results of ``take``, which also says whether the scheduler switched
     the measuring thread out meanwhile: those are dropped and taken again. Stops after
@@ -156,6 +160,8 @@ def kept_samples(
         result, preempted = take()
         if not preempted:
             kept.append(result)
+            if progress is not None:
+                progress(len(kept), rounds)
     return kept, tries - len(kept)
 
 
@@ -168,7 +174,13 @@ class Intercepted:
     plan: SamplingPlan | None = None
 
 
-def intercept(fixture, plan: SamplingPlan | None, rounds: int, max_seconds: float) -> Intercepted:
+def intercept(
+    fixture,
+    plan: SamplingPlan | None,
+    rounds: int,
+    max_seconds: float,
+    progress: Callable[[int, int], None] | None = None,
+) -> Intercepted:
     """One traced call (peak memory) and paired calibrated samples of the function, both
     outside pytest-benchmark's timing.
 
@@ -190,7 +202,7 @@ def intercept(fixture, plan: SamplingPlan | None, rounds: int, max_seconds: floa
             return function(*args, **kwargs)
 
         seen.plan = plan or choose_plan(call)
-        seen.paired = paired_units(call, seen.plan, rounds, max_seconds)
+        seen.paired = paired_units(call, seen.plan, rounds, max_seconds, progress=progress)
 
     raw = getattr(fixture, "_raw", None)
     if callable(raw):

@@ -11,7 +11,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,8 +79,10 @@ def check_urls(
     per_host: int = 2,
     retries: int = 2,
     backoff_s: float = 0.5,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, LinkStatus]:
-    """Check each distinct URL once; returns the status of each."""
+    """Check each distinct URL once; returns the status of each (``progress(done, total)``
+    hears of each one checked)."""
     unique = sorted(set(urls))
     opener = urllib.request.build_opener(_HttpOnlyRedirects)
     host_limits: dict[str, threading.Semaphore] = {}
@@ -108,8 +110,12 @@ def check_urls(
             cache.remember(status, time.time())
         return status
 
+    results = {}
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        results = dict(zip(unique, pool.map(check, unique), strict=True))
+        for url, status in zip(unique, pool.map(check, unique), strict=True):
+            results[url] = status
+            if progress is not None:
+                progress(len(results), len(unique))
     if cache:
         cache.save()
     return results

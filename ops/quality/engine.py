@@ -7,7 +7,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,18 +111,20 @@ def run_analysis(
     settings: Settings,
     cache_file: Path | None = None,
     workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> QualityRun:
-    """Analyse ``files`` (under ``root``), reusing cached results for unchanged contents.
+    """Analyse ``files`` (under ``root``), reusing cached results for unchanged contents;
+    ``progress(done, total)`` hears of each chunk of files analysed.
 
     Concurrent runs (xdist workers) serialise on the cache lock, so the second one finds the
     first one's results instead of doing the work again.
     """
     start = time.perf_counter()
     if cache_file is None:
-        return _run(root, files, settings, {}, workers, start)[0]
+        return _run(root, files, settings, {}, workers, start, progress)[0]
     with locked(cache_file):
         cache = _load_cache(cache_file)
-        run, fresh = _run(root, files, settings, cache, workers, start)
+        run, fresh = _run(root, files, settings, cache, workers, start, progress)
         if run.analysed:
             write_atomic(cache_file, json.dumps(fresh, separators=(",", ":")))
     run.seconds = time.perf_counter() - start
@@ -136,6 +138,7 @@ def _run(
     cache: dict[str, dict],
     workers: int | None,
     start: float,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[QualityRun, dict[str, dict]]:
     run = QualityRun()
     fresh: dict[str, dict] = {}
@@ -162,6 +165,10 @@ def _run(
         run.results[result.path] = result
         fresh[keys[result.path]] = data
         run.analysed += 1
+        if progress is not None and run.analysed % CHUNK_FILES == 0:
+            progress(run.analysed, len(todo))
+    if progress is not None and todo:
+        progress(run.analysed, len(todo))
     run.results = dict(sorted(run.results.items()))
     run.seconds = time.perf_counter() - start
     return run, fresh
@@ -169,14 +176,16 @@ def _run(
 
 def _analyse_all(
     todo: list[tuple[str, str]], settings: Settings, workers: int | None
-) -> list[dict]:
+) -> Iterator[dict]:
     workers = workers if workers is not None else len(os.sched_getaffinity(0))
     chunks = [todo[i : i + CHUNK_FILES] for i in range(0, len(todo), CHUNK_FILES)]
     if workers < 2 or len(chunks) < 2:
-        return [item for chunk in chunks for item in _analyse_chunk(chunk, settings)]
-    with worker_pool(workers, "fork") as pool:
-        return [
+        for chunk in chunks:
+            yield from _analyse_chunk(chunk, settings)
+        return
+    with worker_pool(workers, "fork") as pool:  # results as the chunks finish, in order
+        yield from (
             item
             for part in pool.map(_analyse_chunk, chunks, [settings] * len(chunks))
             for item in part
-        ]
+        )
