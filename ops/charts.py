@@ -1,17 +1,24 @@
-"""Small self-contained SVG charts (scatter, bars, lines) with every text escaped.
+"""Charts drawn by matplotlib (object API, no pyplot state), rendered to SVG to embed in
+the self-contained HTML reports and to PNG for Markdown: readable ticks, the unit on every
+axis, legends outside the data, integer run axes, and a trend's baseline with its interval.
 
-Written here rather than with matplotlib: the charts are simple, must embed in
-self-contained HTML with no network, and a 40 MB plotting dependency is not worth it.
+A chart of fewer than two points says nothing a table row does not: such calls return
+None and the caller shows the value instead. Every text reaches matplotlib with its ``$``
+escaped, so a name from the target never turns into mathtext (matplotlib writes the SVG's
+text XML-escaped).
 """
 
 from __future__ import annotations
 
+import io
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from html import escape
+from typing import Any
 
-WIDTH, HEIGHT, MARGIN = 640, 360, 56
+WIDTH_IN, HEIGHT_IN, DPI = 7.5, 4.0, 100
+MAX_MARKS = 60  # boundaries drawn on one chart; more would hide the data
 PALETTE = (
     "#1f77b4",
     "#d62728",
@@ -24,6 +31,7 @@ PALETTE = (
     "#bcbd22",
     "#17becf",
 )
+_METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.S)
 
 
 @dataclass(frozen=True)
@@ -34,47 +42,54 @@ class Point:
     series: str = ""
 
 
-def _scale(values: Sequence[float], low: float, high: float, log: bool):
-    finite = [v for v in values if math.isfinite(v) and (v > 0 or not log)]
-    if not finite:
-        finite = [1.0]
-    lo, hi = min(finite), max(finite)
-    if log:
-        lo, hi = math.log10(lo), math.log10(hi)
-    if hi == lo:
-        lo, hi = lo - 1, hi + 1
-
-    def project(value: float) -> float:
-        if log:
-            value = math.log10(value) if value > 0 else lo
-        return low + (value - lo) / (hi - lo) * (high - low)
-
-    return project, (lo, hi)
+def text(value: object) -> str:
+    """``value`` as matplotlib text that is never parsed as mathtext."""
+    return str(value).replace("$", r"\$")
 
 
-def _frame(title: str, x_label: str, y_label: str) -> list[str]:
+def _figure(title: str, x_label: str, y_label: str, height: float = HEIGHT_IN):
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(WIDTH_IN, height), dpi=DPI, layout="constrained")
+    axes = figure.add_subplot()
+    axes.set_title(text(title), fontsize=11)
+    axes.set_xlabel(text(x_label))
+    axes.set_ylabel(text(y_label))
+    axes.grid(True, color="#e5e5e5", linewidth=0.6)
+    return figure, axes
+
+
+def render_svg(figure: Any) -> str:
+    """The figure as an SVG document to embed: text kept as text, no metadata block, and
+    ids stable from run to run."""
+    import matplotlib
+
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "proofyard"}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
+    document = buffer.getvalue()
+    document = document[document.index("<svg") :]  # no XML declaration or DOCTYPE inside HTML
+    return _METADATA.sub("", document)
+
+
+def render_png(figure: Any) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _finite(points: Sequence[Point], log_x: bool, log_y: bool) -> list[Point]:
     return [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-        f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="11">',
-        f"<title>{escape(title)}</title>",
-        f'<text x="{WIDTH / 2}" y="16" text-anchor="middle" font-size="13">{escape(title)}</text>',
-        f'<line x1="{MARGIN}" y1="{HEIGHT - MARGIN}" x2="{WIDTH - 16}" y2="{HEIGHT - MARGIN}" '
-        'stroke="#333"/>',
-        f'<line x1="{MARGIN}" y1="{HEIGHT - MARGIN}" x2="{MARGIN}" y2="24" stroke="#333"/>',
-        f'<text x="{WIDTH / 2}" y="{HEIGHT - 12}" text-anchor="middle">{escape(x_label)}</text>',
-        f'<text x="14" y="{HEIGHT / 2}" text-anchor="middle" '
-        f'transform="rotate(-90 14 {HEIGHT / 2})">{escape(y_label)}</text>',
+        p
+        for p in points
+        if math.isfinite(p.x)
+        and math.isfinite(p.y)
+        and (p.x > 0 or not log_x)
+        and (p.y > 0 or not log_y)
     ]
 
 
-def _ticks(lo: float, hi: float, log: bool) -> list[float]:
-    if log:
-        return [10**e for e in range(math.floor(lo), math.ceil(hi) + 1)]
-    step = (hi - lo) / 4
-    return [lo + step * i for i in range(5)]
-
-
-def scatter(
+def scatter_figure(
     points: Sequence[Point],
     *,
     title: str,
@@ -84,71 +99,71 @@ def scatter(
     log_y: bool = False,
     lines: bool = False,
     marks: Sequence[tuple[float, str]] = (),
-) -> str:
-    """A scatter (or, with ``lines``, a line per series) chart as an SVG document; each
-    mark ``(x, label)`` is a dashed vertical line (a test or step boundary, an alert)."""
-    fx, (xlo, xhi) = _scale([p.x for p in points], MARGIN, WIDTH - 16, log_x)
-    fy, (ylo, yhi) = _scale([p.y for p in points], HEIGHT - MARGIN, 24, log_y)
-    parts = _frame(title, x_label, y_label)
-    for tick in _ticks(xlo, xhi, log_x):
-        parts.append(
-            f'<text x="{fx(tick):.1f}" y="{HEIGHT - MARGIN + 14}" text-anchor="middle">'
-            f"{tick:.3g}</text>"
-        )
-    for tick in _ticks(ylo, yhi, log_y):
-        parts.append(
-            f'<text x="{MARGIN - 4}" y="{fy(tick):.1f}" text-anchor="end">{tick:.3g}</text>'
-        )
-    series = sorted({p.series for p in points})
-    for index, name in enumerate(series):
-        color = PALETTE[index % len(PALETTE)]
-        members = [
-            p for p in points if p.series == name and math.isfinite(p.x) and math.isfinite(p.y)
-        ]
+    baseline: float | None = None,
+    band: tuple[float, float] | None = None,
+    x_ticks: Sequence[tuple[float, str]] = (),
+    integer_x: bool = False,
+) -> Any | None:
+    """A scatter (or, with ``lines``, a line per series) chart; each mark ``(x, label)`` a
+    dashed vertical line; ``baseline`` a horizontal line with ``band`` shaded around it;
+    ``x_ticks`` label the x axis (runs by commit, say). None for fewer than two points."""
+    from matplotlib.ticker import MaxNLocator
+
+    shown = _finite(points, log_x, log_y)
+    if len(shown) < 2:
+        return None
+    figure, axes = _figure(title, x_label, y_label)
+    for index, name in enumerate(sorted({p.series for p in shown})):
+        members = sorted((p for p in shown if p.series == name), key=lambda p: p.x)
+        style = {"color": PALETTE[index % len(PALETTE)], "label": text(name) if name else None}
         if lines and len(members) > 1:
-            path = " ".join(
-                f"{fx(p.x):.1f},{fy(p.y):.1f}" for p in sorted(members, key=lambda p: p.x)
-            )
-            parts.append(f'<polyline fill="none" stroke="{color}" points="{path}"/>')
-        for p in members:
-            parts.append(
-                f'<circle cx="{fx(p.x):.1f}" cy="{fy(p.y):.1f}" r="3.5" fill="{color}">'
-                f"<title>{escape(p.label or name)}: {p.x:.4g}, {p.y:.4g}</title></circle>"
-            )
-        if name:
-            parts.append(
-                f'<text x="{WIDTH - 150}" y="{36 + 14 * index}" fill="{color}">'
-                f"{escape(name)}</text>"
-            )
-    for x, label in marks:
-        if math.isfinite(x) and xlo <= (math.log10(x) if log_x and x > 0 else x) <= xhi:
-            parts.append(
-                f'<line x1="{fx(x):.1f}" y1="24" x2="{fx(x):.1f}" y2="{HEIGHT - MARGIN}" '
-                f'stroke="#999" stroke-dasharray="3,3"><title>{escape(label)}</title>'
-                "</line>"
-            )
-    parts.append("</svg>")
-    return "\n".join(parts)
+            axes.plot([p.x for p in members], [p.y for p in members], marker="o", ms=3, **style)
+        else:
+            axes.scatter([p.x for p in members], [p.y for p in members], s=18, **style)
+    if band is not None:
+        axes.axhspan(band[0], band[1], color="#2ca02c", alpha=0.12, label="baseline interval")
+    if baseline is not None:
+        axes.axhline(baseline, color="#2ca02c", linestyle="--", linewidth=1, label="baseline")
+    for x, _ in list(marks)[:MAX_MARKS]:
+        axes.axvline(x, color="#999999", linestyle=":", linewidth=0.7)
+    if log_x:
+        axes.set_xscale("log")
+    if log_y:
+        axes.set_yscale("log")
+    if x_ticks:
+        axes.set_xticks([x for x, _ in x_ticks], [text(label) for _, label in x_ticks])
+        axes.tick_params(axis="x", labelrotation=30, labelsize=8)
+    elif integer_x:
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    return figure
 
 
-def bars(items: Sequence[tuple[str, float]], *, title: str, y_label: str) -> str:
-    """A vertical bar chart as an SVG document."""
-    parts = _frame(title, "", y_label)
-    top = max([value for _, value in items if math.isfinite(value)] or [1.0]) or 1.0
-    width = (WIDTH - MARGIN - 24) / max(1, len(items))
-    for index, (label, value) in enumerate(items):
-        height = 0 if not math.isfinite(value) else (HEIGHT - MARGIN - 30) * value / top
-        x = MARGIN + 4 + index * width
-        parts.append(
-            f'<rect x="{x:.1f}" y="{HEIGHT - MARGIN - height:.1f}" width="{width * 0.8:.1f}" '
-            f'height="{height:.1f}" fill="{PALETTE[index % len(PALETTE)]}">'
-            f"<title>{escape(label)}: {value:.4g}</title></rect>"
-        )
-        parts.append(
-            f'<text x="{x + width * 0.4:.1f}" y="{HEIGHT - MARGIN + 12}" '
-            f'text-anchor="end" transform="rotate(-35 {x + width * 0.4:.1f} '
-            f'{HEIGHT - MARGIN + 12})" font-size="9">{escape(label)}</text>'
-        )
-    parts.append(f'<text x="{MARGIN - 4}" y="30" text-anchor="end">{top:.3g}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts)
+def scatter(points: Sequence[Point], **options: Any) -> str | None:
+    """:func:`scatter_figure` as an SVG document, or None (fewer than two points)."""
+    figure = scatter_figure(points, **options)
+    return render_svg(figure) if figure is not None else None
+
+
+def bars_figure(items: Sequence[tuple[str, float]], *, title: str, x_label: str) -> Any | None:
+    """Horizontal bars, one per item, each labelled on the axis and with its value; None
+    for fewer than two items."""
+    shown = [(label, value) for label, value in items if math.isfinite(value)]
+    if len(shown) < 2:
+        return None
+    height = max(HEIGHT_IN, 0.9 + 0.28 * len(shown))
+    figure, axes = _figure(title, x_label, "", height)
+    labels = [text(label) for label, _ in shown]
+    values = [value for _, value in shown]
+    drawn = axes.barh(labels, values, color=PALETTE[0])
+    axes.bar_label(drawn, fmt="%.3g", fontsize=8, padding=2)
+    axes.invert_yaxis()  # the first item on top
+    axes.tick_params(axis="y", labelsize=8)
+    axes.margins(x=0.15)
+    return figure
+
+
+def bars(items: Sequence[tuple[str, float]], *, title: str, x_label: str) -> str | None:
+    figure = bars_figure(items, title=title, x_label=x_label)
+    return render_svg(figure) if figure is not None else None

@@ -205,12 +205,17 @@ def test_charts_escape_names_and_draw_every_case():
             "compress_mb_s": 50.0,
         },
     ]
+    rows.append({**rows[0], "codec": "int8 $x$", "ratio": 3.9, "rel_frobenius": 0.02})
     documents = charts(rows)
     assert set(documents) == {"compression-pareto.svg", "compression-throughput.svg"}
     for svg in documents.values():
         assert "<script>" not in svg
     assert "&lt;script&gt;" in documents["compression-pareto.svg"]
-    assert documents["compression-throughput.svg"].count("<rect") == 2
+    assert "int8 $x$" in documents["compression-pareto.svg"]  # a $ is text, never mathtext
+    bars = documents["compression-throughput.svg"]
+    assert all(f"{label} / " in bars for label in ("&lt;script&gt;x&lt;/script&gt;", "zlib"))
+    assert "MB/s" in bars
+    assert charts(rows[1:2]) == {}  # one case: a table row says it, no chart
 
 
 PLUGINS = '''
@@ -278,7 +283,8 @@ def test_plugins_corruption_is_caught_and_a_crash_fails_only_its_case(
     assert outcomes["honest-blob"][0] == "passed"
     assert outcomes["int8-small"][0] == "passed"
     assert result.returncode == 1
-    assert (tmp_path / "reports" / "compression-pareto.svg").is_file()
+    assert (tmp_path / "reports" / "compression-throughput.svg").is_file()  # several cases
+    assert not (tmp_path / "reports" / "compression-pareto.svg").exists()  # one lossy case
     assert "<svg" in (tmp_path / "reports" / "report.html").read_text()
 
 

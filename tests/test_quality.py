@@ -256,7 +256,7 @@ def test_engine_cache_and_time_limit(tmp_path):
         "".join(f"v{i} = [{', '.join(str(j) for j in range(50))}]\n" for i in range(4000))
     )
     limited = run_analysis(root, [big], settings=Settings(time_limit_s=0.01), workers=1)
-    assert limited.results["big.py"].summarised == "analysis stopped after 0.01 s"
+    assert limited.results["big.py"].summarised == "analysis stopped after 0.01 s of CPU time"
     summarised = run_analysis(root, [big], settings=Settings(max_bytes=1000), workers=1)
     assert "over the 1000-byte limit" in summarised.results["big.py"].summarised
 

@@ -532,7 +532,9 @@ class QualityConfig(Section):
 
     files: list[str] = Field(default_factory=lambda: ["**/*.py"], description="Globs analysed.")
     max_file_bytes: int = Field(2_000_000, ge=1000, description="Larger files are only counted.")
-    file_time_limit_s: float = Field(20.0, gt=0, description="Per-file analysis time limit.")
+    file_time_limit_s: float = Field(
+        20.0, gt=0, description="Per-file analysis limit, in CPU seconds (load-independent)."
+    )
     workers: int | None = Field(None, ge=1, le=64, description="Default: available cores.")
     max_notes: int = Field(1000, ge=0, description="Notes listed per gate (the rest counted).")
     cache: str = Field(

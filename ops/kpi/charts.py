@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 from ops.atomic import write_atomic
@@ -11,18 +12,26 @@ from ops.kpi.history import RunRecord
 
 
 def trend_svg(metric: str, runs: list[RunRecord]) -> str | None:
+    """The metric in every run that has it, each run labelled by its commit (or time)."""
+    having = [run for run in runs if metric in run.metrics]
     points = [
         Point(index, float(run.metrics[metric]["value"]), run.run_id, metric)
-        for index, run in enumerate(r for r in runs if metric in r.metrics)
+        for index, run in enumerate(having)
     ]
-    if not points:
-        return None
+    step = max(1, len(having) // 12)  # at most a dozen labels
+    ticks = [
+        (index, (run.commit or "")[:7] or time.strftime("%m-%d %H:%M", time.localtime(run.time)))
+        for index, run in enumerate(having)
+        if index % step == 0
+    ]
+    unit = next((run.metrics[metric].get("unit") for run in having), "") or ""
     return scatter(
         points,
         title=f"{metric} across runs",
-        x_label="run (oldest first)",
-        y_label=metric,
+        x_label="run (commit, oldest first)",
+        y_label=f"{metric} ({unit})" if unit else metric,
         lines=True,
+        x_ticks=ticks,
     )
 
 

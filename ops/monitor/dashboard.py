@@ -13,13 +13,14 @@ from ops.monitor.alerts import metric_value
 from ops.monitor.run import read_run
 from ops.monitor.summary import spans, summarize
 
-CHARTS = (
-    ("CPU (%)", (("system", "cpu.total"), ("process tree", "process.cpu_percent"))),
-    ("Memory", (("system used %", "memory.percent"), ("swap %", "swap.percent"))),
-    ("Process tree RSS (MB)", (("rss", "process.rss_mb"),)),
-    ("Disk IO (bytes/s)", (("read", "disk_io.read_bytes"), ("write", "disk_io.write_bytes"))),
-    ("Network IO (bytes/s)", (("received", "net_io.read_bytes"), ("sent", "net_io.write_bytes"))),
-    ("Load", (("1m", "load.1m"),)),
+MB = 1e-6  # bytes/s to MB/s
+CHARTS = (  # title, y axis, scale, series (label, sample path)
+    ("CPU", "%", 1.0, (("system", "cpu.total"), ("process tree", "process.cpu_percent"))),
+    ("Memory", "%", 1.0, (("system used", "memory.percent"), ("swap", "swap.percent"))),
+    ("Process tree RSS", "MB", 1.0, (("rss", "process.rss_mb"),)),
+    ("Disk IO", "MB/s", MB, (("read", "disk_io.read_bytes"), ("write", "disk_io.write_bytes"))),
+    ("Network IO", "MB/s", MB, (("received", "net_io.read_bytes"), ("sent", "net_io.write_bytes"))),
+    ("Load", "runnable processes", 1.0, (("1 min", "load.1m"),)),
 )
 
 
@@ -29,11 +30,15 @@ def _gpu_series(samples: list[dict[str, Any]]) -> list[tuple[str, tuple[tuple[st
         return []
     return [
         (
-            "GPU utilisation (%)",
+            "GPU utilisation",
+            "%",
+            1.0,
             tuple((f"gpu{d['index']}", f"gpu.devices.{d['index']}.utilisation") for d in devices),
         ),
         (
-            "GPU memory used (MB)",
+            "GPU memory used",
+            "MB",
+            1.0,
             tuple(
                 (f"gpu{d['index']}", f"gpu.devices.{d['index']}.memory_used_mb") for d in devices
             ),
@@ -48,10 +53,11 @@ def _kpi_charts(readings: list[dict[str, Any]], start: float) -> list[str]:
         key = metric_key(reading["name"], reading.get("tags") or None)
         x = reading["step"] if reading.get("step") is not None else reading["time"] - start
         by_metric.setdefault(key, []).append(Point(x, reading["value"], key, key))
-    return [
+    charts = [
         scatter(points, title=f"KPI {key}", x_label="step or seconds", y_label=key, lines=True)
         for key, points in sorted(by_metric.items())
     ]
+    return [chart for chart in charts if chart is not None]
 
 
 def render(records: list[dict[str, Any]], title: str) -> str:
@@ -64,24 +70,23 @@ def render(records: list[dict[str, Any]], title: str) -> str:
     ]
     boundaries += [(a["time"] - start, f"alert {a['rule']} {a['state']}") for a in alerts]
     sections = []
-    for chart_title, series in (*CHARTS, *_gpu_series(samples)):
+    for chart_title, unit, scale, series in (*CHARTS, *_gpu_series(samples)):
         points = [
-            Point(s["time"] - start, value, label, label)
+            Point(s["time"] - start, value * scale, label, label)
             for s in samples
             for label, path in series
             if (value := metric_value(s, path)) is not None
         ]
-        if points:
-            sections.append(
-                scatter(
-                    points,
-                    title=chart_title,
-                    x_label="seconds since start",
-                    y_label=chart_title,
-                    lines=True,
-                    marks=boundaries,
-                )
-            )
+        chart = scatter(
+            points,
+            title=chart_title,
+            x_label="seconds since start",
+            y_label=unit,
+            lines=True,
+            marks=boundaries,
+        )
+        if chart is not None:
+            sections.append(chart)
     sections += _kpi_charts([r for r in records if r.get("type") == "kpi"], start)
     gpu_note = next(
         (s["gpu"].get("detail") for s in samples if "gpu" in s and not s["gpu"].get("available")),
