@@ -101,6 +101,7 @@ def scatter_figure(
     marks: Sequence[tuple[float, str]] = (),
     baseline: float | None = None,
     band: tuple[float, float] | None = None,
+    band_label: str = "interval",
     x_ticks: Sequence[tuple[float, str]] = (),
     integer_x: bool = False,
 ) -> Any | None:
@@ -121,7 +122,7 @@ def scatter_figure(
         else:
             axes.scatter([p.x for p in members], [p.y for p in members], s=18, **style)
     if band is not None:
-        axes.axhspan(band[0], band[1], color="#2ca02c", alpha=0.12, label="baseline interval")
+        axes.axhspan(band[0], band[1], color="#2ca02c", alpha=0.12, label=text(band_label))
     if baseline is not None:
         axes.axhline(baseline, color="#2ca02c", linestyle="--", linewidth=1, label="baseline")
     for x, _ in list(marks)[:MAX_MARKS]:
@@ -157,7 +158,7 @@ def bars_figure(items: Sequence[tuple[str, float]], *, title: str, x_label: str)
     labels = [text(label) for label, _ in shown]
     values = [value for _, value in shown]
     drawn = axes.barh(labels, values, color=PALETTE[0])
-    axes.bar_label(drawn, fmt="%.3g", fontsize=8, padding=2)
+    axes.bar_label(drawn, fmt="{:.4g}", fontsize=8, padding=2)
     axes.invert_yaxis()  # the first item on top
     axes.tick_params(axis="y", labelsize=8)
     axes.margins(x=0.15)

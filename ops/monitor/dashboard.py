@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import html
+import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ops.atomic import write_atomic
-from ops.charts import Point, scatter
 from ops.kpi.history import metric_key
 from ops.monitor.alerts import metric_value
 from ops.monitor.run import read_run
-from ops.monitor.summary import spans, summarize
+from ops.monitor.summary import summarize
 
 MB = 1e-6  # bytes/s to MB/s
+MAX_SPANS = 500  # spans shaded on one chart
 CHARTS = (  # title, y axis, scale, series (label, sample path)
     ("CPU", "%", 1.0, (("system", "cpu.total"), ("process tree", "process.cpu_percent"))),
     ("Memory", "%", 1.0, (("system used", "memory.percent"), ("swap", "swap.percent"))),
@@ -46,54 +48,134 @@ def _gpu_series(samples: list[dict[str, Any]]) -> list[tuple[str, tuple[tuple[st
     ]
 
 
-def _kpi_charts(readings: list[dict[str, Any]], start: float) -> list[str]:
+def _kpi_charts(readings: list[dict[str, Any]], start: float) -> list[dict[str, Any]]:
     """The watched process's own metrics: by step when it reports steps, else by time."""
-    by_metric: dict[str, list[Point]] = {}
+    by_metric: dict[str, tuple[list[float], list[float], bool]] = {}
     for reading in readings:
         key = metric_key(reading["name"], reading.get("tags") or None)
-        x = reading["step"] if reading.get("step") is not None else reading["time"] - start
-        by_metric.setdefault(key, []).append(Point(x, reading["value"], key, key))
-    charts = [
-        scatter(points, title=f"KPI {key}", x_label="step or seconds", y_label=key, lines=True)
-        for key, points in sorted(by_metric.items())
+        stepped = reading.get("step") is not None
+        x = reading["step"] if stepped else reading["time"] - start
+        xs, ys, _ = by_metric.setdefault(key, ([], [], stepped))
+        xs.append(x)
+        ys.append(reading["value"])
+    return [
+        _chart(f"KPI {key}", key, [(key, xs, ys)], "step" if stepped else "seconds since start")
+        for key, (xs, ys, stepped) in sorted(by_metric.items())
+        if len(xs) > 1
     ]
-    return [chart for chart in charts if chart is not None]
+
+
+def _chart(
+    title: str,
+    unit: str,
+    traces: list[tuple[str, list[float], list[float]]],
+    x_title: str = "seconds since start",
+    spans: Sequence[dict[str, Any]] = (),
+    start: float = 0.0,
+) -> dict[str, Any]:
+    """One Plotly figure (data and layout): a line per series with hover values, and the
+    test or step spans shaded, their names on hover."""
+    esc = html.escape
+    data: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": esc(name),
+            "x": xs,
+            "y": ys,
+            "hovertemplate": f"%{{y:.4g}} {esc(unit)} at %{{x:.1f}}<extra>{esc(name)}</extra>",
+        }
+        for name, xs, ys in traces
+    ]
+    shapes, centres, names = [], [], []
+    for span in list(spans)[:MAX_SPANS]:
+        begin = span["start"] - start
+        end = begin + (span["duration_s"] or 0.0)
+        shapes.append(
+            {
+                "type": "rect",
+                "xref": "x",
+                "yref": "paper",
+                "x0": begin,
+                "x1": end,
+                "y0": 0,
+                "y1": 1,
+                "fillcolor": "#888",
+                "opacity": 0.08,
+                "line": {"width": 0},
+            }
+        )
+        centres.append((begin + end) / 2)
+        names.append(esc(f"{span['kind']}: {span['name']} ({span['duration_s']} s)"))
+    if names:
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": "tests and steps",
+                "x": centres,
+                "y": [1.0] * len(centres),
+                "yaxis": "y2",
+                "text": names,
+                "hoverinfo": "text",
+                "marker": {"symbol": "line-ns-open", "size": 8, "color": "#888"},
+            }
+        )
+    layout = {
+        "title": {"text": esc(title)},
+        "xaxis": {"title": {"text": esc(x_title)}},
+        "yaxis": {"title": {"text": esc(unit)}, "rangemode": "tozero"},
+        "yaxis2": {"overlaying": "y", "range": [0, 1.05], "visible": False},
+        "shapes": shapes,
+        "legend": {"orientation": "h", "y": -0.3},
+        "height": 340,
+        "margin": {"t": 40, "r": 20, "b": 90, "l": 60},
+    }
+    return {"data": data, "layout": layout}
+
+
+def _charts_html(charts: list[dict[str, Any]]) -> str:
+    """The charts, drawn by Plotly's bundled plotly.js embedded once in the page (nothing
+    fetched: it works from a file:// URL); every label was escaped before it got here."""
+    if not charts:
+        return "<p>No series with more than one sample.</p>"
+    from plotly.offline import get_plotlyjs
+
+    divs = "".join(f"<div id='chart-{index}' class='chart'></div>" for index in range(len(charts)))
+    payload = json.dumps(charts).replace("</", "<\\/")  # never ends the script element
+    return (
+        f"{divs}<script>{get_plotlyjs()}</script><script>"
+        f"const charts = {payload};"
+        "charts.forEach((c, i) => Plotly.newPlot('chart-' + i, c.data, c.layout,"
+        " {responsive: true, displaylogo: false}));</script>"
+    )
 
 
 def render(records: list[dict[str, Any]], title: str) -> str:
     samples = [r for r in records if r.get("type") == "sample"]
-    marks = [r for r in records if r.get("type") == "mark"]
     alerts = [r for r in records if r.get("type") == "alert"]
     start = samples[0]["time"] if samples else 0.0
-    boundaries = [
-        (span["start"] - start, f"{span['kind']}: {span['name']}") for span in spans(marks)
-    ]
-    boundaries += [(a["time"] - start, f"alert {a['rule']} {a['state']}") for a in alerts]
+    summary = summarize(records)
     sections = []
     for chart_title, unit, scale, series in (*CHARTS, *_gpu_series(samples)):
-        points = [
-            Point(s["time"] - start, value * scale, label, label)
-            for s in samples
-            for label, path in series
-            if (value := metric_value(s, path)) is not None
-        ]
-        chart = scatter(
-            points,
-            title=chart_title,
-            x_label="seconds since start",
-            y_label=unit,
-            lines=True,
-            marks=boundaries,
-        )
-        if chart is not None:
-            sections.append(chart)
+        traces = []
+        for label, path in series:
+            xs, ys = [], []
+            for sample in samples:
+                value = metric_value(sample, path)
+                if value is not None:
+                    xs.append(round(sample["time"] - start, 3))
+                    ys.append(value * scale)
+            if len(xs) > 1:
+                traces.append((label, xs, ys))
+        if traces:
+            sections.append(_chart(chart_title, unit, traces, spans=summary["spans"], start=start))
     sections += _kpi_charts([r for r in records if r.get("type") == "kpi"], start)
     gpu_note = next(
         (s["gpu"].get("detail") for s in samples if "gpu" in s and not s["gpu"].get("available")),
         None,
     )
     esc = html.escape
-    summary = summarize(records)
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>{esc(title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
@@ -102,7 +184,7 @@ def render(records: list[dict[str, Any]], title: str) -> str:
         f"</head><body><h1>{esc(title)}</h1>"
         + _summary_html(summary)
         + (f"<p>{esc(gpu_note)}</p>" if gpu_note else "")
-        + "".join(f"<div>{svg}</div>" for svg in sections)
+        + _charts_html(sections)
         + _alerts_html(alerts, start)
         + _spans_html(summary["spans"], start)
         + "</body></html>"
@@ -175,5 +257,6 @@ def write_dashboard(run_path: Path, destination: Path | None = None) -> Path:
     destination = destination or run_path.with_suffix(".html")
     records = read_run(run_path)
     label = next((r.get("label") for r in records if r.get("type") == "run"), "") or ""
-    write_atomic(destination, render(records, f"proofyard monitor {run_path.stem} {label}"))
+    short = label if len(label) <= 60 else label[:57] + "..."  # a long command line's head
+    write_atomic(destination, render(records, f"proofyard monitor {run_path.stem}: {short}"))
     return destination
