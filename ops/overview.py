@@ -115,3 +115,59 @@ def html_table(rows: list[SuiteRow]) -> str:
         "<table class='proofyard-overview'><tr><th>suite</th><th>verdict</th><th>tests</th>"
         f"<th>inspected</th><th>worst findings</th></tr>{body}</table>"
     )
+
+
+MAX_ROWS = 200  # a suite's table rows shown in report.html (summary.json has them all)
+
+
+def _value(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{key}={_value(item)}" for key, item in value.items())
+    if isinstance(value, list):
+        return ", ".join(_value(item) for item in value)
+    return "" if value is None else str(value)
+
+
+def _rows_html(title: str, rows: list[dict]) -> str:
+    columns = [key for key in dict.fromkeys(k for row in rows for k in row) if key != "test"]
+    head = "".join(f"<th>{html.escape(column)}</th>" for column in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_value(row.get(c)))}</td>" for c in columns) + "</tr>"
+        for row in rows[:MAX_ROWS]
+    )
+    more = (
+        f"<p>{len(rows) - MAX_ROWS} more rows in summary.json</p>" if len(rows) > MAX_ROWS else ""
+    )
+    return (
+        f"<h3>{html.escape(title)}</h3><table class='proofyard-overview'><tr>{head}</tr>"
+        f"{body}</table>{more}"
+    )
+
+
+def suite_tables_html(summary: dict) -> str:
+    """Each suite's own table after the overview: benchmark verdicts (ratio, interval,
+    minimum effect, verdict), compression cases, and every gated metric (value against its
+    threshold, as the quality gates record them)."""
+    parts = []
+    for name, suite in summary.get("suites", {}).items():
+        for table, rows in sorted(suite.get("tables", {}).items()):
+            if rows:
+                parts.append(_rows_html(f"{name}: {table}", rows))
+        gated = [
+            {
+                "test": metric["test"],
+                "metric": metric["name"],
+                **{k: v for k, v in metric.get("tags", {}).items()},
+                "value": metric["value"],
+                "unit": metric["unit"],
+                "threshold": metric["threshold"],
+                "verdict": "pass" if metric["passed"] else "fail",
+            }
+            for metric in suite.get("metrics", [])
+            if metric.get("threshold") is not None and metric.get("passed") is not None
+        ]
+        if gated and name in ("quality", "smoke", "deps", "kpi"):
+            parts.append(_rows_html(f"{name}: gated values", gated))
+    return "".join(parts)

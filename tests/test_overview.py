@@ -45,3 +45,34 @@ def test_rows_put_failures_first_with_their_worst_findings():
     assert "| docs | fail | 1 failed | 2 files | a\\|b.md:3:1:" in text  # cells stay cells
     page = html_table(rows)
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_suite_tables_show_rows_and_gated_values_escaped():
+    from ops.overview import suite_tables_html
+
+    summary = {
+        "suites": {
+            "benchmark": {
+                "tables": {
+                    "benchmarks": [
+                        {"test": "t", "benchmark": "<b>x</b>", "ratio": 1.0123456, "low": 0.99}
+                    ]
+                },
+                "metrics": [],
+            },
+            "quality": {
+                "tables": {},
+                "metrics": [
+                    {"test": "t", "name": "functions over max_complexity", "value": 3.0,
+                     "unit": "", "threshold": 5.0, "passed": True, "tags": {"gate": "complexity"}},
+                    {"test": "t", "name": "files analysed", "value": 9.0, "unit": "",
+                     "threshold": None, "passed": None, "tags": {}},
+                ],
+            },
+        }
+    }  # fmt: skip
+    page = suite_tables_html(summary)
+    assert "benchmark: benchmarks" in page and "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x" not in page
+    assert "1.012" in page and "1.0123456" not in page
+    assert "quality: gated values" in page and "complexity" in page
+    assert "files analysed" not in page  # not gated: not a verdict to show
