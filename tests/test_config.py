@@ -201,13 +201,14 @@ def test_a_billion_laughs_config_is_refused_fast_and_small(tmp_path):
     code = (
         "import resource, sys, time\n"
         "from ops.config import ConfigError, load_config\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "start = time.process_time()\n"
         "try:\n"
         f"    load_config({str(path)!r}, environ={{}})\n"
         "except ConfigError as exc:\n"
         "    print(exc)\n"
         "print(time.process_time() - start)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
@@ -216,7 +217,7 @@ def test_a_billion_laughs_config_is_refused_fast_and_small(tmp_path):
     assert "refused YAML: expands to more than 100000 values through aliases" in message
     assert f"{path}:" in message
     assert float(cpu_s) < 1.0  # CPU time: the machine's load does not move it
-    assert int(peak_kb) < 100 * 1024
+    assert int(peak_kb) < 50 * 1024  # what refusing it added to the peak, imports aside
 
 
 def test_deep_nesting_is_a_config_error_not_a_recursion_error(tmp_path):
