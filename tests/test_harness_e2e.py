@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from tests.conftest import REPO, run_with_plugins
+from tests.test_sarif import validate as validate_sarif
 
 pytestmark = pytest.mark.slow
 
@@ -137,6 +138,7 @@ def test_serial_and_xdist_runs_write_every_report_with_the_same_findings(
     assert not [name for name in props if " " in name]
     validate_summary(serial_summary)
     validate_summary(parallel_summary)
+    validate_sarif(serial_sarif)
     overview = (tmp_path / "serial" / "summary.md").read_text()
     assert overview.startswith("## proofyard: Not ready to merge: smoke failed")
     assert "| smoke | fail | " in overview and " 1 failed, " in overview

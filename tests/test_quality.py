@@ -21,6 +21,7 @@ from ops.quality.engine import Settings, run_analysis
 from ops.quality.lint import ruff_command, run_ruff, split_by_size
 from ops.quality.ratchet import fingerprint_counts, new_findings
 from tests.conftest import write_tree
+from tests.test_sarif import validate as validate_sarif
 
 BRANCHY = (
     "def branchy(x):\n"
@@ -339,6 +340,7 @@ def test_ratchet_mode_end_to_end(run_harness, make_target, tmp_path):
 
 def _sarif_results(tmp_path):
     sarif = json.loads((tmp_path / "reports" / "findings.sarif").read_text())
+    validate_sarif(sarif)
     (run,) = sarif["runs"]
     for rule in run["tool"]["driver"]["rules"]:
         assert rule["shortDescription"]["text"] and rule["fullDescription"]["text"]
