@@ -135,6 +135,8 @@ def test_suite_gates_a_slower_variant_and_budgets(run_harness, make_target, tmp_
         "regression"
     }
     assert list((tmp_path / "reports").glob("benchmark-*.svg"))
+    (png,) = (tmp_path / "reports").glob("benchmark-*test_workload.png")  # for the Markdown
+    assert png.read_bytes().startswith(b"\x89PNG") and f"]({png.name})" in table
     assert "confirmed in a fresh process" in slow.stdout  # a slower change: slower again
     counter = str(tmp_path / "starts")
     # an effect of 50%: the measuring process (4x the work) is clear of it, the fresh one
