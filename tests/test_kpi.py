@@ -499,3 +499,16 @@ def test_kpi_suite_judges_scores_and_at_least_rules(run_harness, make_target):
     assert "only 2 of 3 are non-zero (at least 3)" in result.stdout
     assert "health" not in result.stdout.split("short test summary")[-1]  # amber passes
     assert "2 failed" not in result.stdout and "1 failed, 1 passed" in result.stdout
+
+
+def test_a_trend_chart_draws_the_rules_reference_and_band(tmp_path):
+    from ops.kpi.charts import write_trends
+    from ops.kpi.rules import reference_band
+
+    runs = history([4.0, 4.1, 3.9, 4.0])
+    band = reference_band(RULE, "ratio", runs)
+    assert band == (4.0, (pytest.approx(3.4), 4.0))  # 15% worse allowed below the median
+    (path,) = write_trends(tmp_path, runs, ["ratio"], {"ratio": band})
+    svg = path.read_text()
+    assert "allowed by the trend rule" in svg and "baseline" in svg
+    assert write_trends(tmp_path / "one", history([4.0]), ["ratio"]) == []  # one run: no chart

@@ -11,8 +11,13 @@ from ops.charts import Point, scatter
 from ops.kpi.history import RunRecord
 
 
-def trend_svg(metric: str, runs: list[RunRecord]) -> str | None:
-    """The metric in every run that has it, each run labelled by its commit (or time)."""
+def trend_svg(
+    metric: str,
+    runs: list[RunRecord],
+    reference: tuple[float, tuple[float, float]] | None = None,
+) -> str | None:
+    """The metric in every run that has it, each run labelled by its commit (or time); with
+    ``reference`` (a trend rule's median and the band it allows) both drawn across."""
     having = [run for run in runs if metric in run.metrics]
     points = [
         Point(index, float(run.metrics[metric]["value"]), run.run_id, metric)
@@ -32,6 +37,9 @@ def trend_svg(metric: str, runs: list[RunRecord]) -> str | None:
         y_label=f"{metric} ({unit})" if unit else metric,
         lines=True,
         x_ticks=ticks,
+        baseline=reference[0] if reference else None,
+        band=reference[1] if reference else None,
+        band_label="allowed by the trend rule",
     )
 
 
@@ -49,10 +57,15 @@ def safe_name(metric: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", metric).strip("_")[:120] or "metric"
 
 
-def write_trends(folder: Path, runs: list[RunRecord], metrics: list[str]) -> list[Path]:
+def write_trends(
+    folder: Path,
+    runs: list[RunRecord],
+    metrics: list[str],
+    references: dict[str, tuple[float, tuple[float, float]] | None] | None = None,
+) -> list[Path]:
     written = []
     for metric in metrics:
-        svg = trend_svg(metric, runs)
+        svg = trend_svg(metric, runs, (references or {}).get(metric))
         if svg is not None:
             path = folder / f"kpi-{safe_name(metric)}.svg"
             write_atomic(path, svg)

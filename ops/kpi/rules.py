@@ -105,6 +105,23 @@ def judge_latest(rule: KpiRule, metric: str, runs: list[RunRecord]) -> Verdict:
     )
 
 
+def reference_band(
+    rule: KpiRule, metric: str, runs: list[RunRecord]
+) -> tuple[float, tuple[float, float]] | None:
+    """A median trend rule's reference for ``metric`` now and the band it allows around it
+    (``max_worse`` on the worse side), for drawing; None without one."""
+    if rule.trend is None or rule.trend.method != "median":
+        return None
+    verdict = judge_latest(rule, metric, runs)
+    if verdict.reference is None:
+        return None
+    reference = verdict.reference
+    allowed = abs(reference) * rule.trend.max_worse
+    if rule.trend.higher_is_better:
+        return reference, (reference - allowed, reference)
+    return reference, (reference, reference + allowed)
+
+
 def judge_together(rule: KpiRule, runs: list[RunRecord]) -> Verdict:
     """An ``at_least`` rule: how many of the matching metrics of the newest run that has
     any are non-zero (steps that succeeded, say)."""
