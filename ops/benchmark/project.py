@@ -5,15 +5,18 @@ conftest fixtures); ``project_plugin/`` samples each benchmark there and the har
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ops.interpreter import Interpreter
-from ops.proc import NO_LIMITS, Limits, run_command
+from ops.proc import NO_LIMITS, CommandResult, Limits, run_command
 
 PLUGIN_DIR = Path(__file__).with_name("project_plugin")
 WORKER_FLAG = "PROOFYARD_BENCH_WORKER"  # set in that pytest: the harness's conftest stays out
@@ -38,6 +41,25 @@ class ProjectRun:
         }
 
 
+def _watching(
+    run: Callable[[], CommandResult], path: Path, progress: Callable[[int, int], None]
+) -> CommandResult:
+    """``run()`` in a thread while the worker's progress lines are read every second."""
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(run)
+        seen = (-1, -1)
+        while True:
+            try:
+                return future.result(timeout=1.0)
+            except FuturesTimeout:
+                lines = path.read_text().splitlines() if path.exists() else []
+                total = next((int(x.split()[1]) for x in lines if x.startswith("total ")), 0)
+                done = sum(1 for line in lines if line.startswith("done "))
+                if total and (done, total) != seen:
+                    progress(done, total)
+                    seen = (done, total)
+
+
 def run_project_benchmarks(
     python: Interpreter,
     root: Path,
@@ -53,8 +75,10 @@ def run_project_benchmarks(
     allow_hosts: Sequence[str] = (),
     isolate: bool = True,
     limits: Limits = NO_LIMITS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ProjectRun:
-    """Run (or only collect) the benchmark files under ``paths`` in ``python``."""
+    """Run (or only collect) the benchmark files under ``paths`` in ``python``;
+    ``progress(done, total)`` hears of each benchmark as the project's pytest finishes it."""
     for module, distribution in NEEDED:
         missing = python.missing(module, "benchmark.paths", distribution)
         if missing:
@@ -62,6 +86,7 @@ def run_project_benchmarks(
     with tempfile.TemporaryDirectory(prefix="proofyard-bench-") as folder:
         out = Path(folder, "results.json")
         request = Path(folder, "request.json")
+        progress_file = Path(folder, "progress.txt")
         request.write_text(
             json.dumps(
                 {
@@ -69,6 +94,7 @@ def run_project_benchmarks(
                     "rounds": rounds,
                     "max_seconds": max_seconds,
                     "out": str(out),
+                    "progress": str(progress_file) if progress else "",
                 }
             )
         )
@@ -81,7 +107,8 @@ def run_project_benchmarks(
             argv += ["-o", f"cache_dir={cache_dir}"]
         if collect_only:
             argv.append("--collect-only")
-        result = run_command(
+        run = functools.partial(
+            run_command,
             argv,
             timeout_s=timeout_s,
             cwd=root,
@@ -94,6 +121,7 @@ def run_project_benchmarks(
             isolate=isolate,
             limits=limits,
         )
+        result = _watching(run, progress_file, progress) if progress else run()
         if result.returncode not in USABLE_EXITS or not out.is_file():
             return ProjectRun(
                 error=f"pytest in {python.path} on {', '.join(paths)}: {result.describe()}\n"

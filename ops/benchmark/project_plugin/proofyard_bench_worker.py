@@ -90,6 +90,19 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     ITEMS.extend(item.nodeid for item in session.items)
+    _progress(f"total {len(ITEMS)}")
+
+
+def pytest_runtest_logfinish(nodeid: str, location: object) -> None:
+    _progress(f"done {nodeid}")
+
+
+def _progress(line: str) -> None:
+    """A line for the harness's progress report, if it asked for one."""
+    path = REQUEST.get("progress")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
