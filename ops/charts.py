@@ -108,12 +108,23 @@ def scatter_figure(
     """A scatter (or, with ``lines``, a line per series) chart; each mark ``(x, label)`` a
     dashed vertical line; ``baseline`` a horizontal line with ``band`` shaded around it;
     ``x_ticks`` label the x axis (runs by commit, say). None for fewer than two points."""
-    from matplotlib.ticker import MaxNLocator
-
     shown = _finite(points, log_x, log_y)
     if len(shown) < 2:
         return None
     figure, axes = _figure(title, x_label, y_label)
+    _series(axes, shown, lines)
+    if band is not None:
+        axes.axhspan(band[0], band[1], color="#2ca02c", alpha=0.12, label=text(band_label))
+    if baseline is not None:
+        axes.axhline(baseline, color="#2ca02c", linestyle="--", linewidth=1, label="baseline")
+    for x, _ in list(marks)[:MAX_MARKS]:
+        axes.axvline(x, color="#999999", linestyle=":", linewidth=0.7)
+    _axes(axes, log_x, log_y, x_ticks, integer_x)
+    return figure
+
+
+def _series(axes: Any, shown: list[Point], lines: bool) -> None:
+    """A line (or scatter) per series, in the palette's order."""
     for index, name in enumerate(sorted({p.series for p in shown})):
         members = sorted((p for p in shown if p.series == name), key=lambda p: p.x)
         style = {"color": PALETTE[index % len(PALETTE)], "label": text(name) if name else None}
@@ -121,12 +132,18 @@ def scatter_figure(
             axes.plot([p.x for p in members], [p.y for p in members], marker="o", ms=3, **style)
         else:
             axes.scatter([p.x for p in members], [p.y for p in members], s=18, **style)
-    if band is not None:
-        axes.axhspan(band[0], band[1], color="#2ca02c", alpha=0.12, label=text(band_label))
-    if baseline is not None:
-        axes.axhline(baseline, color="#2ca02c", linestyle="--", linewidth=1, label="baseline")
-    for x, _ in list(marks)[:MAX_MARKS]:
-        axes.axvline(x, color="#999999", linestyle=":", linewidth=0.7)
+
+
+def _axes(
+    axes: Any,
+    log_x: bool,
+    log_y: bool,
+    x_ticks: Sequence[tuple[float, str]],
+    integer_x: bool,
+) -> None:
+    """Scales, the x axis's labels, and the legend outside the data."""
+    from matplotlib.ticker import MaxNLocator
+
     if log_x:
         axes.set_xscale("log")
     if log_y:
@@ -138,7 +155,6 @@ def scatter_figure(
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     if axes.get_legend_handles_labels()[0]:
         axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    return figure
 
 
 def scatter(points: Sequence[Point], **options: Any) -> str | None:

@@ -151,6 +151,19 @@ def _charts_html(charts: list[dict[str, Any]]) -> str:
     )
 
 
+def _trace(
+    samples: list[dict[str, Any]], label: str, path: str, scale: float, start: float
+) -> tuple[str, list[float], list[float]]:
+    """(label, seconds since start, scaled values) of one series of the samples."""
+    xs, ys = [], []
+    for sample in samples:
+        value = metric_value(sample, path)
+        if value is not None:
+            xs.append(round(sample["time"] - start, 3))
+            ys.append(value * scale)
+    return label, xs, ys
+
+
 def render(records: list[dict[str, Any]], title: str) -> str:
     samples = [r for r in records if r.get("type") == "sample"]
     alerts = [r for r in records if r.get("type") == "alert"]
@@ -158,16 +171,8 @@ def render(records: list[dict[str, Any]], title: str) -> str:
     summary = summarize(records)
     sections = []
     for chart_title, unit, scale, series in (*CHARTS, *_gpu_series(samples)):
-        traces = []
-        for label, path in series:
-            xs, ys = [], []
-            for sample in samples:
-                value = metric_value(sample, path)
-                if value is not None:
-                    xs.append(round(sample["time"] - start, 3))
-                    ys.append(value * scale)
-            if len(xs) > 1:
-                traces.append((label, xs, ys))
+        traces = [_trace(samples, label, path, scale, start) for label, path in series]
+        traces = [trace for trace in traces if len(trace[1]) > 1]
         if traces:
             sections.append(_chart(chart_title, unit, traces, spans=summary["spans"], start=start))
     sections += _kpi_charts([r for r in records if r.get("type") == "kpi"], start)
