@@ -23,12 +23,6 @@ def trend_svg(
         Point(index, float(run.metrics[metric]["value"]), run.run_id, metric)
         for index, run in enumerate(having)
     ]
-    step = max(1, len(having) // 12)  # at most a dozen labels
-    ticks = [
-        (index, (run.commit or "")[:7] or time.strftime("%m-%d %H:%M", time.localtime(run.time)))
-        for index, run in enumerate(having)
-        if index % step == 0
-    ]
     unit = next((run.metrics[metric].get("unit") for run in having), "") or ""
     return scatter(
         points,
@@ -36,11 +30,21 @@ def trend_svg(
         x_label="run (commit, oldest first)",
         y_label=f"{metric} ({unit})" if unit else metric,
         lines=True,
-        x_ticks=ticks,
+        x_ticks=run_ticks(having),
         baseline=reference[0] if reference else None,
         band=reference[1] if reference else None,
         band_label="allowed by the trend rule",
     )
+
+
+def run_ticks(runs: list[RunRecord]) -> list[tuple[int, str]]:
+    """At most a dozen x labels: each run's commit, or its time when it has none."""
+    step = max(1, len(runs) // 12)
+    return [
+        (index, (run.commit or "")[:7] or time.strftime("%m-%d %H:%M", time.localtime(run.time)))
+        for index, run in enumerate(runs)
+        if index % step == 0
+    ]
 
 
 def steps_svg(metric: str, run: RunRecord) -> str | None:

@@ -130,20 +130,19 @@ def judge_together(rule: KpiRule, runs: list[RunRecord]) -> Verdict:
     label = f"{rule.metric} (together)"
     if current is None:
         return Verdict(rule.name, label, "no-history", None)
-    present = [key for key in keys if key in current.metrics]
-    good = sum(1 for key in present if float(current.metrics[key]["value"]) != 0)
+    values = [float(current.metrics[key]["value"]) for key in keys if key in current.metrics]
+    good = sum(1 for value in values if value != 0)
     problems = []
     if current.crashed:
         problems.append(f"run {current.run_id} exited with status {current.exit_status}")
-    assert rule.at_least is not None
-    if good < rule.at_least:
-        problems.append(f"only {good} of {len(present)} are non-zero (at least {rule.at_least})")
+    if good < (rule.at_least or 0):
+        problems.append(f"only {good} of {len(values)} are non-zero (at least {rule.at_least})")
     return Verdict(
         rule.name,
         label,
         "alert" if problems else "pass",
         float(good),
-        notes=(f"{good} of {len(present)} non-zero",),
+        notes=(f"{good} of {len(values)} non-zero",),
         problems=tuple(problems),
         run=current.run_id,
     )
