@@ -103,7 +103,6 @@ def scatter_figure(
     band: tuple[float, float] | None = None,
     band_label: str = "interval",
     x_ticks: Sequence[tuple[float, str]] = (),
-    integer_x: bool = False,
 ) -> Any | None:
     """A scatter (or, with ``lines``, a line per series) chart; each mark ``(x, label)`` a
     dashed vertical line; ``baseline`` a horizontal line with ``band`` shaded around it;
@@ -119,7 +118,7 @@ def scatter_figure(
         axes.axhline(baseline, color="#2ca02c", linestyle="--", linewidth=1, label="baseline")
     for x, _ in list(marks)[:MAX_MARKS]:
         axes.axvline(x, color="#999999", linestyle=":", linewidth=0.7)
-    _axes(axes, log_x, log_y, x_ticks, integer_x)
+    _axes(axes, log_x, log_y, x_ticks)
     return figure
 
 
@@ -139,11 +138,8 @@ def _axes(
     log_x: bool,
     log_y: bool,
     x_ticks: Sequence[tuple[float, str]],
-    integer_x: bool,
 ) -> None:
     """Scales, the x axis's labels, and the legend outside the data."""
-    from matplotlib.ticker import MaxNLocator
-
     if log_x:
         axes.set_xscale("log")
     if log_y:
@@ -151,8 +147,6 @@ def _axes(
     if x_ticks:
         axes.set_xticks([x for x, _ in x_ticks], [text(label) for _, label in x_ticks])
         axes.tick_params(axis="x", labelrotation=30, labelsize=8)
-    elif integer_x:
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     if axes.get_legend_handles_labels()[0]:
         axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import dataclasses
 import json
 import multiprocessing
 import os
@@ -251,77 +250,54 @@ def run_command(
         else contextlib.nullcontext(None)
     ) as folder:
         usage_file = Path(folder) / "usage.json" if folder else None
-        result = _run(
-            argv,
-            timeout_s,
-            cwd,
-            env,
-            allow_hosts,
-            isolate,
-            grace_s,
-            input_text,
-            on_start,
-            output_limit,
-            limits,
-            usage_file,
+        wrapped, isolation = isolated_argv(argv, allow_hosts, enabled=isolate)
+        full_env = netguard.carried({**os.environ, **(env or {})})
+        start = time.perf_counter()
+        try:
+            stdin = subprocess.DEVNULL if input_text is None else subprocess.PIPE
+            process = subprocess.Popen(
+                supervised_argv(wrapped, grace_s, limits, usage_file),
+                cwd=cwd,
+                env=full_env,
+                stdin=stdin,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return CommandResult(list(argv), None, "", "", 0.0, False, isolation, str(exc))
+        if on_start is not None:
+            on_start(process.pid)  # the process group to kill if the caller must stop it
+        tails = {process.stdout: OutputTail(output_limit), process.stderr: OutputTail(output_limit)}
+        if input_text is not None:
+            _feed(process, input_text.encode())
+        timed_out = not _drain(process, tails, time.monotonic() + timeout_s)
+        if timed_out:
+            stop_process_group(process, grace_s)
+            _drain(process, tails, time.monotonic() + grace_s + 2.0)
+        _close(process, tails)
+        out, err = tails.values()
+        return CommandResult(
+            list(argv),
+            process.returncode,
+            out.text(),
+            err.text(),
+            time.perf_counter() - start,
+            timed_out,
+            isolation,
+            limits=limits,
+            usage=_usage(usage_file),
         )
-        if usage_file is not None:
-            with contextlib.suppress(OSError, ValueError):
-                result = dataclasses.replace(result, usage=json.loads(usage_file.read_text()))
-    return result
 
 
-def _run(  # noqa: PLR0913 - run_command's arguments, passed on
-    argv: Sequence[str],
-    timeout_s: float,
-    cwd: Path | None,
-    env: Mapping[str, str] | None,
-    allow_hosts: Sequence[str],
-    isolate: bool,
-    grace_s: float,
-    input_text: str | None,
-    on_start: Callable[[int], None] | None,
-    output_limit: int,
-    limits: Limits,
-    usage_file: Path | None,
-) -> CommandResult:
-    wrapped, isolation = isolated_argv(argv, allow_hosts, enabled=isolate)
-    full_env = netguard.carried({**os.environ, **(env or {})})
-    start = time.perf_counter()
+def _usage(path: Path | None) -> dict[str, float]:
+    """The reaper's usage figures, when it was asked for them and wrote them."""
+    if path is None:
+        return {}
     try:
-        stdin = subprocess.DEVNULL if input_text is None else subprocess.PIPE
-        process = subprocess.Popen(
-            supervised_argv(wrapped, grace_s, limits, usage_file),
-            cwd=cwd,
-            env=full_env,
-            stdin=stdin,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        return CommandResult(list(argv), None, "", "", 0.0, False, isolation, str(exc))
-    if on_start is not None:
-        on_start(process.pid)  # the process group to kill if the caller must stop it
-    tails = {process.stdout: OutputTail(output_limit), process.stderr: OutputTail(output_limit)}
-    if input_text is not None:
-        _feed(process, input_text.encode())
-    timed_out = not _drain(process, tails, time.monotonic() + timeout_s)
-    if timed_out:
-        stop_process_group(process, grace_s)
-        _drain(process, tails, time.monotonic() + grace_s + 2.0)
-    _close(process, tails)
-    out, err = tails.values()
-    return CommandResult(
-        list(argv),
-        process.returncode,
-        out.text(),
-        err.text(),
-        time.perf_counter() - start,
-        timed_out,
-        isolation,
-        limits=limits,
-    )
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def _feed(process: subprocess.Popen, payload: bytes) -> None:

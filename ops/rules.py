@@ -202,7 +202,10 @@ RULES: dict[str, tuple[str, str]] = {
         "A public object has no docstring",
         "Docstring coverage below quality.docstrings.",
     ),
-    "quality.marker": ("A TODO or FIXME marker", "A marker counted by quality.markers."),
+    "quality.marker": (
+        "A work-left marker comment",
+        "A comment tag of quality.markers.tags left in the code.",
+    ),
     "quality.print": (
         "print() in library code",
         "A print call outside CLI modules and __main__ blocks.",
