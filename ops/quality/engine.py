@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -17,7 +18,7 @@ from ops.quality.analysis import FileResult, analyse, content_hash
 
 log = logging.getLogger("proofyard.quality")
 
-ANALYSIS_VERSION = "4"
+ANALYSIS_VERSION = "5"
 CHUNK_FILES = 16
 
 
@@ -53,6 +54,9 @@ def _analyse_chunk(items: list[tuple[str, str]], settings: Settings) -> list[dic
     of our exception; whether the alarm fired tells the two apart. It can also land in a
     weakref or GC callback, where Python prints the exception and drops it: so the alarm
     repeats every 50 ms until the file is done.
+
+    The cycle collector is off meanwhile: trees and tokens hold no cycles, and its passes
+    over the young objects of every parse cost a quarter of the parse time.
     """
     fired: list[bool] = []
 
@@ -61,38 +65,40 @@ def _analyse_chunk(items: list[tuple[str, str]], settings: Settings) -> list[dic
         raise _FileTimeout
 
     signal.signal(signal.SIGPROF, alarm)
-    out = []
-    for relative, absolute in items:
+    gc.disable()
+    try:
+        return [_analyse_one(relative, absolute, settings, fired) for relative, absolute in items]
+    finally:
+        gc.enable()
+
+
+def _analyse_one(relative: str, absolute: str, settings: Settings, fired: list[bool]) -> dict:
+    try:
+        raw = Path(absolute).read_bytes()
+    except OSError as exc:
+        return FileResult(relative, parse_error=f"cannot read: {exc}").to_dict()
+    fired.clear()
+    signal.setitimer(signal.ITIMER_PROF, settings.time_limit_s, 0.05)
+    try:
         try:
-            raw = Path(absolute).read_bytes()
-        except OSError as exc:
-            out.append(FileResult(relative, parse_error=f"cannot read: {exc}").to_dict())
-            continue
-        fired.clear()
-        signal.setitimer(signal.ITIMER_PROF, settings.time_limit_s, 0.05)
-        try:
-            try:
-                result = analyse(
-                    relative, raw, oldest=settings.oldest, max_bytes=settings.max_bytes
-                )
-            except SystemError:
-                if not fired:
-                    raise
-                raise _FileTimeout from None
-        except _FileTimeout:
-            signal.setitimer(signal.ITIMER_PROF, 0)  # before a repeat can land here
-            result = FileResult(
-                relative,
-                size=len(raw),
-                lines=raw.count(b"\n"),
-                summarised=f"analysis stopped after {settings.time_limit_s:g} s of CPU time",
-            )
-        except RecursionError:
-            result = FileResult(relative, size=len(raw), parse_error="too deeply nested to analyse")
-        finally:
-            signal.setitimer(signal.ITIMER_PROF, 0)
-        out.append(result.to_dict())
-    return out
+            result = analyse(relative, raw, oldest=settings.oldest, max_bytes=settings.max_bytes)
+        except SystemError:
+            if not fired:
+                raise
+            raise _FileTimeout from None
+    except _FileTimeout:
+        signal.setitimer(signal.ITIMER_PROF, 0)  # before a repeat can land here
+        result = FileResult(
+            relative,
+            size=len(raw),
+            lines=raw.count(b"\n"),
+            summarised=f"analysis stopped after {settings.time_limit_s:g} s of CPU time",
+        )
+    except RecursionError:
+        result = FileResult(relative, size=len(raw), parse_error="too deeply nested to analyse")
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+    return result.to_dict()
 
 
 def _load_cache(path: Path) -> dict[str, dict]:

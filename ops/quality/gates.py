@@ -518,16 +518,16 @@ GATES: dict[str, Callable[..., GateReport]] = {
 }
 
 
+_FINGERPRINT = np.dtype([("hash", "<i8"), ("first", "<i4"), ("last", "<i4")])  # as packed
+
+
 def _repeated_fingerprints(files: dict[str, FileResult]) -> dict[int, list[tuple[str, int, int]]]:
     """Fingerprints that occur more than once, with their places. Finding the repeats with
     numpy first keeps the pure-Python work to the (few) duplicated windows: on the CPython
     standard library this took the gate from about 3 s to well under one."""
     paths = list(files)
     hashes = [
-        np.fromiter(
-            (f[0] for f in files[p].fingerprints), dtype=np.int64, count=len(files[p].fingerprints)
-        )
-        for p in paths
+        np.frombuffer(files[path].packed_fingerprints, dtype=_FINGERPRINT)["hash"] for path in paths
     ]
     if not hashes or not sum(len(h) for h in hashes):
         return {}
