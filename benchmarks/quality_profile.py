@@ -55,12 +55,7 @@ def profile_file(clock: Clock, root: Path, path: Path) -> analysis.FileResult | 
     tokens = clock.time("token scan (raw counts, markers, code tokens)", scan, source)
     facts = clock.time("tree walk (structure, complexity, Halstead)", walk, tree)
     result = analysis.FileResult(relative, size=len(raw), lines=source.count("\n"))
-    result.functions, result.classes, result.doc_nodes = (
-        facts.functions,
-        facts.classes,
-        facts.doc_nodes,
-    )
-    result.handlers, result.prints, result.imports = facts.handlers, facts.prints, facts.imports
+    facts.give_structure(result)
     result.markers = tokens.markers
     result.packed_fingerprints = clock.time(
         "duplication fingerprints", analysis._fingerprints, tokens.code, tokens.code_lines

@@ -104,12 +104,7 @@ def analyse(
     )
     result.mi = module_mi(volume, facts.total_complexity, tokens.raw)
     result.sloc = tokens.raw.sloc
-    result.functions, result.classes, result.doc_nodes = (
-        facts.functions,
-        facts.classes,
-        facts.doc_nodes,
-    )
-    result.handlers, result.prints, result.imports = facts.handlers, facts.prints, facts.imports
+    facts.give_structure(result)
     result.markers = tokens.markers
     result.packed_fingerprints = _fingerprints(tokens.code, tokens.code_lines)
     return result

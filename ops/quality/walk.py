@@ -77,6 +77,14 @@ class TreeFacts:
     distinct_operators: set[str] = field(default_factory=set)
     distinct_operands: set[tuple] = field(default_factory=set)
 
+    def give_structure(self, result: Any) -> None:
+        """Hand the structure lists to ``result`` (a FileResult), which has the same names."""
+        for name in STRUCTURE:
+            setattr(result, name, getattr(self, name))
+
+
+STRUCTURE = ("functions", "classes", "doc_nodes", "handlers", "prints", "imports")
+
 
 def walk(tree: ast.Module) -> TreeFacts:
     facts = TreeFacts()
@@ -179,23 +187,31 @@ class _Walker:
 
     def function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         record = self._function_record(node)
+        outer, inner = self.frame, self._definition(node, "function")
+        complexity = 1 + inner.decisions
+        record["complexity"] = complexity
+        outer.functions.append(complexity)
+
+    def _definition(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, kind: str):
+        """Visit a def or class in its own scope: complexity counts its body only, into a
+        frame of its own (returned); Halstead skips a function's signature and keys its
+        body's operands by the function's name."""
         outer, counting, halstead, context = self.frame, self.counting, self.halstead, self.context
         inner = _Frame()
         self.scope.append(node.name)
-        self.kinds.append("function")
+        self.kinds.append(kind)
         for name in _FIELDS[node.__class__]:
             in_body = name == "body"
             self.frame = inner if in_body else outer
             self.counting = counting and in_body
-            self.halstead = halstead and in_body
-            self.context = node.name if in_body else context
+            if kind == "function":
+                self.halstead = halstead and in_body
+                self.context = node.name if in_body else context
             self._visit_field(getattr(node, name, None))
         self.scope.pop()
         self.kinds.pop()
         self.frame, self.counting, self.halstead, self.context = outer, counting, halstead, context
-        complexity = 1 + inner.decisions
-        record["complexity"] = complexity
-        outer.functions.append(complexity)
+        return inner
 
     def _function_record(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, Any]:
         qualname = self._qualname(node.name)
@@ -241,18 +257,7 @@ class _Walker:
             }
         )
         self.facts.doc_nodes.append(_doc_node("class", qualname, node.lineno, node, public, nested))
-        outer, counting = self.frame, self.counting
-        inner = _Frame()
-        self.scope.append(node.name)
-        self.kinds.append("class")
-        for name in _FIELDS[node.__class__]:
-            in_body = name == "body"
-            self.frame = inner if in_body else outer
-            self.counting = counting and in_body
-            self._visit_field(getattr(node, name, None))
-        self.scope.pop()
-        self.kinds.pop()
-        self.frame, self.counting = outer, counting
+        outer, inner = self.frame, self._definition(node, "class")
         outer.classes.append(1 + inner.decisions + sum(inner.functions))
 
     def _visit_field(self, value: Any) -> None:
