@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import shutil
 import statistics
 import subprocess
@@ -182,6 +183,66 @@ def test_suite_gates_a_slower_variant_and_budgets(run_harness, make_target, tmp_
     assert "benchmarks are not measured under xdist" in parallel.stdout
 
 
+WAITING_BENCH = textwrap.dedent("""
+    import itertools
+    import os
+    import sys
+    import time
+
+    if os.environ.get("FAKE_BUSY"):  # every pair preempted
+        calibration = sys.modules["_proofyard_calibration"]
+        calibration.involuntary_switches = itertools.count().__next__
+
+    NAP = float(os.environ.get("NAP", "0.002"))
+
+    def test_naps(benchmark):
+        benchmark.pedantic(time.sleep, args=(NAP,), rounds=5, iterations=1)
+
+    def test_spins(benchmark):
+        benchmark.pedantic(lambda: sum(range(20000)), rounds=5, iterations=1)
+""")
+
+
+@pytest.mark.slow
+def test_a_benchmark_that_waits_is_judged_in_wall_time_and_a_busy_run_keeps_its_baseline(
+    run_harness, make_target, tmp_path
+):
+    root = make_target(
+        {"benches/test_nap.py": WAITING_BENCH},
+        # an effect clear of how far two sessions of a runner this suite loads differ
+        "target: {root: .}\nbenchmark: {paths: [benches], max_sampling_s: 1, min_effect: 0.3}\n"
+        "kpi: {record: false}\n",
+    )
+    args = ("-m", "benchmark", "-k", "test_nap", f"--proofyard-config={root / 'proofyard.yaml'}")
+
+    def rows() -> dict[str, dict]:
+        summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+        table = summary["suites"]["benchmark"]["tables"]["benchmarks"]
+        return {row["benchmark"].rsplit("::", 1)[1]: row for row in table}
+
+    first = run_harness(*args, "--update-baselines")
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert {k: r["measure"] for k, r in rows().items()} == {
+        "test_naps": "wall", "test_spins": "thread CPU"
+    }  # fmt: skip
+    store = next((root / ".proofyard" / "benchmarks").glob("*.json"))
+    baseline = json.loads(store.read_text())
+    # a longer sleep costs no CPU: only wall time sees the regression
+    slower = run_harness(*args, env={"NAP": "0.005"})
+    assert "test_nap.py::test_naps: regression" in slower.stdout, slower.stdout[-3000:]
+    assert rows()["test_spins"]["verdict"] == "pass", json.dumps(rows()["test_spins"])
+    busy = run_harness(*args, "--update-baselines", env={"FAKE_BUSY": "1"})
+    naps = rows()["test_naps"]
+    assert naps["verdict"] == "inconclusive" and naps["rounds"] == 0, naps
+    assert "the machine stayed busy" in busy.stdout and "the baseline was kept" in busy.stdout
+    assert "max_sampling_s=1 s" in busy.stdout, busy.stdout[-3000:]
+    assert rows()["test_spins"]["verdict"] != "inconclusive"  # CPU time: every pair counts
+    kept = json.loads(store.read_text())
+    name = next(k for k in kept if k.endswith("test_naps"))
+    assert kept[name]["samples"] == baseline[name]["samples"]  # not replaced by the busy run
+    assert len(kept[name]["history"]) == len(baseline[name]["history"]) + 1  # slower's only
+
+
 # it prints: the measuring interpreter's answers must not mix with that
 MODULE = 'def work(n=20000):\n    print("noise")\n    return sum(i * i % 7 for i in range({n}))\n'
 
@@ -267,6 +328,40 @@ def test_pairs_the_scheduler_interrupted_count_in_cpu_time():
     waited = paired_units(work, plan, rounds=30, switches=waits)
     ratio = statistics.median(waited.units) / statistics.median(quiet.units)
     assert 0.8 < ratio < 1.25, ratio
+
+
+def test_the_clock_is_cpu_time_for_work_on_this_thread_and_wall_time_for_waits():
+    import time
+
+    from ops.benchmark.calibration import CPU, WALL, SamplingPlan, choose_plan, paired_units
+
+    assert choose_plan(lambda: sum(range(20000))).measure == CPU
+    assert choose_plan(lambda: time.sleep(0.002)).measure == WALL  # CPU time would miss it
+    # preempted on every call: the best call still shows work on the CPU
+    preempted = itertools.count().__next__
+    assert choose_plan(lambda: sum(range(20000)), switches=preempted).measure == CPU
+    # in wall time a preempted pair cannot count: a machine busy past the time cap leaves
+    # too few, and sampling stops there
+    plan = SamplingPlan(loops=1, slices=1, measure=WALL)
+    busy = paired_units(lambda: None, plan, rounds=100, max_seconds=0.2,
+                        switches=itertools.count().__next__)  # fmt: skip
+    assert busy.units == [] and busy.tries >= 1 and busy.preempted == busy.tries
+    # both clocks are taken for every pair: a sleep is in wall time, not in CPU time
+    sleepy = paired_units(lambda: time.sleep(0.002), plan, rounds=20, switches=lambda: 0)
+    assert len(sleepy.units) == len(sleepy.other_units) == 20
+    assert statistics.median(sleepy.units) > 5 * statistics.median(sleepy.other_units)
+
+
+def test_sampling_stops_once_the_median_is_known_well_enough():
+    from ops.benchmark.calibration import MIN_ROUNDS, SamplingPlan, median_half_width, paired_units
+
+    plan = SamplingPlan(loops=1, slices=1)
+    steady = paired_units(lambda: sum(range(5000)), plan, rounds=400, precision=0.5)
+    assert len(steady.units) == 2 * MIN_ROUNDS  # checked every 10 from twice the minimum
+    exact = paired_units(lambda: sum(range(5000)), plan, rounds=60, precision=0.0)
+    assert len(exact.units) == 60  # no precision asked: every round
+    assert median_half_width([1.0] * 9) == math.inf  # too few for an interval
+    assert median_half_width([1.0, 1.1] * 20) == pytest.approx(0.05 / 1.05)
 
 
 def test_paired_ratios_from_processes_that_disagree_are_inconclusive():

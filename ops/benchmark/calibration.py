@@ -50,25 +50,54 @@ def _calibration_slice() -> int:
     return total
 
 
+CPU = "cpu"  # the thread's CPU clock: preemption does not move it
+WALL = "wall"  # the wall clock: waits (I/O, sleep, other threads) count
+CPU_BOUND = 0.9  # thread CPU over wall time of an unpreempted call, for the CPU clock
+
+
 @dataclass(frozen=True)
 class SamplingPlan:
     """How one sample is taken: calls of the function per sample, calibration slices
-    before it. A comparison reuses its baseline's plan: chosen afresh from a few noisy
-    timings, the slice count differed between sessions, and so did the calibration."""
+    before it, and the clock that times both. A comparison reuses its baseline's plan:
+    chosen afresh from a few noisy timings, the slice count differed between sessions, and
+    so did the calibration."""
 
     loops: int
     slices: int
+    measure: str = CPU
 
 
-def choose_plan(function: Callable[[], Any], min_sample_s: float = 0.002) -> SamplingPlan:
-    """Enough calls per sample for ``min_sample_s``, and slices lasting about as long."""
+def choose_plan(
+    function: Callable[[], Any],
+    min_sample_s: float = 0.002,
+    switches: Callable[[], int] | None = None,
+) -> SamplingPlan:
+    """Enough calls per sample for ``min_sample_s``, slices lasting about as long, and the
+    clock: the thread's CPU time when the function keeps this thread on the CPU, wall time
+    when it waits (sleep, I/O, a lock, work handed to other threads), which CPU time would
+    not see. The best of a few calls decides, since preemption only lowers the ratio."""
+    switches = switches or involuntary_switches
     function()
     _calibration_slice()
     slice_s = statistics.median(_timed(_calibration_slice) for _ in range(3))
-    call_s = statistics.median(_timed(function) for _ in range(3))
+    calls = [_both_clocks(function, switches) for _ in range(5)]
+    call_s = statistics.median(wall for wall, _, _ in calls)
+    quiet = [cpu / wall for wall, cpu, preempted in calls if wall > 0 and not preempted]
+    best = max(quiet or [cpu / wall for wall, cpu, _ in calls if wall > 0] or [1.0])
     loops = max(1, int(min_sample_s / call_s)) if call_s > 0 else 1
     slices = max(1, round(loops * call_s / slice_s)) if slice_s > 0 else 1
-    return SamplingPlan(loops, slices)
+    return SamplingPlan(loops, slices, CPU if best >= CPU_BOUND else WALL)
+
+
+def _both_clocks(
+    function: Callable[[], Any], switches: Callable[[], int]
+) -> tuple[float, float, bool]:
+    """Wall and thread CPU seconds of one call, and whether it was preempted."""
+    before = switches()
+    wall, cpu = time.perf_counter(), time.thread_time()
+    function()
+    cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+    return wall, cpu, switches() != before
 
 
 def _timed(function: Callable[[], Any]) -> float:
@@ -86,9 +115,12 @@ def involuntary_switches() -> int:
 
 @dataclass(frozen=True)
 class PairedSamples:
-    units: list[float]  # seconds per call over seconds per calibration slice
+    units: list[float]  # seconds per call over seconds per calibration slice, plan's clock
     slice_s: float  # median seconds per slice
-    preempted: int  # pairs during which the scheduler switched this thread out (kept)
+    preempted: int  # pairs during which the scheduler switched this thread out
+    measure: str = CPU
+    other_units: list[float] = field(default_factory=list)  # the same pairs, the other clock
+    tries: int = 0  # pairs taken, kept or not
 
 
 def paired_units(
@@ -97,8 +129,8 @@ def paired_units(
     rounds: int = 100,
     max_seconds: float = float("inf"),
     switches: Callable[[], int] | None = None,
-    clock: Callable[[], float] = time.thread_time,
     progress: Callable[[int, int], None] | None = None,
+    precision: float = 0.0,
 ) -> PairedSamples:
     """Samples of ``function`` in calibration units, each paired with calibration slices
     timed just before it: the machine's speed changes (this VM flips between a fast and a
@@ -107,37 +139,75 @@ def paired_units(
     code spread by 1.45% (sd over 25 sessions), with matched lengths by 1.03%
     (``benchmarks/benchmark_gate_bench.py`` measures the effect on the verdicts).
 
-    Both halves are timed in the thread's CPU time (``clock``): a pair the scheduler
-    interrupts (another process wanted the CPU) is measured as if it had not been, so on a
-    busy runner every pair counts. Timed in wall time, such pairs had to be dropped and taken
-    again: with two CPU-bound processes beside (load 3-4 on 2 cores), 60-75% of pairs were,
-    and a busy runner could only say inconclusive. In CPU time under that load, two sessions
-    of identical code had medians 1.1% apart and 10% more work measured +12%. Interrupted
-    pairs are still counted (``preempted``), for the report.
+    Both clocks time both halves; the plan's ``measure`` is judged. In the thread's CPU time
+    a pair the scheduler interrupts (another process wanted the CPU) is measured as if it
+    had not been, so on a busy runner every pair counts. Timed in wall time, such pairs had
+    to be dropped and taken again: with two CPU-bound processes beside (load 3-4 on 2
+    cores), 60-75% of pairs were, and a busy runner could only say inconclusive; that is
+    what a function measured in wall time (it waits) still does. Interrupted pairs are
+    counted either way (``preempted``), for the report.
 
-    Sampling stops as ``kept_samples`` says."""
+    Sampling stops as ``kept_samples`` says, or once the median's interval is within
+    ``precision`` (relative half-width)."""
     switches = switches or involuntary_switches
     function()
     _calibration_slice()
     interrupted = 0
+    wall_judged = plan.measure == WALL
 
-    def take() -> tuple[tuple[float, float], bool]:
+    def take() -> tuple[tuple[float, float, float], bool]:
         nonlocal interrupted
         before = switches()
-        start = clock()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         for _ in range(plan.slices):
             _calibration_slice()
-        middle = clock()
+        middle, middle_cpu = time.perf_counter(), time.thread_time()
         for _ in range(plan.loops):
             function()
-        end = clock()
-        interrupted += switches() != before
-        per_slice = (middle - start) / plan.slices
-        return ((end - middle) / plan.loops / per_slice, per_slice), False
+        end, end_cpu = time.perf_counter(), time.thread_time()
+        preempted = switches() != before
+        interrupted += preempted
+        wall = _units(start, middle, end, plan)
+        cpu = _units(start_cpu, middle_cpu, end_cpu, plan)
+        judged, other = (wall, cpu) if wall_judged else (cpu, wall)
+        return (*judged, other[0]), preempted and wall_judged
 
-    kept, _ = kept_samples(take, rounds, max_seconds, progress)
-    slice_s = statistics.median(s for _, s in kept) if kept else math.nan
-    return PairedSamples([unit for unit, _ in kept], slice_s, interrupted)
+    def enough(kept: list[tuple[float, float, float]]) -> bool:
+        return precision > 0 and median_half_width([unit for unit, _, _ in kept]) <= precision
+
+    kept, dropped = kept_samples(take, rounds, max_seconds, progress, enough)
+    slice_s = statistics.median(s for _, s, _ in kept) if kept else math.nan
+    return PairedSamples(
+        [unit for unit, _, _ in kept],
+        slice_s,
+        interrupted,
+        plan.measure,
+        [other for _, _, other in kept],
+        len(kept) + dropped,
+    )
+
+
+def _units(start: float, middle: float, end: float, plan: SamplingPlan) -> tuple[float, float]:
+    """Seconds per call over seconds per slice, and seconds per slice, of one pair."""
+    per_slice = (middle - start) / plan.slices
+    per_call = (end - middle) / plan.loops
+    return (per_call / per_slice if per_slice > 0 else math.inf), per_slice
+
+
+def median_half_width(values: list[float], z: float = 2.576) -> float:
+    """Relative half-width of the median's distribution-free 99% interval (order
+    statistics), or infinity when too few values give one."""
+    n = len(values)
+    if n < 10:
+        return math.inf
+    ordered = sorted(values)
+    spread = z * math.sqrt(n) / 2
+    low, high = (
+        ordered[max(0, math.floor(n / 2 - spread))],
+        ordered[min(n - 1, math.ceil(n / 2 + spread))],
+    )
+    middle = statistics.median(ordered)
+    return (high - low) / 2 / middle if middle > 0 else math.inf
 
 
 def kept_samples(
@@ -145,16 +215,21 @@ def kept_samples(
     rounds: int,
     max_seconds: float,
     progress: Callable[[int, int], None] | None = None,
+    enough: Callable[[list[T]], bool] | None = None,
 ) -> tuple[list[T], int]:
     """Up to ``rounds`` results of ``take``, which also says whether the scheduler switched
     the measuring thread out meanwhile: those are dropped and taken again. Stops after
-    ``max_seconds`` once 20 are kept, and after ``max(2 * rounds, 200)`` tries with whatever
-    was kept. Returns the kept results and how many were dropped."""
+    ``max_seconds`` once MIN_ROUNDS are kept, or at once if any were dropped (a machine
+    busy that long leaves too few, and the gate says so); after ``max(2 * rounds, 200)``
+    tries; and when ``enough(kept)`` says so (asked every 10 kept, from twice MIN_ROUNDS
+    on). Returns the kept results and how many were dropped."""
     kept: list[T] = []
     deadline = time.perf_counter() + max_seconds
     tries = 0
     while len(kept) < rounds and tries < max(2 * rounds, 10 * MIN_ROUNDS):
-        if len(kept) >= MIN_ROUNDS and time.perf_counter() > deadline:
+        # past the time, a busy machine (pairs dropped) stops at once, a slow function at
+        # MIN_ROUNDS
+        if time.perf_counter() > deadline and (len(kept) >= MIN_ROUNDS or tries > len(kept)):
             break
         tries += 1
         result, preempted = take()
@@ -162,6 +237,8 @@ def kept_samples(
             kept.append(result)
             if progress is not None:
                 progress(len(kept), rounds)
+            if enough and len(kept) >= 2 * MIN_ROUNDS and len(kept) % 10 == 0 and enough(kept):
+                break
     return kept, tries - len(kept)
 
 
@@ -180,6 +257,7 @@ def intercept(
     rounds: int,
     max_seconds: float,
     progress: Callable[[int, int], None] | None = None,
+    precision: float = 0.0,
 ) -> Intercepted:
     """One traced call (peak memory) and paired calibrated samples of the function, both
     outside pytest-benchmark's timing.
@@ -187,6 +265,8 @@ def intercept(
     tracemalloc slows Python code several times over, so it must stay off while
     pytest-benchmark times; pytest-benchmark has no hook for this, so the fixture's
     ``_raw`` and ``_raw_pedantic`` are wrapped on this one instance (when they exist).
+    Sampling stops early once the median is known within ``precision`` (see
+    ``paired_units``).
     """
     seen = Intercepted()
 
@@ -202,7 +282,9 @@ def intercept(
             return function(*args, **kwargs)
 
         seen.plan = plan or choose_plan(call)
-        seen.paired = paired_units(call, seen.plan, rounds, max_seconds, progress=progress)
+        seen.paired = paired_units(
+            call, seen.plan, rounds, max_seconds, progress=progress, precision=precision
+        )
 
     raw = getattr(fixture, "_raw", None)
     if callable(raw):

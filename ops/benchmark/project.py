@@ -70,6 +70,7 @@ def run_project_benchmarks(
     plans: Mapping[str, dict[str, int]] | None = None,
     rounds: int = 100,
     max_seconds: float = 10.0,
+    precision: float = 0.0,
     timeout_s: float = 3600,
     cache_dir: Path | None = None,
     allow_hosts: Sequence[str] = (),
@@ -93,6 +94,7 @@ def run_project_benchmarks(
                     "plans": dict(plans or {}),
                     "rounds": rounds,
                     "max_seconds": max_seconds,
+                    "precision": precision,
                     "out": str(out),
                     "progress": str(progress_file) if progress else "",
                 }

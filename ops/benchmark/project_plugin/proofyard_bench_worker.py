@@ -47,6 +47,7 @@ def pytest_runtest_call(item: pytest.Item):
         calibration.SamplingPlan(**plan) if plan else None,
         REQUEST["rounds"],
         REQUEST["max_seconds"],
+        precision=REQUEST.get("precision", 0.0),
     )
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     try:
@@ -66,9 +67,16 @@ def pytest_runtest_call(item: pytest.Item):
         if seen.paired is not None:
             entry.update(
                 units=seen.paired.units,
+                other_units=seen.paired.other_units,
+                measure=seen.paired.measure,
+                tries=seen.paired.tries,
                 slice_s=seen.paired.slice_s,
                 preempted=seen.paired.preempted,
-                plan={"loops": seen.plan.loops, "slices": seen.plan.slices},
+                plan={
+                    "loops": seen.plan.loops,
+                    "slices": seen.plan.slices,
+                    "measure": seen.plan.measure,
+                },
             )
 
 
