@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from ops import netguard
+from ops.lazy import lazy_module
 from ops.netpolicy import SubprocessIsolation, isolated_argv
 from ops.reaper import EXCEEDED, become_subreaper, private_data_mb
+
+psutil = lazy_module("psutil")
 
 
 @dataclass(frozen=True)

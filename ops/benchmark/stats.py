@@ -18,7 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
+from ops.lazy import lazy_module
+
+np = lazy_module("numpy")
+
 
 Verdict = Literal["pass", "regression", "improvement", "inconclusive"]
 

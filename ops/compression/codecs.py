@@ -16,7 +16,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import numpy as np
+from ops.lazy import lazy_module
+
+np = lazy_module("numpy")
 
 
 class Codec(Protocol):

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from ops.lazy import lazy_module
+
+np = lazy_module("numpy")
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
-
 from ops.compression.datasets import nbytes
 from ops.compression.portable import Timing, payload_size, timed
+from ops.lazy import lazy_module
+
+np = lazy_module("numpy")
 
 
 @dataclass(frozen=True)

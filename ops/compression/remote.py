@@ -8,13 +8,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ops.compression.codecs import BUILTIN, CodecError
 from ops.compression.measure import CaseResult, Reference, case_result
 from ops.compression.portable import Timing
 from ops.interpreter import Interpreter
+from ops.lazy import lazy_module
 from ops.proc import NO_LIMITS, Limits, run_command
+
+np = lazy_module("numpy")
 
 WORKER = Path(__file__).with_name("worker.py")
 

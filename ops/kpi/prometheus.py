@@ -9,10 +9,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import generate_latest
-from prometheus_client.metrics_core import Metric
+from ops.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
+prometheus_client = lazy_module("prometheus_client")
 
 PREFIX = "proofyard_"
 _INVALID_NAME = re.compile(r"[^a-zA-Z0-9_:]")
@@ -52,7 +56,10 @@ class _Latest:
             name, labels = split_key(key)
             prometheus_name = metric_name(name)
             family = families.setdefault(
-                prometheus_name, Metric(prometheus_name, f"proofyard KPI {name}", "gauge")
+                prometheus_name,
+                prometheus_client.metrics_core.Metric(
+                    prometheus_name, f"proofyard KPI {name}", "gauge"
+                ),
             )
             family.add_sample(prometheus_name, labels, value)
         return list(families.values())
@@ -65,6 +72,6 @@ def render(latest: Mapping[str, object]) -> str:
         for key, value in latest.items()
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     }
-    registry = CollectorRegistry(auto_describe=False)
+    registry = prometheus_client.CollectorRegistry(auto_describe=False)
     registry.register(_Latest(numeric))
-    return generate_latest(registry).decode("utf-8")
+    return prometheus_client.exposition.generate_latest(registry).decode("utf-8")

@@ -19,9 +19,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from ops.config.observe import MonitorConfig
+from ops.lazy import lazy_module
 from ops.logs import configure_logging
 from ops.monitor.alerts import AlertEvent
 from ops.monitor.run import (
@@ -32,6 +31,8 @@ from ops.monitor.run import (
     open_series,
     read_run,
 )
+
+psutil = lazy_module("psutil")
 
 log = logging.getLogger("proofyard.monitor")
 

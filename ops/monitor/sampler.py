@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import psutil
-
 from ops.env.facts import gpu_info
+from ops.lazy import lazy_module
+
+psutil = lazy_module("psutil")
 
 
 @dataclass

@@ -9,11 +9,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from ops.findings import Finding
 from ops.graphs import cycle_path, strongly_connected_cycles
+from ops.lazy import lazy_module
 from ops.quality.analysis import FileResult
+
+np = lazy_module("numpy")
 
 
 @dataclass(frozen=True)
@@ -518,7 +519,7 @@ GATES: dict[str, Callable[..., GateReport]] = {
 }
 
 
-_FINGERPRINT = np.dtype([("hash", "<i8"), ("first", "<i4"), ("last", "<i4")])  # as packed
+_FINGERPRINT = [("hash", "<i8"), ("first", "<i4"), ("last", "<i4")]  # as packed (a numpy dtype)
 
 
 def _repeated_fingerprints(files: dict[str, FileResult]) -> dict[int, list[tuple[str, int, int]]]:
