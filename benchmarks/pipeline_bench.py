@@ -2,22 +2,38 @@
 - overhead per step for 500 no-op `call` steps run locally (goal: at most 5 ms per step);
 - two independent 1 s sleep branches with 2 workers (goal: at most 1.2 s wall);
 - the same DAG run locally and on a Dask LocalCluster: identical state files (status and
-  fingerprint of every step).
+  fingerprint of every step);
+- whole processes, side by side, rounds interleaved: `python -m ops pipeline run` of the
+  no-op steps against `doit -n 2` of as many no-op Python tasks (goal: within 2x).
 
-Usage: python benchmarks/pipeline_bench.py [--steps 500]
+Usage: python benchmarks/pipeline_bench.py [--steps 500] [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from suite_run import timed
+
 from ops.config.schema import Pipeline
 from ops.pipeline.runner import Runner
 from ops.pipeline.state import StateFile
+
+DODO = """
+def noop():
+    return None
+
+
+def task_noop():
+    for index in range(STEPS):
+        yield {"name": f"n{index}", "actions": [(noop,)], "verbosity": 0}
+"""
 
 NOOP = "def noop():\n    return None\n\ndef write(path, text):\n    open(path, 'w').write(text)\n"
 
@@ -41,7 +57,9 @@ def run(root: Path, steps: list[dict], workers: int = 2, executors=None, state="
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    whole_processes(args.steps, args.rounds)
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         (root / "bench_steps.py").write_text(NOOP)
@@ -91,6 +109,38 @@ def main() -> None:
             f"DAG of 3 steps: local {local_wall:.2f} s, Dask LocalCluster {dask_wall:.2f} s "
             f"(cluster start {started:.2f} s); statuses equal: "
             f"{local.statuses == dask_result.statuses}; state files identical: {same}"
+        )
+
+
+def whole_processes(steps: int, rounds: int) -> None:
+    """`ops pipeline run` and `doit -n 2` of ``steps`` no-op steps, each a fresh process
+    with no state from an earlier round, interleaved; medians of wall and CPU seconds."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "bench_steps.py").write_text(NOOP)
+        (root / "dodo.py").write_text(f"STEPS = {steps}\n" + DODO)
+        lines = [f"  - {{name: n{i}, call: 'bench_steps:noop'}}" for i in range(steps)]
+        (root / "proofyard.yaml").write_text(
+            "target: {root: .}\nkpi: {record: false}\npipelines:\n  noop:\n"
+            "    workers: 2\n    steps:\n" + "\n".join(f"  {line}" for line in lines) + "\n"
+        )
+        ours, theirs = [], []
+        for _ in range(rounds):
+            for path in [root / ".proofyard", *root.glob(".doit.db*")]:
+                subprocess.run(["rm", "-rf", str(path)], check=True)
+            ours.append(timed([sys.executable, "-m", "ops", "pipeline", "run", "noop"], root))
+            theirs.append(timed([sys.executable, "-m", "doit", "-n", "2"], root))
+        for name, runs in (("ops pipeline run", ours), ("doit -n 2", theirs)):
+            failed = [r.result.stderr[-500:] for r in runs if r.result.returncode != 0]
+            if failed:
+                raise SystemExit(f"{name} failed: {failed[0]}")
+        wall = statistics.median(r.wall for r in ours), statistics.median(r.wall for r in theirs)
+        cpu = statistics.median(r.cpu for r in ours), statistics.median(r.cpu for r in theirs)
+        print(
+            f"{steps} no-op steps, whole process, median of {rounds}: ops pipeline run "
+            f"{wall[0]:.2f} s wall / {cpu[0]:.2f} s CPU, doit -n 2 {wall[1]:.2f} s / "
+            f"{cpu[1]:.2f} s -> {wall[0] / wall[1]:.2f}x wall, {cpu[0] / cpu[1]:.2f}x CPU "
+            f"(goal <= 2x)"
         )
 
 

@@ -225,7 +225,8 @@ def test_killed_runner_resumes_without_redoing_finished_steps(tmp_path):
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     assert sorted((tmp_path / "ran.txt").read_text().split()) == ["0", "1", "2"]
-    state = json.loads((tmp_path / "state.json").read_text())["steps"]
+    assert not (tmp_path / "state.json").exists()  # killed before the end: the journal has it
+    state = StateFile(tmp_path / "state.json").steps
     assert {name: state[name]["status"] for name in ("s0", "s1", "s2")} == dict.fromkeys(
         ("s0", "s1", "s2"), "succeeded"
     )
@@ -544,3 +545,20 @@ def test_a_matrix_step_fans_out_into_resumable_units(workspace):
         ("shard[n=3]", "run"),
         ("merge", "skip"),
     ]
+
+
+def test_state_changes_are_journalled_and_a_torn_line_costs_only_its_step(tmp_path):
+    path = tmp_path / "state.json"
+    state = StateFile(path)
+    state.entry("a").update(status="succeeded", fingerprint="f1")
+    state.entry("b").update(status="failed")
+    state.flush()
+    state.flush()  # nothing changed since: nothing appended
+    assert len(state.journal.read_text().splitlines()) == 2 and not path.exists()
+    with state.journal.open("a") as handle:
+        handle.write('{"step": "c", "entry": {"status": "succ')  # killed mid-line
+    again = StateFile(path)
+    assert again.steps == {"a": {"status": "succeeded", "fingerprint": "f1"},
+                           "b": {"status": "failed"}}  # fmt: skip
+    again.save()
+    assert not again.journal.exists() and StateFile(path).steps == again.steps

@@ -305,7 +305,7 @@ class Runner:
         done, _ = wait(list(schedule.running), timeout=timeout, return_when=FIRST_COMPLETED)
         for future in done:
             self._collect(steps[schedule.running.pop(future)], future, schedule, result)
-        self.state.save()
+        self.state.flush()
         return False
 
     def _start_ready(self, steps, schedule: _Schedule, result, threads, processes) -> None:
@@ -376,7 +376,7 @@ class Runner:
 
     def _mark(self, name: str, status: str, result: RunResult) -> None:
         result.statuses[name] = status
-        entry = self.state.steps.setdefault(name, {})
+        entry = self.state.entry(name)
         entry.update(status=status, run_id=self.run_id)
         self.on_event(name, status, "", {})
 
@@ -392,7 +392,7 @@ class Runner:
         result.details[name] = outcome.detail
         figures = step_figures(outcome)
         result.figures[name] = figures
-        entry = self.state.steps.setdefault(name, {})
+        entry = self.state.entry(name)
         entry.update(
             attempts=attempt,
             seconds=round(outcome.seconds, 3),

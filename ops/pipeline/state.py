@@ -31,11 +31,54 @@ def fingerprint(step: PipelineStep, root: Path) -> str:
 
 
 class StateFile:
-    """``{"version": 1, "steps": {name: {status, fingerprint, attempts, ...}}}``."""
+    """``{"version": 1, "steps": {name: {status, fingerprint, attempts, ...}}}``.
+
+    During a run each changed step is appended to a journal beside it (``NAME.journal``,
+    one JSON line per change, no fsync): a process killed mid-run loses no finished step,
+    and the next load replays the journal. Rewriting the whole file after every step, with
+    fsync, cost 3.4 s of a 5.5 s run of 500 no-op steps (``benchmarks/pipeline_bench.py``).
+    ``save`` writes the whole file durably and empties the journal."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.journal = path.with_name(path.name + ".journal")
         self.steps: dict[str, dict[str, Any]] = {}
+        self._changed: set[str] = set()
+        self._load()
+        self._replay()
+
+    def entry(self, name: str) -> dict[str, Any]:
+        """The step's entry, to be updated in place; it is journalled at the next flush."""
+        self._changed.add(name)
+        return self.steps.setdefault(name, {})
+
+    def flush(self) -> None:
+        """Append the entries changed since the last flush to the journal."""
+        if not self._changed:
+            return
+        lines = "".join(
+            json.dumps({"step": n, "entry": self.steps[n]}, separators=(",", ":")) + "\n"
+            for n in sorted(self._changed)
+        )
+        self._changed.clear()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.journal.open("a", encoding="utf-8") as handle:
+            handle.write(lines)
+
+    def _replay(self) -> None:
+        try:
+            text = self.journal.read_text(encoding="utf-8")
+        except OSError:
+            return
+        for line in text.splitlines():
+            try:
+                change = json.loads(line)
+                self.steps[str(change["step"])] = dict(change["entry"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a line torn by a kill: that step's change is lost, it runs again
+
+    def _load(self) -> None:
+        path = self.path
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -59,6 +102,8 @@ class StateFile:
         document = {"version": STATE_VERSION, "steps": dict(sorted(self.steps.items()))}
         # compact: the C encoder; an indented dump of 500 steps cost ~10 ms per save
         write_atomic(self.path, json.dumps(document, separators=(",", ":"), sort_keys=True))
+        self._changed.clear()
+        self.journal.unlink(missing_ok=True)
 
     def comparable(self) -> dict[str, dict[str, Any]]:
         """Status and fingerprint per step: what two runs of the same DAG must agree on."""
