@@ -110,7 +110,8 @@ BENCH = textwrap.dedent("""
 def test_suite_gates_a_slower_variant_and_budgets(run_harness, make_target, tmp_path):
     root = make_target(
         {"benches/test_w.py": BENCH},
-        "target: {root: .}\nbenchmark: {paths: [benches], rounds: 40}\nkpi: {record: false}\n",
+        "target: {root: .}\nbenchmark: {paths: [benches], rounds: 40, calibration_tolerance: 100}\n"
+        "kpi: {record: false}\n",
     )
     args = (
         "-m",
@@ -209,9 +210,10 @@ def test_a_benchmark_that_waits_is_judged_in_wall_time_and_a_busy_run_keeps_its_
 ):
     root = make_target(
         {"benches/test_nap.py": WAITING_BENCH},
-        # an effect clear of how far two sessions of a runner this suite loads differ
-        "target: {root: .}\nbenchmark: {paths: [benches], max_sampling_s: 1, min_effect: 0.3}\n"
-        "kpi: {record: false}\n",
+        # an effect clear of how far two sessions of a runner this suite loads differ, and
+        # sessions compared across the states that load puts the machine in
+        "target: {root: .}\nbenchmark: {paths: [benches], max_sampling_s: 1, min_effect: 0.3,\n"
+        "  calibration_tolerance: 100}\nkpi: {record: false}\n",
     )
     args = ("-m", "benchmark", "-k", "test_nap", f"--proofyard-config={root / 'proofyard.yaml'}")
 
@@ -231,6 +233,16 @@ def test_a_benchmark_that_waits_is_judged_in_wall_time_and_a_busy_run_keeps_its_
     slower = run_harness(*args, env={"NAP": "0.005"})
     assert "test_nap.py::test_naps: regression" in slower.stdout, slower.stdout[-3000:]
     assert rows()["test_spins"]["verdict"] == "pass", json.dumps(rows()["test_spins"])
+    # the calibration ran at another speed than in the baseline's session: another state
+    # of the machine, where calibrated units do not compare
+    shifted = json.loads(store.read_text())
+    spins = next(k for k in shifted if k.endswith("test_spins"))
+    shifted[spins]["calibration_s"] *= 10
+    store.write_text(json.dumps(shifted))
+    moved = run_harness(*args, "--set", "benchmark.calibration_tolerance=1.25")
+    assert rows()["test_spins"]["verdict"] == "inconclusive", moved.stdout[-3000:]
+    assert "the machine is in another state" in moved.stdout
+    store.write_text(json.dumps({**json.loads(store.read_text()), spins: baseline[spins]}))
     busy = run_harness(*args, "--update-baselines", env={"FAKE_BUSY": "1"})
     naps = rows()["test_naps"]
     assert naps["verdict"] == "inconclusive" and naps["rounds"] == 0, naps
@@ -240,7 +252,7 @@ def test_a_benchmark_that_waits_is_judged_in_wall_time_and_a_busy_run_keeps_its_
     kept = json.loads(store.read_text())
     name = next(k for k in kept if k.endswith("test_naps"))
     assert kept[name]["samples"] == baseline[name]["samples"]  # not replaced by the busy run
-    assert len(kept[name]["history"]) == len(baseline[name]["history"]) + 1  # slower's only
+    assert len(kept[name]["history"]) == len(baseline[name]["history"]) + 2  # not the busy one
 
 
 # it prints: the measuring interpreter's answers must not mix with that
@@ -362,6 +374,15 @@ def test_sampling_stops_once_the_median_is_known_well_enough():
     assert len(exact.units) == 60  # no precision asked: every round
     assert median_half_width([1.0] * 9) == math.inf  # too few for an interval
     assert median_half_width([1.0, 1.1] * 20) == pytest.approx(0.05 / 1.05)
+
+
+def test_a_calibration_at_another_speed_means_another_machine_state():
+    from ops.benchmark.stats import machine_state_changed
+
+    assert machine_state_changed(1.85e-3, 1.9e-3) is None  # one state: within 12% seen
+    assert "another state" in machine_state_changed(1.1e-3, 1.9e-3)  # the fast state seen
+    assert "2.00x" in machine_state_changed(2e-3, 1e-3)
+    assert machine_state_changed(1e-3, 0.0) is None  # an old baseline without a calibration
 
 
 def test_paired_ratios_from_processes_that_disagree_are_inconclusive():

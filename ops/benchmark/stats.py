@@ -127,6 +127,29 @@ def compare(
     )
 
 
+def machine_state_changed(
+    calibration_s: float, baseline_calibration_s: float, tolerance: float = 1.25
+) -> str | None:
+    """Why a comparison on this machine cannot be trusted, if the calibration itself ran at
+    another speed than in the baseline's session. Calibrated units cancel a machine that is
+    uniformly slower; a 2-core VM with CPU-bound neighbours also flips into states where the
+    calibration runs 40% faster (slices of 1.1-1.2 ms instead of 1.8-2.1) and the benchmark
+    does not follow in step: identical code measured 0.85x and 1.065x there. Slices of
+    sessions in one state stayed within 12% of each other (``tolerance``: the config's
+    ``benchmark.calibration_tolerance``)."""
+    if not (calibration_s > 0 and baseline_calibration_s > 0):
+        return None
+    speed = calibration_s / baseline_calibration_s
+    if 1 / tolerance <= speed <= tolerance:
+        return None
+    return (
+        f"the calibration took {speed:.2f}x its time in the baseline's session "
+        f"({calibration_s * 1e3:.3g} ms against {baseline_calibration_s * 1e3:.3g} ms; "
+        f"benchmark.calibration_tolerance={tolerance:g}): the machine is in another state (load, "
+        "frequency, a busy sibling core), in which calibrated units do not compare"
+    )
+
+
 def _too_few(why: str, samples: int) -> Comparison:
     return Comparison("inconclusive", math.nan, math.nan, math.nan, math.nan, 1.0, why, samples)
 

@@ -806,6 +806,13 @@ class BenchmarkConfig(Section):
     max_sampling_s: float = Field(
         8.0, gt=0, description="Stop taking those samples after this long (at least 20)."
     )
+    calibration_tolerance: float = Field(
+        1.25,
+        gt=1,
+        description="How many times faster or slower the calibration may run than in the "
+        "baseline's session before a comparison on this machine is inconclusive (the machine "
+        "is in another state).",
+    )
     store: str = Field(".proofyard/benchmarks", description="Baselines and history, per machine.")
     history: int = Field(50, ge=1, le=10_000)
     inconclusive: Literal["report", "fail"] = Field(
