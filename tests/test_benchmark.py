@@ -233,15 +233,15 @@ def test_a_benchmark_that_waits_is_judged_in_wall_time_and_a_busy_run_keeps_its_
     slower = run_harness(*args, env={"NAP": "0.005"})
     assert "test_nap.py::test_naps: regression" in slower.stdout, slower.stdout[-3000:]
     assert rows()["test_spins"]["verdict"] == "pass", json.dumps(rows()["test_spins"])
-    # the calibration ran at another speed than in the baseline's session: another state
+    # every pair of the baseline's session had its calibration run 10x slower: another state
     # of the machine, where calibrated units do not compare
     shifted = json.loads(store.read_text())
     spins = next(k for k in shifted if k.endswith("test_spins"))
-    shifted[spins]["calibration_s"] *= 10
+    shifted[spins]["slices"] = [t * 10 for t in shifted[spins]["slices"]]
     store.write_text(json.dumps(shifted))
     moved = run_harness(*args, "--set", "benchmark.calibration_tolerance=1.25")
     assert rows()["test_spins"]["verdict"] == "inconclusive", moved.stdout[-3000:]
-    assert "the machine is in another state" in moved.stdout
+    assert "the two sessions ran in different machine states" in moved.stdout
     store.write_text(json.dumps({**json.loads(store.read_text()), spins: baseline[spins]}))
     busy = run_harness(*args, "--update-baselines", env={"FAKE_BUSY": "1"})
     naps = rows()["test_naps"]
@@ -365,13 +365,14 @@ def test_the_clock_is_cpu_time_for_work_on_this_thread_and_wall_time_for_waits()
 
 
 def test_sampling_stops_once_the_median_is_known_well_enough():
-    from ops.benchmark.calibration import MIN_ROUNDS, SamplingPlan, median_half_width, paired_units
+    from ops.benchmark.calibration import EARLY_STOP, SamplingPlan, median_half_width, paired_units
 
     plan = SamplingPlan(loops=1, slices=1)
     steady = paired_units(lambda: sum(range(5000)), plan, rounds=400, precision=0.5)
-    assert len(steady.units) == 2 * MIN_ROUNDS  # checked every 10 from twice the minimum
-    exact = paired_units(lambda: sum(range(5000)), plan, rounds=60, precision=0.0)
-    assert len(exact.units) == 60  # no precision asked: every round
+    assert len(steady.units) == EARLY_STOP  # checked every 10 from there
+    exact = paired_units(lambda: sum(range(5000)), plan, rounds=160, precision=0.0)
+    assert len(exact.units) == 160  # no precision asked: every round
+    assert len(exact.slices) == 160 and min(exact.slices) > 0
     assert median_half_width([1.0] * 9) == math.inf  # too few for an interval
     assert median_half_width([1.0, 1.1] * 20) == pytest.approx(0.05 / 1.05)
 
@@ -383,6 +384,31 @@ def test_a_calibration_at_another_speed_means_another_machine_state():
     assert "another state" in machine_state_changed(1.1e-3, 1.9e-3)  # the fast state seen
     assert "2.00x" in machine_state_changed(2e-3, 1e-3)
     assert machine_state_changed(1e-3, 0.0) is None  # an old baseline without a calibration
+
+
+def test_pairs_are_compared_within_one_machine_state():
+    from ops.benchmark.stats import compare_in_states, state_threshold
+
+    rng = np.random.default_rng(0)
+
+    def session(slow: int, fast: int, work: float = 1.0):
+        # the fast state's calibrated units read 6.7% higher, as measured beside two hogs
+        units = [*rng.normal(4.24, 0.04, slow), *rng.normal(4.52, 0.045, fast)]
+        slices = [*rng.normal(1.9e-3, 5e-5, slow), *rng.normal(1.05e-3, 3e-5, fast)]
+        return [u * work for u in units], slices
+
+    base = session(100, 30)
+    assert 1.1e-3 < state_threshold([*base[1], *session(30, 100)[1]]) < 1.8e-3
+    assert state_threshold(rng.normal(1.9e-3, 1e-4, 200)) is None  # one state
+    same = session(30, 100)  # identical code, its pairs mostly in the other state
+    pooled = compare_in_states(*same, base[0], None, min_effect=0.05)  # no slices: all pairs
+    assert pooled.ratio > 1.04  # the state mix alone moves the median
+    judged = compare_in_states(*same, *base, min_effect=0.05)
+    assert judged.verdict == "pass" and "judged on the fast state's" in judged.detail
+    slower = compare_in_states(*session(30, 100, 1.10), *base, min_effect=0.05)
+    assert slower.verdict == "regression", slower.detail
+    apart = compare_in_states(*session(0, 120), *session(120, 0), min_effect=0.05)
+    assert apart.verdict == "inconclusive" and "different machine states" in apart.detail
 
 
 def test_paired_ratios_from_processes_that_disagree_are_inconclusive():

@@ -40,6 +40,9 @@ def measure_calibration(rounds: int = 5) -> float:
 
 
 MIN_ROUNDS = 20
+# no early stop before this many pairs: a busy VM flips between states every few tenths of
+# a second to seconds, and a comparison needs MIN_ROUNDS pairs of one state on each side
+EARLY_STOP = 100
 SLICE = 25_000  # a quarter of the workload: a few milliseconds, paired with each sample
 
 
@@ -71,33 +74,41 @@ def choose_plan(
     function: Callable[[], Any],
     min_sample_s: float = 0.002,
     switches: Callable[[], int] | None = None,
+    waits: Callable[[], int] | None = None,
 ) -> SamplingPlan:
     """Enough calls per sample for ``min_sample_s``, slices lasting about as long, and the
     clock: the thread's CPU time when the function keeps this thread on the CPU, wall time
     when it waits (sleep, I/O, a lock, work handed to other threads), which CPU time would
-    not see. The best of a few calls decides, since preemption only lowers the ratio."""
+    not see. Waiting shows as the thread giving up the CPU itself (a voluntary context
+    switch), which load does not cause; an unpreempted call spending under 90% of its wall
+    time on the CPU waits too. (The best CPU/wall ratio alone chose wall time for pure
+    integer work beside two CPU-bound processes: every call was preempted.)"""
     switches = switches or involuntary_switches
+    waits = waits or voluntary_switches
     function()
     _calibration_slice()
     slice_s = statistics.median(_timed(_calibration_slice) for _ in range(3))
-    calls = [_both_clocks(function, switches) for _ in range(5)]
-    call_s = statistics.median(wall for wall, _, _ in calls)
-    quiet = [cpu / wall for wall, cpu, preempted in calls if wall > 0 and not preempted]
-    best = max(quiet or [cpu / wall for wall, cpu, _ in calls if wall > 0] or [1.0])
+    calls = [_both_clocks(function, switches, waits) for _ in range(5)]
+    call_s = statistics.median(call[0] for call in calls)
+    waited = any(
+        gave_up or (not preempted and wall > 0 and cpu / wall < CPU_BOUND)
+        for wall, cpu, preempted, gave_up in calls
+    )
     loops = max(1, int(min_sample_s / call_s)) if call_s > 0 else 1
     slices = max(1, round(loops * call_s / slice_s)) if slice_s > 0 else 1
-    return SamplingPlan(loops, slices, CPU if best >= CPU_BOUND else WALL)
+    return SamplingPlan(loops, slices, WALL if waited else CPU)
 
 
 def _both_clocks(
-    function: Callable[[], Any], switches: Callable[[], int]
-) -> tuple[float, float, bool]:
-    """Wall and thread CPU seconds of one call, and whether it was preempted."""
-    before = switches()
+    function: Callable[[], Any], switches: Callable[[], int], waits: Callable[[], int]
+) -> tuple[float, float, bool, bool]:
+    """Wall and thread CPU seconds of one call, whether it was preempted, and whether it
+    gave up the CPU itself."""
+    before, waited = switches(), waits()
     wall, cpu = time.perf_counter(), time.thread_time()
     function()
     cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
-    return wall, cpu, switches() != before
+    return wall, cpu, switches() != before, waits() != waited
 
 
 def _timed(function: Callable[[], Any]) -> float:
@@ -113,6 +124,12 @@ def involuntary_switches() -> int:
     return resource.getrusage(who).ru_nivcsw
 
 
+def voluntary_switches() -> int:
+    """How often this thread has given up the CPU itself (waiting: sleep, I/O, a lock)."""
+    who = getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF)
+    return resource.getrusage(who).ru_nvcsw
+
+
 @dataclass(frozen=True)
 class PairedSamples:
     units: list[float]  # seconds per call over seconds per calibration slice, plan's clock
@@ -121,6 +138,7 @@ class PairedSamples:
     measure: str = CPU
     other_units: list[float] = field(default_factory=list)  # the same pairs, the other clock
     tries: int = 0  # pairs taken, kept or not
+    slices: list[float] = field(default_factory=list)  # each kept pair's seconds per slice
 
 
 def paired_units(
@@ -184,6 +202,7 @@ def paired_units(
         plan.measure,
         [other for _, _, other in kept],
         len(kept) + dropped,
+        [per_slice for _, per_slice, _ in kept],
     )
 
 
@@ -221,8 +240,8 @@ def kept_samples(
     the measuring thread out meanwhile: those are dropped and taken again. Stops after
     ``max_seconds`` once MIN_ROUNDS are kept, or at once if any were dropped (a machine
     busy that long leaves too few, and the gate says so); after ``max(2 * rounds, 200)``
-    tries; and when ``enough(kept)`` says so (asked every 10 kept, from twice MIN_ROUNDS
-    on). Returns the kept results and how many were dropped."""
+    tries; and when ``enough(kept)`` says so (asked every 10 kept, from EARLY_STOP on).
+    Returns the kept results and how many were dropped."""
     kept: list[T] = []
     deadline = time.perf_counter() + max_seconds
     tries = 0
@@ -237,7 +256,7 @@ def kept_samples(
             kept.append(result)
             if progress is not None:
                 progress(len(kept), rounds)
-            if enough and len(kept) >= 2 * MIN_ROUNDS and len(kept) % 10 == 0 and enough(kept):
+            if enough and len(kept) >= EARLY_STOP and len(kept) % 10 == 0 and enough(kept):
                 break
     return kept, tries - len(kept)
 

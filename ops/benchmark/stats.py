@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from ops.lazy import lazy_module
@@ -131,12 +131,9 @@ def machine_state_changed(
     calibration_s: float, baseline_calibration_s: float, tolerance: float = 1.25
 ) -> str | None:
     """Why a comparison on this machine cannot be trusted, if the calibration itself ran at
-    another speed than in the baseline's session. Calibrated units cancel a machine that is
-    uniformly slower; a 2-core VM with CPU-bound neighbours also flips into states where the
-    calibration runs 40% faster (slices of 1.1-1.2 ms instead of 1.8-2.1) and the benchmark
-    does not follow in step: identical code measured 0.85x and 1.065x there. Slices of
-    sessions in one state stayed within 12% of each other (``tolerance``: the config's
-    ``benchmark.calibration_tolerance``)."""
+    another speed than in the baseline's session (for samples without per-pair slice times;
+    ``compare_in_states`` does better with them). ``tolerance``: the config's
+    ``benchmark.calibration_tolerance``."""
     if not (calibration_s > 0 and baseline_calibration_s > 0):
         return None
     speed = calibration_s / baseline_calibration_s
@@ -148,6 +145,79 @@ def machine_state_changed(
         f"benchmark.calibration_tolerance={tolerance:g}): the machine is in another state (load, "
         "frequency, a busy sibling core), in which calibrated units do not compare"
     )
+
+
+def state_threshold(slices: Sequence[float], tolerance: float = 1.25) -> float | None:
+    """The slice time that splits the pairs into two machine states, or ``None`` for one.
+
+    Beside two CPU-bound processes this 2-core VM flips, every few tenths of a second to a
+    few seconds, between a state where a calibration slice takes ~1.05 ms and one where it
+    takes ~1.8-2.0 ms, and the benchmark does not follow in step: its calibrated units were
+    6.7% higher in the fast state (2,832 pairs over 60 s). A session's median then depended
+    on how its pairs fell between the states (identical code measured 0.85x and 1.065x).
+    Two means of the log slice times (the best split of the sorted values); two states when
+    their centres are more than ``tolerance`` apart."""
+    logs = np.sort(np.log(np.asarray([v for v in slices if v > 0], dtype=float)))
+    if len(logs) < 2 * 10:
+        return None
+    total, squares = np.cumsum(logs), np.cumsum(logs**2)
+    n = len(logs)
+    left = np.arange(1, n)
+    right = n - left
+    left_sum, right_sum = total[:-1], total[-1] - total[:-1]
+    within = (squares[:-1] - left_sum**2 / left) + (
+        squares[-1] - squares[:-1] - right_sum**2 / right
+    )
+    cut = int(np.argmin(within[9 : n - 10])) + 9  # at least 10 pairs in each state
+    low, high = left_sum[cut] / left[cut], right_sum[cut] / right[cut]
+    if math.exp(high - low) <= tolerance:
+        return None
+    return float(math.exp((logs[cut] + logs[cut + 1]) / 2))
+
+
+def compare_in_states(
+    current: Sequence[float],
+    current_slices: Sequence[float] | None,
+    baseline: Sequence[float],
+    baseline_slices: Sequence[float] | None,
+    *,
+    tolerance: float = 1.25,
+    **options,
+) -> Comparison:
+    """``compare``, on the pairs taken in one machine state on both sides when the slice
+    times show two (``state_threshold``): the state with the most pairs on its thinner
+    side, which needs MIN_PER_STATE on each. Without slice times, all pairs."""
+    if not current_slices or not baseline_slices:
+        return compare(current, baseline, **options)
+    threshold = state_threshold([*current_slices, *baseline_slices], tolerance)
+    if threshold is None:
+        return compare(current, baseline, **options)
+    sides = [
+        (
+            [u for u, s in zip(units, slices, strict=True) if s < threshold],
+            [u for u, s in zip(units, slices, strict=True) if s >= threshold],
+        )
+        for units, slices in ((current, current_slices), (baseline, baseline_slices))
+    ]
+    fast = min(len(sides[0][0]), len(sides[1][0]))
+    slow = min(len(sides[0][1]), len(sides[1][1]))
+    state, index = ("fast", 0) if fast >= slow else ("slow", 1)
+    where = (
+        f"pairs by machine state (calibration slices under or over {threshold * 1e3:.3g} ms): "
+        f"this run {len(sides[0][0])} fast, {len(sides[0][1])} slow; the baseline "
+        f"{len(sides[1][0])} fast, {len(sides[1][1])} slow"
+    )
+    if max(fast, slow) < MIN_PER_STATE:
+        return _too_few(
+            f"the two sessions ran in different machine states: {where}; fewer than "
+            f"{MIN_PER_STATE} in any one state on both sides",
+            len(current),
+        )
+    result = compare(sides[0][index], sides[1][index], **options)
+    return replace(result, detail=f"{result.detail}; judged on the {state} state's {where}")
+
+
+MIN_PER_STATE = 20
 
 
 def _too_few(why: str, samples: int) -> Comparison:

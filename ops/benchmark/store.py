@@ -29,6 +29,7 @@ class Saved:
     median_s: float
     plan: dict[str, int] | None = None  # the SamplingPlan its samples were taken with
     method: str | None = None  # how the samples were taken; only like is compared with like
+    slices: list[float] | None = None  # each sample's calibration slice, seconds
 
 
 def _saved(machine: str, entry: dict[str, Any]) -> Saved:
@@ -39,6 +40,7 @@ def _saved(machine: str, entry: dict[str, Any]) -> Saved:
         entry["median_s"],
         entry.get("plan"),
         entry.get("method"),
+        entry.get("slices"),
     )
 
 
@@ -99,6 +101,7 @@ class BenchmarkStore:
         update_baseline: bool,
         plan: dict[str, int] | None = None,
         method: str | None = None,
+        slices: list[float] | None = None,
     ) -> None:
         """Append to the history; replace the baseline samples only when asked."""
         path = self._path(machine)
@@ -121,6 +124,7 @@ class BenchmarkStore:
                     median_s=median_units * calibration_s,
                     plan=plan,
                     method=method,
+                    slices=slices,
                 )
             entry["history"] = history[-self.history :]
             data[name] = entry

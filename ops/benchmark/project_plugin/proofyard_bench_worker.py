@@ -71,6 +71,7 @@ def pytest_runtest_call(item: pytest.Item):
                 measure=seen.paired.measure,
                 tries=seen.paired.tries,
                 slice_s=seen.paired.slice_s,
+                slices=seen.paired.slices,
                 preempted=seen.paired.preempted,
                 plan={
                     "loops": seen.plan.loops,
