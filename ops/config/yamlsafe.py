@@ -61,15 +61,10 @@ def _c_compose(text: str) -> yaml.Node | None:
                 depth -= 1
     finally:
         loader.dispose()
-    loader = _CLoader(text)
-    try:
-        return loader.get_single_node()
-    finally:
-        loader.dispose()
+    return _single_node(_CLoader(text))
 
 
-def _python_compose(text: str) -> yaml.Node | None:
-    loader = _BoundedLoader(text)
+def _single_node(loader: Any) -> yaml.Node | None:
     try:
         return loader.get_single_node()
     finally:
@@ -79,11 +74,11 @@ def _python_compose(text: str) -> yaml.Node | None:
 def compose(text: str) -> yaml.Node | None:
     """The checked node graph of a single-document YAML text (``None`` when empty)."""
     try:
-        node = _c_compose(text) if _CLoader is not None else _python_compose(text)
+        node = _c_compose(text) if _CLoader is not None else _single_node(_BoundedLoader(text))
     except UnsafeYAML:
         raise
     except yaml.YAMLError:  # said again by the Python parser: its messages quote the line
-        node = _python_compose(text)
+        node = _single_node(_BoundedLoader(text))
     if node is not None:
         _check(node)
     return node
