@@ -56,12 +56,16 @@ def _calibration_slice() -> int:
 CPU = "cpu"  # the thread's CPU clock: preemption does not move it
 WALL = "wall"  # the wall clock: waits (I/O, sleep, other threads) count
 CPU_BOUND = 0.9  # thread CPU over wall time of an unpreempted call, for the CPU clock
+# the slices before and after a sample further apart than this: the machine changed speed
+# during the pair, which the calibration then does not describe (see ``paired_units``)
+STEADY = 1.1
 
 
 @dataclass(frozen=True)
 class SamplingPlan:
     """How one sample is taken: calls of the function per sample, calibration slices
-    before it, and the clock that times both. A comparison reuses its baseline's plan:
+    around it (half before, half after; one at least on each side), and the clock that
+    times both. A comparison reuses its baseline's plan:
     chosen afresh from a few noisy timings, the slice count differed between sessions, and
     so did the calibration."""
 
@@ -95,7 +99,7 @@ def choose_plan(
         for wall, cpu, preempted, gave_up in calls
     )
     loops = max(1, int(min_sample_s / call_s)) if call_s > 0 else 1
-    slices = max(1, round(loops * call_s / slice_s)) if slice_s > 0 else 1
+    slices = max(2, round(loops * call_s / slice_s)) if slice_s > 0 else 2
     return SamplingPlan(loops, slices, WALL if waited else CPU)
 
 
@@ -139,6 +143,7 @@ class PairedSamples:
     other_units: list[float] = field(default_factory=list)  # the same pairs, the other clock
     tries: int = 0  # pairs taken, kept or not
     slices: list[float] = field(default_factory=list)  # each kept pair's seconds per slice
+    unsteady: int = 0  # pairs dropped: the slices before and after the call disagreed
 
 
 def paired_units(
@@ -151,8 +156,12 @@ def paired_units(
     precision: float = 0.0,
 ) -> PairedSamples:
     """Samples of ``function`` in calibration units, each paired with calibration slices
-    timed just before it: the machine's speed changes (this VM flips between a fast and a
-    slow state) hit both halves of a pair alike. The slices of a pair last about as long as
+    timed just before and just after it: the machine's speed changes (this VM flips between
+    a fast and a slow state) hit both halves of a pair alike. A pair whose slices before and
+    after disagree by more than STEADY ran while the machine changed speed, and is taken
+    again (``unsteady``): on this VM, quiet, a quarter of the pairs did, and with the slices
+    before the call only, such pairs spread a session's "fast state" units over 4.4-5.2
+    against 4.26-4.32 in its steady state. The slices of a pair last about as long as
     the sample: with a fixed slice a quarter of a 5 ms sample, session medians of identical
     code spread by 1.45% (sd over 25 sessions), with matched lengths by 1.03%
     (``benchmarks/benchmark_gate_bench.py`` measures the effect on the verdicts).
@@ -170,25 +179,35 @@ def paired_units(
     switches = switches or involuntary_switches
     function()
     _calibration_slice()
-    interrupted = 0
+    interrupted = changed = 0
     wall_judged = plan.measure == WALL
 
+    before_slices = max(1, plan.slices // 2)
+    after_slices = max(1, plan.slices - before_slices)
+
     def take() -> tuple[tuple[float, float, float], bool]:
-        nonlocal interrupted
+        nonlocal interrupted, changed
         before = switches()
         start, start_cpu = time.perf_counter(), time.thread_time()
-        for _ in range(plan.slices):
+        for _ in range(before_slices):
             _calibration_slice()
         middle, middle_cpu = time.perf_counter(), time.thread_time()
         for _ in range(plan.loops):
             function()
+        after, after_cpu = time.perf_counter(), time.thread_time()
+        for _ in range(after_slices):
+            _calibration_slice()
         end, end_cpu = time.perf_counter(), time.thread_time()
         preempted = switches() != before
         interrupted += preempted
-        wall = _units(start, middle, end, plan)
-        cpu = _units(start_cpu, middle_cpu, end_cpu, plan)
+        wall = _units((start, middle, after, end), (before_slices, after_slices), plan.loops)
+        cpu = _units(
+            (start_cpu, middle_cpu, after_cpu, end_cpu), (before_slices, after_slices), plan.loops
+        )
         judged, other = (wall, cpu) if wall_judged else (cpu, wall)
-        return (*judged, other[0]), preempted and wall_judged
+        unsteady = judged[2] > STEADY
+        changed += unsteady
+        return (judged[0], judged[1], other[0]), (preempted and wall_judged) or unsteady
 
     def enough(kept: list[tuple[float, float, float]]) -> bool:
         return precision > 0 and median_half_width([unit for unit, _, _ in kept]) <= precision
@@ -203,14 +222,21 @@ def paired_units(
         [other for _, _, other in kept],
         len(kept) + dropped,
         [per_slice for _, per_slice, _ in kept],
+        changed,
     )
 
 
-def _units(start: float, middle: float, end: float, plan: SamplingPlan) -> tuple[float, float]:
-    """Seconds per call over seconds per slice, and seconds per slice, of one pair."""
-    per_slice = (middle - start) / plan.slices
-    per_call = (end - middle) / plan.loops
-    return (per_call / per_slice if per_slice > 0 else math.inf), per_slice
+def _units(
+    clock: tuple[float, float, float, float], slices: tuple[int, int], loops: int
+) -> tuple[float, float, float]:
+    """One pair's seconds per call over seconds per slice, its seconds per slice, and how
+    far apart the slices before and after the call ran (the slower over the faster)."""
+    start, middle, after, end = clock
+    before_s, after_s = (middle - start) / slices[0], (end - after) / slices[1]
+    per_slice = (before_s + after_s) / 2
+    per_call = (after - middle) / loops
+    apart = max(before_s, after_s) / min(before_s, after_s) if min(before_s, after_s) > 0 else 1.0
+    return (per_call / per_slice if per_slice > 0 else math.inf), per_slice, apart
 
 
 def median_half_width(values: list[float], z: float = 2.576) -> float:
@@ -236,9 +262,10 @@ def kept_samples(
     progress: Callable[[int, int], None] | None = None,
     enough: Callable[[list[T]], bool] | None = None,
 ) -> tuple[list[T], int]:
-    """Up to ``rounds`` results of ``take``, which also says whether the scheduler switched
-    the measuring thread out meanwhile: those are dropped and taken again. Stops after
-    ``max_seconds`` once MIN_ROUNDS are kept, or at once if any were dropped (a machine
+    """Up to ``rounds`` results of ``take``, which also says whether the result cannot
+    count (the scheduler switched a wall-clock measurement out, the machine changed speed
+    during it): those are dropped and taken again. Stops after ``max_seconds`` once
+    MIN_ROUNDS are kept, or once most of MIN_ROUNDS tries or more were dropped (a machine
     busy that long leaves too few, and the gate says so); after ``max(2 * rounds, 200)``
     tries; and when ``enough(kept)`` says so (asked every 10 kept, from EARLY_STOP on).
     Returns the kept results and how many were dropped."""
@@ -246,13 +273,15 @@ def kept_samples(
     deadline = time.perf_counter() + max_seconds
     tries = 0
     while len(kept) < rounds and tries < max(2 * rounds, 10 * MIN_ROUNDS):
-        # past the time, a busy machine (pairs dropped) stops at once, a slow function at
-        # MIN_ROUNDS
-        if time.perf_counter() > deadline and (len(kept) >= MIN_ROUNDS or tries > len(kept)):
+        # past the time, a slow function stops at MIN_ROUNDS, a busy machine (most of
+        # MIN_ROUNDS tries dropped) as soon as that shows
+        if time.perf_counter() > deadline and (
+            len(kept) >= MIN_ROUNDS or (tries >= MIN_ROUNDS and tries > 2 * len(kept))
+        ):
             break
         tries += 1
-        result, preempted = take()
-        if not preempted:
+        result, dropped = take()
+        if not dropped:
             kept.append(result)
             if progress is not None:
                 progress(len(kept), rounds)

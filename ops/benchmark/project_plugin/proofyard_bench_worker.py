@@ -73,6 +73,7 @@ def pytest_runtest_call(item: pytest.Item):
                 slice_s=seen.paired.slice_s,
                 slices=seen.paired.slices,
                 preempted=seen.paired.preempted,
+                unsteady=seen.paired.unsteady,
                 plan={
                     "loops": seen.plan.loops,
                     "slices": seen.plan.slices,
