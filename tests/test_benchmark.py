@@ -79,12 +79,12 @@ BENCH = textwrap.dedent("""
         calibration.involuntary_switches = itertools.count().__next__
 
     WORK = int(os.environ.get("BENCH_WORK", "20000"))
-    COUNTER = os.environ.get("SLOW_IN_THE_MEASURING_PROCESS_ONLY")
-    if COUNTER:  # processes: 1 collects, 2 measures, 3 confirms a regression
-        starts = (int(open(COUNTER).read()) if os.path.exists(COUNTER) else 0) + 1
-        open(COUNTER, "w").write(str(starts))
-        if starts == 2:
-            WORK *= 4
+    BY_PROCESS = os.environ.get("WORK_BY_PROCESS")  # "COUNTER:F1,F2,...": the Nth process
+    if BY_PROCESS:  # of the session does FN times the work (the last factor for the rest)
+        counter, _, factors = BY_PROCESS.partition(":")
+        starts = (int(open(counter).read()) if os.path.exists(counter) else 0) + 1
+        open(counter, "w").write(str(starts))
+        WORK = int(WORK * float(factors.split(",")[min(starts, len(factors.split(","))) - 1]))
 
     def workload():
         return sum(index * index % 11 for index in range(WORK))
@@ -127,7 +127,9 @@ def test_suite_gates_a_slower_variant_and_budgets(run_harness, make_target, tmp_
     assert "over the budget 1e-09 s" in first.stdout  # budgets apply without a baseline
     assert "RSS growth" in first.stdout and "over the budget 5 MB" in first.stdout
     assert "budget takes only keywords" in first.stdout and "got max_memroy_mb" in first.stdout
-    run_harness(*args, "--update-baselines")
+    # (an effect clear of how far processes of a runner this suite loads differ: a new
+    # baseline needs two that agree)
+    run_harness(*args, "--update-baselines", "--set", "benchmark.min_effect=0.3")
     slow = run_harness(*args, env={"BENCH_WORK": "80000"})
     table = (tmp_path / "reports" / "benchmarks.md").read_text()
     assert "test_w.py::test_workload` | regression |" in table, slow.stdout[-2000:]
@@ -140,18 +142,31 @@ def test_suite_gates_a_slower_variant_and_budgets(run_harness, make_target, tmp_
     (png,) = (tmp_path / "reports").glob("benchmark-*test_workload.png")  # for the Markdown
     assert png.read_bytes().startswith(b"\x89PNG") and f"]({png.name})" in table
     assert "confirmed in a fresh process" in slow.stdout  # a slower change: slower again
-    counter = str(tmp_path / "starts")
     # an effect of 50%: the measuring process (4x the work) is clear of it, the fresh one
     # (the same code as the baseline; two processes of a loaded runner differ by up to ~11%)
     # is not, whatever the load
-    one_off = run_harness(
-        *args,
-        "--set",
-        "benchmark.min_effect=0.5",
-        env={"SLOW_IN_THE_MEASURING_PROCESS_ONLY": counter},
-    )
+    half = ("--set", "benchmark.min_effect=0.5")
+
+    def by_process(name: str, factors: str) -> dict[str, str]:
+        return {"WORK_BY_PROCESS": f"{tmp_path / name}:{factors}"}
+
+    one_off = run_harness(*args, *half, env=by_process("one-off", "4,1"))
     assert "two processes of this machine disagree" in one_off.stdout, one_off.stdout[-3000:]
     assert "test_w.py::test_workload: regression" not in one_off.stdout
+    # a new baseline needs two processes that agree: none of three do, and the old stays
+    store = next((root / ".proofyard" / "benchmarks").glob("*.json"))
+    before = json.loads(store.read_text())
+    odd = run_harness(*args, *half, "--update-baselines", env=by_process("odd", "1,4,16"))
+    assert "3 processes measured medians of" in odd.stdout, odd.stdout[-3000:]
+    assert "the baseline was kept" in odd.stdout
+    name = next(k for k in before if k.endswith("test_workload"))
+    assert json.loads(store.read_text())[name]["samples"] == before[name]["samples"]
+    # the first process ran 4x slower: the other two agree and make the baseline
+    agreed = run_harness(*args, *half, "--update-baselines", env=by_process("agreed", "4,1"))
+    assert "processes measured medians" not in agreed.stdout, agreed.stdout[-3000:]
+    new = json.loads(store.read_text())[name]
+    assert statistics.median(new["samples"]) < 2 * statistics.median(before[name]["samples"])
+    assert new["samples"] != before[name]["samples"]
     # identical code, every pair interrupted; a 50% effect is clear of how far two processes
     # of a runner loaded by this test suite differ (11% seen)
     busy_run = run_harness(*args, "--set", "benchmark.min_effect=0.5", env={"FAKE_BUSY": "1"})
@@ -494,3 +509,40 @@ def test_declared_callables_are_benchmarked_without_a_test(run_harness, make_tar
     (row,) = summary["suites"]["benchmark"]["tables"]["benchmarks"]
     assert row["benchmark"].endswith("test_declared_callable[spin]")
     assert row["verdict"] not in ("no-baseline", "regression"), second.stdout[-3000:]
+
+
+def test_one_project_run_collects_then_measures_only_what_it_is_told(tmp_path, monkeypatch):
+    from ops.benchmark import project
+    from ops.interpreter import Interpreter
+
+    (tmp_path / "benches").mkdir()
+    (tmp_path / "benches" / "test_b.py").write_text(
+        "def test_one(benchmark):\n    benchmark(sum, range(100))\n\n"
+        "def test_two(benchmark):\n    benchmark(sum, range(100))\n"
+    )
+    (tmp_path / "benches" / "test_broken.py").write_text("import no_such_module\n")
+    options = project.Options(rounds=20, max_seconds=1.0, isolate=False)
+
+    def started() -> project.ProjectBenchmarks:
+        return project.ProjectBenchmarks(Interpreter.harness(), tmp_path, ["benches"], options)
+
+    run = started()
+    collected = run.collected()
+    assert collected.items == ["benches/test_b.py::test_one", "benches/test_b.py::test_two"]
+    assert "no_such_module" in collected.collection_errors()["benches/test_broken.py"]
+    measured = run.measure(["benches/test_b.py::test_two"], {})
+    assert measured.error is None and measured.items == ["benches/test_b.py::test_two"]
+    assert len(measured.results["benches/test_b.py::test_two"]["units"]) >= 20
+    assert "benches/test_b.py::test_one" not in measured.results  # not asked for
+    run.close()  # once measured, nothing left to stop
+    # nothing asked of it (every benchmark deselected): closing ends the waiting run
+    idle = started()
+    idle.collected()
+    idle.close()
+    # a run that gave up waiting: its benchmarks are measured in a run of their own
+    monkeypatch.setattr(project, "WAIT_S", 0.1)
+    late = started()
+    late.collected()
+    late._run.future.result(timeout=120)  # it gave up and ended
+    again = late.measure(["benches/test_b.py::test_one"], {})
+    assert again.error is None and "units" in again.results["benches/test_b.py::test_one"]

@@ -14,6 +14,7 @@ import os
 import resource
 import statistics
 import sys
+import time
 
 import pytest
 
@@ -28,6 +29,7 @@ _spec.loader.exec_module(calibration)
 REQUEST: dict = {}  # read at configure time: importing this module alone does nothing
 RESULTS: dict[str, dict] = {}
 ITEMS: list[str] = []
+EXPIRED: list[bool] = []  # it gave up waiting for the nodes to measure
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -41,7 +43,7 @@ def pytest_runtest_call(item: pytest.Item):
     fixture = getattr(item, "funcargs", {}).get("benchmark")
     if fixture is None:
         return (yield)
-    plan = REQUEST["plans"].get(item.nodeid)
+    plan = REQUEST.get("plans", {}).get(item.nodeid)
     seen = calibration.intercept(
         fixture,
         calibration.SamplingPlan(**plan) if plan else None,
@@ -98,6 +100,43 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
         )
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """When the harness asked for one run (``wait_s``): say what was collected, then wait
+    for the nodes to measure and their plans, and keep only those."""
+    wait_s = REQUEST.get("wait_s")
+    if not wait_s:
+        return
+    folder = os.path.dirname(REQUEST["out"])
+    _write_json(
+        os.path.join(folder, "collected.json"),
+        {"items": [item.nodeid for item in items], "results": RESULTS},
+    )
+    go = os.path.join(folder, "go.json")
+    deadline = time.monotonic() + wait_s
+    while not os.path.exists(go) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    told = {"nodes": [], "plans": {}}
+    if os.path.exists(go):
+        with open(go, encoding="utf-8") as handle:
+            told = json.load(handle)
+    else:
+        EXPIRED.append(True)
+    REQUEST["plans"] = told["plans"]
+    wanted = set(told["nodes"])
+    dropped = [item for item in items if item.nodeid not in wanted]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item.nodeid in wanted]
+
+
+def _write_json(path: str, data: object) -> None:
+    """Write so that a reader sees the whole file or none."""
+    with open(path + ".part", "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    os.replace(path + ".part", path)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     ITEMS.extend(item.nodeid for item in session.items)
     _progress(f"total {len(ITEMS)}")
@@ -116,5 +155,4 @@ def _progress(line: str) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    with open(REQUEST["out"], "w", encoding="utf-8") as handle:
-        json.dump({"items": ITEMS, "results": RESULTS}, handle)
+    _write_json(REQUEST["out"], {"items": ITEMS, "results": RESULTS, "expired": bool(EXPIRED)})
