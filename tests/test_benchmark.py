@@ -336,7 +336,9 @@ def test_a_comparison_samples_with_its_baselines_plan(tmp_path):
     assert store.baseline("c", "m1")[0].method == "paired-slices/1"
     assert store.baseline("b", "m1")[0].method is None  # an older baseline: not compared
     slow = paired_units(lambda: None, plan, rounds=1000, max_seconds=0)
-    assert len(slow.units) == 20  # past the time limit, sampling stops at the minimum
+    # past the time limit, sampling stops at the minimum, or sooner when most pairs were
+    # unsteady (this machine changed speed in them)
+    assert len(slow.units) == 20 or slow.unsteady > len(slow.units), slow
 
 
 def test_pairs_the_scheduler_interrupted_count_in_cpu_time():

@@ -273,11 +273,7 @@ def kept_samples(
     deadline = time.perf_counter() + max_seconds
     tries = 0
     while len(kept) < rounds and tries < max(2 * rounds, 10 * MIN_ROUNDS):
-        # past the time, a slow function stops at MIN_ROUNDS, a busy machine (most of
-        # MIN_ROUNDS tries dropped) as soon as that shows
-        if time.perf_counter() > deadline and (
-            len(kept) >= MIN_ROUNDS or (tries >= MIN_ROUNDS and tries > 2 * len(kept))
-        ):
+        if time.perf_counter() > deadline and _enough_past_time(len(kept), tries):
             break
         tries += 1
         result, dropped = take()
@@ -288,6 +284,12 @@ def kept_samples(
             if enough and len(kept) >= EARLY_STOP and len(kept) % 10 == 0 and enough(kept):
                 break
     return kept, tries - len(kept)
+
+
+def _enough_past_time(kept: int, tries: int) -> bool:
+    """Past the time, a slow function stops at MIN_ROUNDS, a busy machine (most of
+    MIN_ROUNDS tries or more dropped) as soon as that shows."""
+    return kept >= MIN_ROUNDS or (tries >= MIN_ROUNDS and tries > 2 * kept)
 
 
 @dataclass
