@@ -65,9 +65,8 @@ STEADY = 1.1
 class SamplingPlan:
     """How one sample is taken: calls of the function per sample, calibration slices
     around it (half before, half after; one at least on each side), and the clock that
-    times both. A comparison reuses its baseline's plan:
-    chosen afresh from a few noisy timings, the slice count differed between sessions, and
-    so did the calibration."""
+    times both. A comparison reuses its baseline's plan: chosen afresh from a few noisy
+    timings, the slice count differed between sessions, and so did the calibration."""
 
     loops: int
     slices: int

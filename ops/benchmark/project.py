@@ -97,6 +97,7 @@ class _Launch:
         self.results = self.folder / "results.json"
         self.progress = self.folder / "progress.txt"
         self.pid: int | None = None
+        self.what = f"pytest in {python.path} on {', '.join(paths)}"  # for its errors
         (self.folder / "request.json").write_text(
             json.dumps(
                 {
@@ -137,14 +138,13 @@ class _Launch:
     def _started(self, pid: int) -> None:
         self.pid = pid
 
-    def ended(self, paths: Sequence[str], python: Interpreter, progress=None) -> ProjectRun:
+    def ended(self, progress: Callable[[int, int], None] | None = None) -> ProjectRun:
         """Wait for the run to end; what it measured, or why it could not."""
         result = _watching(self.future, self.progress, progress)
         try:
             if result.returncode not in USABLE_EXITS or not self.results.is_file():
                 return ProjectRun(
-                    error=f"pytest in {python.path} on {', '.join(paths)}: {result.describe()}"
-                    f"\n{result.output.strip()[-3000:]}"
+                    error=f"{self.what}: {result.describe()}\n{result.output.strip()[-3000:]}"
                 )
             data = json.loads(self.results.read_text())
             return ProjectRun(data["items"], data["results"], expired=data.get("expired", False))
@@ -156,7 +156,7 @@ class _Launch:
         if not self.future.done() and self.pid is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signal.SIGTERM)
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(FuturesTimeout):
             self.future.result(timeout=30)
         self.close()
 
@@ -196,7 +196,7 @@ def run_project_benchmarks(
         {"plans": dict(plans or {})},
         ["--collect-only"] if collect_only else [],
     )
-    return run.ended(paths, python, progress)
+    return run.ended(progress)
 
 
 # how long the project's pytest waits to be told what to measure before it gives up (the
@@ -213,7 +213,7 @@ class ProjectBenchmarks:
     def __init__(
         self, python: Interpreter, root: Path, paths: Sequence[str], options: Options
     ) -> None:
-        self.python, self.root, self.paths, self.options = python, root, list(paths), options
+        self.python, self.root, self.options = python, root, options
         self._run: _Launch | None = None
         self._error = _missing(python)
         if self._error:
@@ -236,7 +236,7 @@ class ProjectBenchmarks:
             return ProjectRun(error=self._error)
         while not self._collected.is_file():
             if self._run.future.done():  # it ended before collecting: say why
-                ended = self._run.ended(self.paths, self.python)
+                ended = self._run.ended()
                 self._run = None
                 self._error = ended.error or "the project's pytest ended before collecting"
                 return ProjectRun(error=self._error)
@@ -257,7 +257,7 @@ class ProjectBenchmarks:
         run, self._run = self._run, None
         go = json.dumps({"nodes": list(nodes), "plans": dict(plans)})
         write_atomic(self._go, go, durable=False)
-        measured = run.ended(self.paths, self.python, progress)
+        measured = run.ended(progress)
         if measured.error is None and measured.expired:
             return run_project_benchmarks(
                 self.python, self.root, list(nodes), self.options, plans=plans, progress=progress
