@@ -377,10 +377,18 @@ def adopt_orphans() -> bool:
     return True
 
 
+# multiprocessing's helpers (``python -c 'from multiprocessing.X import main; ...'``)
+MULTIPROCESSING_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
 def end_descendants(grace_s: float = 2.0) -> int:
-    """SIGTERM every process below this one, SIGKILL those alive ``grace_s`` later."""
+    """SIGTERM every process below this one, SIGKILL those alive ``grace_s`` later.
+
+    multiprocessing's resource tracker and forkserver are left alone: they end by themselves
+    once this process's pipes to them close, and the tracker ignores SIGTERM, so waiting on
+    it cost the whole grace at the exit of every command that had used a process pool."""
     try:
-        tree = psutil.Process().children(recursive=True)
+        tree = [p for p in psutil.Process().children(recursive=True) if not _helper(p)]
     except psutil.Error:
         return 0
     for process in tree:
@@ -391,6 +399,16 @@ def end_descendants(grace_s: float = 2.0) -> int:
         with contextlib.suppress(psutil.Error):
             process.kill()
     return len(tree)
+
+
+def _helper(process: psutil.Process) -> bool:
+    """One of multiprocessing's own helper processes (see MULTIPROCESSING_HELPERS)."""
+    try:
+        arguments = process.cmdline()[1:]
+    except psutil.Error:
+        return False
+    starts = tuple(f"from {module} import main" for module in MULTIPROCESSING_HELPERS)
+    return any(argument.startswith(starts) for argument in arguments)
 
 
 def worker_pool(workers: int, start_method: str) -> ProcessPoolExecutor:

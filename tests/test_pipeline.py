@@ -81,6 +81,22 @@ def test_flaky_step_succeeds_on_its_third_attempt(workspace):
     assert "RuntimeError: flaky attempt 2" in log
 
 
+def test_a_log_is_written_for_steps_that_printed_or_failed_only(workspace):
+    steps = [
+        {"name": "quiet", "call": "steps_mod:noop"},
+        {"name": "loud", "run": ["sh", "-c", "echo hello"]},
+        {"name": "bad", "run": ["sh", "-c", "exit 3"]},
+    ]
+    result = runner(workspace, steps, policy="keep-going").run()
+    assert result.statuses == {"quiet": "succeeded", "loud": "succeeded", "bad": "failed"}
+    assert sorted(result.logs) == ["bad", "loud"]
+    assert "hello" in Path(result.logs["loud"]).read_text()
+    assert "=== bad attempt 1: exited 3" in Path(result.logs["bad"]).read_text()
+    summary = json.loads((Path(result.logs["bad"]).parent / "summary.json").read_text())
+    assert summary["steps"]["quiet"]["log"] is None
+    assert summary["steps"]["quiet"]["detail"] == "returned"
+
+
 def test_hanging_step_times_out_retries_then_fails(workspace):
     start = time.perf_counter()
     result = runner(

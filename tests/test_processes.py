@@ -3,6 +3,7 @@ starts outlives it (setsid and double-forked children, daemons, kill -9 of the h
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -250,6 +251,45 @@ def test_a_killed_pipeline_runner_leaves_no_worker_forkserver_or_child(tmp_path)
     finally:
         if runner.poll() is None:
             runner.kill()
+
+
+HELPERS_THEN_EXIT = """
+import json, psutil
+from ops.proc import become_subreaper, end_descendants, worker_pool
+become_subreaper()
+pool = worker_pool(1, "forkserver")
+pool.submit(abs, -1).result()
+pool.shutdown(wait=True)
+helpers = [p.pid for p in psutil.Process().children(recursive=True)]
+print(json.dumps({"helpers": helpers, "ended": end_descendants()}))
+"""
+
+
+def test_multiprocessing_helpers_are_not_waited_on_and_end_with_the_process(tmp_path):
+    # the resource tracker ignores SIGTERM: signalling it cost the whole grace at every exit
+    result = subprocess.run(
+        [sys.executable, "-c", HELPERS_THEN_EXIT],
+        cwd=tmp_path,
+        env=clean_env(PYTHONPATH=str(REPO)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["helpers"], "the pool started no resource tracker or forkserver"
+    assert report["ended"] == 0, report
+    _, alive = psutil.wait_procs(
+        [p for p in map(_process_or_none, report["helpers"]) if p], timeout=5
+    )
+    assert [p.pid for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
+
+
+def _process_or_none(pid: int) -> psutil.Process | None:
+    try:
+        return psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return None
 
 
 ALLOCATE = "x = bytearray({mb} << 20); x[::4096] = b'1' * len(x[::4096])"
