@@ -37,6 +37,13 @@ STEPS = textwrap.dedent("""
 
     def write(path, text):
         pathlib.Path(path).write_text(text)
+
+    def timed(seconds, fail=False):
+        with open("started.txt", "a") as handle:
+            handle.write(f"{seconds}\\n")
+        time.sleep(seconds)
+        if fail:
+            raise RuntimeError("failed on purpose")
 """)
 
 
@@ -140,6 +147,32 @@ def test_stop_starts_nothing_new_after_a_failure(workspace):
     assert result.statuses["slow_ok"] == "succeeded"  # already running: it finishes
     assert result.statuses["independent"] == "not-run"
     assert not result.ok
+
+
+def test_stop_starts_no_queued_call_step_after_a_failure(workspace):
+    # two workers, each with a call step queued behind it: the failing worker must not take
+    # its queued step, nor the other worker once its step ends
+    steps = [{"name": "a", "call": "steps_mod:timed", "kwargs": {"seconds": 0.2, "fail": True}}]
+    steps += [
+        {"name": f"b{i}", "call": "steps_mod:timed", "kwargs": {"seconds": 0.6}} for i in range(6)
+    ]
+    events = []
+    result = runner(
+        workspace, steps, policy="stop", on_event=lambda s, e, d, f: events.append((s, e))
+    ).run()
+    assert result.statuses == {
+        "a": "failed",
+        "b0": "succeeded",
+        **{f"b{i}": "not-run" for i in range(1, 6)},
+    }
+    assert sorted((workspace / "started.txt").read_text().split()) == ["0.2", "0.6"]
+    assert sorted(events) == [
+        ("a", "failed"),
+        ("a", "running"),
+        ("b0", "running"),
+        ("b0", "succeeded"),
+    ]
+    assert result.attempts == {"a": 1, "b0": 1}
 
 
 @pytest.mark.parametrize(

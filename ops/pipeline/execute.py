@@ -37,6 +37,7 @@ class StepOutcome:
     output: str
     peak_rss_mb: float | None = None  # the step's largest process; None where unmeasured
     cpu_s: float | None = None
+    started: bool = True  # False: queued when the run stopped, so never started
 
 
 class _CallTimeout(Exception):
@@ -90,7 +91,21 @@ def execute_step(
     """Execute a step definition (a plain dict, so it pickles anywhere); ``on_start`` hears
     the process group of a ``run`` step (local threads only). ``step["python"]`` is the
     project's interpreter: ``{python}`` in ``run``, and where ``call`` steps run when it is
-    not the harness's own."""
+    not the harness's own; ``step["stop_marker"]``, a file whose presence says the run has
+    stopped while this step sat queued for a worker, and which this step's failure creates
+    where ``step["stops_run"]``."""
+    marker = step.get("stop_marker")
+    if marker and os.path.exists(marker):
+        return StepOutcome(False, 0.0, "not started: the run stopped", "", started=False)
+    outcome = _execute(step, root, on_start)
+    if marker and step.get("stops_run") and not outcome.ok:
+        Path(marker).touch()
+    return outcome
+
+
+def _execute(
+    step: dict[str, Any], root: str, on_start: Callable[[int], None] | None
+) -> StepOutcome:
     start = time.perf_counter()
     cwd = Path(root, step.get("cwd") or ".")
     python = step.get("python") or sys.executable

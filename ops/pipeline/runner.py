@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -237,6 +238,7 @@ class Runner:
         self.external_executors = executors
         self.on_event = on_event or (lambda step, event, detail, figures: None)
         self._interrupts = 0
+        self._stop_marker = self.logs_dir / ".stopping"
 
     def run(self, resume: bool = False, selection: Selection = Selection()) -> RunResult:
         problem = self.pipeline.graph_problem()
@@ -260,6 +262,7 @@ class Runner:
         # interrupt never lands half-way through starting or recording a step.
         main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, self._count_interrupt) if main else None
+        self.logs_dir.mkdir(parents=True, exist_ok=True)  # where workers put the stop marker
         try:
             self._loop(steps, entries, result, threads, processes)
         finally:
@@ -269,6 +272,7 @@ class Runner:
                 threads.shutdown(wait=True, cancel_futures=True)
                 processes.shutdown(wait=True, cancel_futures=True)
             self.state.save()
+            self._stop_marker.unlink(missing_ok=True)
         result.seconds = time.perf_counter() - start
         write_atomic(self.logs_dir / "summary.json", _summary_json(self.name, result, self.network))
         return result
@@ -285,10 +289,11 @@ class Runner:
 
     def _count_interrupt(self, _signum, _frame) -> None:
         self._interrupts += 1
+        self._mark_stopping()  # at once: a queued step must not start before the scheduler sees it
 
     def _step(self, steps, schedule: _Schedule, result, threads, processes) -> bool:
         """One turn of the scheduler; True when the run is over."""
-        if not schedule.stopping:
+        if not (schedule.stopping or schedule.held):
             self._start_ready(steps, schedule, result, threads, processes)
         if schedule.stopping and not schedule.running:
             self._close(schedule.waiting, "not-run", "pipeline stopped after a failure", result)
@@ -303,17 +308,22 @@ class Runner:
         retry_in = schedule.next_retry_in()
         timeout = INTERRUPT_POLL_S if retry_in is None else min(INTERRUPT_POLL_S, retry_in)
         done, _ = wait(list(schedule.running), timeout=timeout, return_when=FIRST_COMPLETED)
-        for future in done:
-            self._collect(steps[schedule.running.pop(future)], future, schedule, result)
+        for future in [f for f in schedule.running if f in done]:  # in submission order
+            name = schedule.running.pop(future)
+            threaded = name in schedule.threaded
+            schedule.threaded.discard(name)
+            self._collect(steps[name], future, schedule, result)
+            if schedule.queued and not threaded and not schedule.stopping:
+                self._mark(schedule.queued.popleft(), "running", result)  # took the freed worker
         self.state.flush()
         return False
 
     def _start_ready(self, steps, schedule: _Schedule, result, threads, processes) -> None:
         now = time.monotonic()
         for name in sorted(schedule.waiting):
-            if len(schedule.running) >= self.workers:
-                return
             step = steps[name]
+            if len(schedule.running) >= self._room(step, schedule):
+                return
             if schedule.not_before.get(name, 0) > now or not self._ready(step, result):
                 continue
             schedule.waiting.discard(name)
@@ -321,24 +331,45 @@ class Runner:
                 self._close({name}, "skipped", "a step it needs failed", result)
                 continue
             result.attempts[name] = result.attempts.get(name, 0) + 1
-            self._mark(name, "running", result)
-            if step.call:
-                future = processes.submit(execute_step, self._payload(step), str(self.root))
-            elif self.external_executors is None:  # local threads: keep the process group
-                future = threads.submit(
-                    execute_step, self._payload(step), str(self.root), schedule.groups.append
-                )
-            else:
-                future = threads.submit(execute_step, self._payload(step), str(self.root))
+            if len(schedule.running) < self.workers:
+                self._mark(name, "running", result)
+            else:  # behind a busy worker: marked running when a worker frees
+                schedule.queued.append(name)
+            future = self._submit(step, result.attempts[name], schedule, threads, processes)
             schedule.running[future] = name
+
+    def _room(self, step: PipelineStep, schedule: _Schedule) -> int:
+        """How many steps may be out at once: ``workers``; for a ``call`` step in the local
+        pool, while only such steps are out, twice that, so each worker has the next step
+        queued behind it. Waiting for each result before sending the next step kept the
+        workers idle: 500 no-op steps took 0.19 s longer (``benchmarks/pipeline_bench.py``).
+        A queued step that finds the run stopping does not start (see ``stop_marker``)."""
+        local_calls = step.call and self.external_executors is None and not schedule.threaded
+        return 2 * self.workers if local_calls else self.workers
+
+    def _submit(
+        self, step: PipelineStep, attempt: int, schedule: _Schedule, threads, processes
+    ) -> Future:
+        payload, root = self._payload(step), str(self.root)
+        if step.call:
+            if self.external_executors is None:
+                payload["stop_marker"] = str(self._stop_marker)
+                # its failure stops the run: the worker marks it before taking its next step
+                last_try = attempt > step.retries
+                payload["stops_run"] = self.policy == "stop" and last_try
+            return processes.submit(execute_step, payload, root)
+        schedule.threaded.add(step.name)
+        if self.external_executors is None:  # local threads: keep the process group
+            return threads.submit(execute_step, payload, root, schedule.groups.append)
+        return threads.submit(execute_step, payload, root)
 
     def _interrupted(self, schedule: _Schedule, processes) -> None:
         """First Ctrl-C: start nothing new, let running steps finish. Second: kill them."""
         if not schedule.stopping:
-            schedule.stopping = True
+            self._stop(schedule)
             log.warning(
                 "interrupted: starting no new step; interrupt again to kill the %d running step(s)",
-                len(schedule.running),
+                len(schedule.running) - len(schedule.queued),
             )
             return
         log.warning("interrupted again: killing the running steps")
@@ -349,12 +380,32 @@ class Runner:
             worker.kill()
 
     def _collect(self, step: PipelineStep, future: Future, schedule: _Schedule, result) -> None:
-        retry = self._finish(step, _outcome(future), result)
+        outcome = _outcome(future)
+        if step.name in schedule.queued:  # it ran before a worker was seen to free
+            schedule.queued.remove(step.name)
+            if outcome.started:
+                self._mark(step.name, "running", result)
+        if not outcome.started:  # queued when the run stopped: it waits with the rest
+            result.attempts[step.name] -= 1
+            if not result.attempts[step.name]:
+                del result.attempts[step.name]
+            schedule.waiting.add(step.name)
+            schedule.held = True  # the failure or Ctrl-C that stops the run is yet to be seen
+            return
+        retry = self._finish(step, outcome, result)
         if retry is not None:
             schedule.waiting.add(step.name)
             schedule.not_before[step.name] = time.monotonic() + retry
         elif result.statuses[step.name] == "failed" and self.policy == "stop":
-            schedule.stopping = True
+            self._stop(schedule)
+
+    def _stop(self, schedule: _Schedule) -> None:
+        """Start nothing new: queued ``call`` steps see the marker and do not start."""
+        schedule.stopping = True
+        self._mark_stopping()
+
+    def _mark_stopping(self) -> None:
+        self._stop_marker.touch()
 
     @staticmethod
     def _close(names: set[str], status: str, detail: str, result: RunResult) -> None:
@@ -432,6 +483,9 @@ class _Schedule:
     stopping: bool = False
     interrupts_seen: int = 0
     groups: list[int] = field(default_factory=list)  # process groups of local run steps
+    queued: deque[str] = field(default_factory=deque)  # sent to a busy pool, in order
+    threaded: set[str] = field(default_factory=set)  # run steps out on threads
+    held: bool = False  # a queued step found the run stopping: start nothing more
 
     def next_retry_in(self) -> float | None:
         times = [t for name, t in self.not_before.items() if name in self.waiting]
