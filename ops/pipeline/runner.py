@@ -308,15 +308,21 @@ class Runner:
         retry_in = schedule.next_retry_in()
         timeout = INTERRUPT_POLL_S if retry_in is None else min(INTERRUPT_POLL_S, retry_in)
         done, _ = wait(list(schedule.running), timeout=timeout, return_when=FIRST_COMPLETED)
-        for future in [f for f in schedule.running if f in done]:  # in submission order
+        self._collect_done(steps, done, schedule, result)
+        self.state.flush()
+        return False
+
+    def _collect_done(self, steps, done: set[Future], schedule: _Schedule, result) -> None:
+        """Record the finished steps in the order they were sent, which is the order the
+        pool's workers took them: each finished ``call`` step's worker took the oldest
+        queued step, now marked running."""
+        for future in [f for f in schedule.running if f in done]:
             name = schedule.running.pop(future)
             threaded = name in schedule.threaded
             schedule.threaded.discard(name)
             self._collect(steps[name], future, schedule, result)
             if schedule.queued and not threaded and not schedule.stopping:
-                self._mark(schedule.queued.popleft(), "running", result)  # took the freed worker
-        self.state.flush()
-        return False
+                self._mark(schedule.queued.popleft(), "running", result)
 
     def _start_ready(self, steps, schedule: _Schedule, result, threads, processes) -> None:
         now = time.monotonic()
