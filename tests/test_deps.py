@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 
 import pytest
 
 from ops.deps import advisories, checks, licenses, wheelhouse
+from ops.deps import environment as environment_module
 from ops.deps.declared import from_pyproject, from_requirements, from_setup_cfg
 from ops.deps.environment import from_snapshot, read_environment
 from ops.deps.imports import collect_imports, file_imports, import_findings
@@ -537,3 +539,49 @@ def test_pins_of_groups_not_selected_need_not_be_installed():
     assert unselected == []  # the test group was not chosen; a constraint binds only installs
     _, selected = checks.pin_drift([test_pin], env, [test_pin])
     assert [f.message for f in selected] == ["not-installed-xyz==1.0 is pinned but not installed"]
+
+
+def test_a_kept_environment_is_used_only_while_its_interpreter_is_unchanged(
+    tmp_path, monkeypatch
+):
+    python = fake_venv(tmp_path / "venv", [("alpha", "1.0", [], "MIT")])
+    site = next((tmp_path / "venv").glob("lib/python*/site-packages"))
+    settle = os.stat(site).st_mtime_ns - 10**10  # as if installed 10 s before
+    os.utime(site, ns=(settle, settle))
+    cache = tmp_path / "cache"
+    assert sorted(read_environment(str(python), cache=cache).installed) == ["alpha"]
+    assert len(list(cache.iterdir())) == 1
+
+    runs = []
+    real_run = environment_module.subprocess.run
+    monkeypatch.setattr(
+        environment_module.subprocess, "run", lambda *a, **k: runs.append(a) or real_run(*a, **k)
+    )
+    assert sorted(read_environment(str(python), cache=cache).installed) == ["alpha"]
+    assert runs == []  # unchanged: the kept description, the interpreter not run
+
+    info = site / "beta-2.0.dist-info"  # an install: its folder's time changes
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: beta\nVersion: 2.0\n")
+    assert sorted(read_environment(str(python), cache=cache).installed) == ["alpha", "beta"]
+    assert len(runs) == 1
+    # changed under 2 s ago: described again next time (a coarse clock may hide a change)
+    assert sorted(read_environment(str(python), cache=cache).installed) == ["alpha", "beta"]
+    assert len(runs) == 2
+
+
+def test_an_unreadable_or_stale_kept_environment_is_described_again(tmp_path):
+    python = fake_venv(tmp_path / "venv", [("alpha", "1.0", [], "MIT")])
+    site = next((tmp_path / "venv").glob("lib/python*/site-packages"))
+    settle = os.stat(site).st_mtime_ns - 10**10
+    os.utime(site, ns=(settle, settle))
+    cache = tmp_path / "cache"
+    read_environment(str(python), cache=cache)
+    (kept,) = cache.iterdir()
+    kept.write_text("{not json")
+    assert sorted(read_environment(str(python), cache=cache).installed) == ["alpha"]
+    data = json.loads(kept.read_text())  # written again
+    data["distributions"] = []
+    data["stamps"] = [[str(site), settle + 1]]  # a time the folder no longer has
+    kept.write_text(json.dumps(data))
+    assert sorted(read_environment(str(python), cache=cache).installed) == ["alpha"]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import os
+import platform
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -13,7 +17,10 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from ops.atomic import write_atomic
+
 SNAPSHOT = Path(__file__).with_name("snapshot.py")
+SETTLE_NS = 2_000_000_000
 
 
 class EnvironmentError_(Exception):
@@ -87,9 +94,70 @@ def from_snapshot(data: dict[str, Any]) -> Environment:
     return env
 
 
-def read_environment(python: str | None = None, timeout_s: float = 60.0) -> Environment:
-    """Describe the interpreter ``python`` (default: the one running the harness)."""
-    argv = [python or sys.executable, "-I", str(SNAPSHOT)]
+def read_environment(
+    python: str | None = None, timeout_s: float = 60.0, cache: Path | None = None
+) -> Environment:
+    """Describe the interpreter ``python`` (default: the one running the harness).
+
+    With ``cache`` (a folder) the description is kept there and used again while the
+    interpreter's file and every entry of its ``sys.path`` keep their modification times
+    (see :func:`_still_true`): running the interpreter to read 93 distributions took
+    0.39 s, at every session."""
+    python = python or sys.executable
+    kept = cache / f"{_cache_name(python)}.json" if cache is not None else None
+    data = _kept_snapshot(kept)
+    if data is None:
+        data = _snapshot(python, timeout_s)
+        if kept is not None and _settled(data):
+            with contextlib.suppress(OSError):  # an unwritable cache only costs the speed
+                write_atomic(kept, json.dumps(data), durable=False)
+    return from_snapshot(data)
+
+
+def _cache_name(python: str) -> str:
+    script = SNAPSHOT.read_bytes()
+    return hashlib.sha256(python.encode() + b"\0" + script).hexdigest()[:24]
+
+
+def _kept_snapshot(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and _still_true(data) else None
+
+
+def _still_true(data: dict[str, Any]) -> bool:
+    """Every stamped path has the modification time it had (or is still missing), and
+    the kernel is the one the markers name."""
+    try:
+        for path, mtime_ns in data["stamps"]:
+            if _mtime_ns(path) != mtime_ns:
+                return False
+        markers = data["markers"]
+    except (KeyError, TypeError, ValueError):
+        return False
+    return markers.get("platform_release") == platform.release()
+
+
+def _settled(data: dict[str, Any]) -> bool:
+    """No stamped path changed within the last SETTLE_NS before the snapshot: on a file
+    system with coarse timestamps a change in that window could keep the same time."""
+    taken = data.get("taken_ns", 0)
+    return all(m is None or m < taken - SETTLE_NS for _, m in data.get("stamps", []))
+
+
+def _mtime_ns(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+def _snapshot(python: str, timeout_s: float) -> dict[str, Any]:
+    argv = [python, "-I", str(SNAPSHOT)]
     try:
         result = subprocess.run(
             argv, capture_output=True, text=True, timeout=timeout_s, check=False
@@ -100,4 +168,4 @@ def read_environment(python: str | None = None, timeout_s: float = 60.0) -> Envi
         raise EnvironmentError_(
             f"{argv[0]} failed to describe its packages: {result.stderr.strip()[-500:]}"
         )
-    return from_snapshot(json.loads(result.stdout))
+    return json.loads(result.stdout)

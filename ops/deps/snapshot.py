@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import sys
+import time
 
 
 def marker_environment() -> dict[str, str]:
@@ -33,6 +34,18 @@ def marker_environment() -> dict[str, str]:
         "python_version": ".".join(platform.python_version_tuple()[:2]),
         "sys_platform": sys.platform,
     }
+
+
+def stamps() -> list[list]:
+    """The interpreter's file and every sys.path entry with its modification time (None
+    where missing): installing or removing a distribution changes its folder's."""
+    found = []
+    for entry in dict.fromkeys([os.path.realpath(sys.executable), *sys.path]):
+        try:
+            found.append([entry, os.stat(entry).st_mtime_ns])
+        except OSError:
+            found.append([entry, None])
+    return found
 
 
 def describe() -> dict:
@@ -62,6 +75,8 @@ def describe() -> dict:
             }
         )
     return {
+        "stamps": stamps(),
+        "taken_ns": time.time_ns(),
         "python": platform.python_version(),
         "executable": sys.executable,
         "markers": marker_environment(),

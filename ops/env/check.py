@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ops.config import LoadedConfig
-from ops.deps.environment import read_environment
+from ops.deps.environment import Environment, read_environment
 from ops.env import facts
 from ops.reports import SECRET_NAME
 from ops.target import Target
@@ -21,6 +21,14 @@ class EnvReport:
     problems: list[str] = field(default_factory=list)
 
 
+ENVIRONMENT_CACHE = ".proofyard/cache/environment"  # target-relative
+
+
+def project_environment(loaded: LoadedConfig) -> Environment:
+    """The project interpreter's distributions, kept between sessions while it is unchanged."""
+    return read_environment(loaded.python.path, cache=loaded.resolve(ENVIRONMENT_CACHE))
+
+
 def environment_report(loaded: LoadedConfig) -> EnvReport:
     config = loaded.config
     target = Target.for_config(loaded)
@@ -29,7 +37,7 @@ def environment_report(loaded: LoadedConfig) -> EnvReport:
     python_ok, python_sentence = facts.python_satisfies(requires, loaded.python.facts["version"])
     if not python_ok:
         problems.append(python_sentence)
-    installed = read_environment(loaded.python.path)
+    installed = project_environment(loaded)
     gpu = facts.gpu_info()
     caches = {}
     for relative in config.env.cache_dirs:
