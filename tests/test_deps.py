@@ -541,9 +541,7 @@ def test_pins_of_groups_not_selected_need_not_be_installed():
     assert [f.message for f in selected] == ["not-installed-xyz==1.0 is pinned but not installed"]
 
 
-def test_a_kept_environment_is_used_only_while_its_interpreter_is_unchanged(
-    tmp_path, monkeypatch
-):
+def test_a_kept_environment_is_used_only_while_its_interpreter_is_unchanged(tmp_path, monkeypatch):
     python = fake_venv(tmp_path / "venv", [("alpha", "1.0", [], "MIT")])
     site = next((tmp_path / "venv").glob("lib/python*/site-packages"))
     settle = os.stat(site).st_mtime_ns - 10**10  # as if installed 10 s before

@@ -80,10 +80,19 @@ def environment_report(loaded: LoadedConfig) -> EnvReport:
         "gpu": {"available": gpu.available, "detail": gpu.detail, "devices": list(gpu.devices)},
         "cache_folders": caches,
         "required_env": {name: ("missing" if name in missing else "set") for name in names},
-        "tools": {name: facts.tool_version(name) or "not found" for name in config.env.tools},
+        "tools": _tool_versions(config.env.tools),
         "platform": platform.platform(),
     }
     return EnvReport(data, problems)
+
+
+def _tool_versions(tools: list[str]) -> dict[str, str]:
+    """``TOOL --version`` of each tool, run side by side (one after another cost ~60 ms)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max(1, len(tools))) as pool:
+        versions = pool.map(facts.tool_version, tools)
+    return {name: version or "not found" for name, version in zip(tools, versions, strict=True)}
 
 
 def environment_table(report: EnvReport) -> dict[str, str]:
