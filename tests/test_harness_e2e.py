@@ -246,3 +246,24 @@ def test_a_full_disk_is_one_line_per_report_and_keeps_old_baselines(
     assert store.read_text() == before  # the old baseline stays whole
     assert f"cannot write baseline {store}: No space left on device" in text
     assert not (reports / "junit.xml").exists() or ET.parse(reports / "junit.xml")
+
+
+def test_a_session_of_one_suite_loads_neither_other_suites_nor_their_modules(run_harness):
+    # the fixed cost of `pytest -m deps`: other suites' files and heavy modules stay unloaded
+    result = run_harness("-m", "deps", "--co", "-q", "-s", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    collected = [line for line in result.stdout.splitlines() if "::" in line]
+    assert collected and all(line.startswith("suites/test_deps.py::") for line in collected)
+    assert "deselected" not in result.stdout
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
+    for module in (
+        "suites.test_docs",
+        "markdown_it",
+        "docutils",
+        "matplotlib",
+        "ops.docs.blocks",
+        "ops.quality.engine",
+        "ops.pipeline.runner",
+        "ops.monitor.dashboard",
+    ):
+        assert module not in loaded, f"-m deps loaded {module}"
