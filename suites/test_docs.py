@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fixtures.config import loaded_config
-from fixtures.docs import docs_may_run, docset_for, grouped_outcome, target_of
+from fixtures.docs import docs_may_run, docset_for, example_server, grouped_outcome, target_of
 from fixtures.progress import Progress
 from ops.docs import blocks, generated
 from ops.docs.examples import RUNNABLE
@@ -147,6 +147,7 @@ def test_code_block(block, target, import_roots, proofyard_config, pytestconfig,
             config.network.isolate_subprocesses,
             Limits.for_config(config.limits),
             proofyard_config.python.path,
+            example_server(pytestconfig),
         )
     check.require(
         outcome.ok,

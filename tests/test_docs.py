@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import json
 import socket
+import textwrap
 import threading
 import types
 
@@ -16,6 +17,7 @@ from ops.docs.links import DocSet, check_document_links, required_documents
 from ops.docs.online import LinkCache, check_urls
 from ops.docs.parse import parse_markdown
 from ops.docs.slugs import Slugger, github_slug, gitlab_slug, mkdocs_slug
+from ops.smoke.imports import ImportRunner
 from tests.conftest import write_tree
 
 CLEAN = {
@@ -415,3 +417,70 @@ def test_unreadable_documents_fail_naming_the_file(run_harness, make_target, tmp
 def test_other_suites_do_not_read_the_documents(markexpr, may_run):
     config = types.SimpleNamespace(option=types.SimpleNamespace(markexpr=markexpr))
     assert docs_may_run(config) is may_run
+
+
+HOSTILE_BLOCKS = textwrap.dedent("""
+    ```python
+    import colorsys
+    print("before")
+    ```
+
+    ```python
+    import time
+    time.sleep(60)
+    ```
+
+    ```python
+    import os
+    os._exit(3)
+    ```
+
+    ```python
+    import socket
+    socket.create_connection(("192.0.2.10", 80), timeout=5)
+    ```
+
+    ```python
+    import sys
+    assert "colorsys" not in sys.modules, "an earlier block's import leaked"
+    ```
+
+    ```python
+    import os, signal
+    os.kill(os.getppid(), signal.SIGKILL)
+    ```
+
+    ```python
+    1 / 0
+    ```
+
+    ```python
+    import pathlib, sys
+    assert pathlib.Path.cwd().name == "hostile" and "colorsys" not in sys.modules
+    pathlib.Path("ran.txt").write_text("after")
+    ```
+""")
+
+
+def test_code_blocks_forked_from_the_warm_server_fail_alone(tmp_path):
+    root = write_tree(tmp_path / "hostile", {"README.md": HOSTILE_BLOCKS})
+    server = ImportRunner([], root)
+    details = []
+    try:
+        for fence in _fences(root):
+            if not server.alive:  # as the docs fixture does: a server a block killed is replaced
+                server.close()
+                server = ImportRunner([], root)
+            outcome = blocks.run_block(fence, "run", "README.md", root, 3, [], server=server)
+            details.append("" if outcome.ok else outcome.detail)
+    finally:
+        server.close()
+    clean, hang, exits, network, fresh, parent, division, after = details
+    assert fresh == ""
+    assert clean == "" and after == "" and (root / "ran.txt").read_text() == "after"
+    assert "timed out after 3.0 s and was killed" in hang
+    assert "ended with wait status 768 before reporting" in exits  # exit status 3
+    assert "stopped by the network policy: the block tried to reach 192.0.2.10" in network
+    assert "the examples' server failed" in parent
+    assert "ZeroDivisionError" in division and 'File "README.md", line 33' in division
+    assert "example_runner" not in division  # the runner's own frames are not shown

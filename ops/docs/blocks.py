@@ -10,10 +10,13 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ops.docs.parse import Fence
 from ops.proc import NO_LIMITS, Limits, run_command
+
+if TYPE_CHECKING:
+    from ops.smoke.imports import ImportRunner
 
 PYTHON = {"python", "py", "python3"}
 DOCTEST = {"pycon", "doctest", "python-repl"}
@@ -180,11 +183,23 @@ def run_block(
     isolate: bool = True,
     limits: Limits = NO_LIMITS,
     python: str = sys.executable,
+    server: ImportRunner | None = None,
 ) -> BlockOutcome:
-    """Run one python or doctest block by itself in the project's interpreter ``python``."""
+    """Run one python or doctest block by itself in the project's interpreter ``python``
+    (in a child of ``server`` where one is given: see :func:`run_examples`)."""
     spec = {"examples": [example_spec(fence, action, filename)]}
     (outcome,) = run_examples(
-        spec, [fence], filename, cwd, timeout_s, import_roots, allow_hosts, isolate, limits, python
+        spec,
+        [fence],
+        filename,
+        cwd,
+        timeout_s,
+        import_roots,
+        allow_hosts,
+        isolate,
+        limits,
+        python,
+        server,
     )
     return outcome
 
@@ -200,9 +215,16 @@ def run_examples(
     isolate: bool = True,
     limits: Limits = NO_LIMITS,
     python: str = sys.executable,
+    server: ImportRunner | None = None,
 ) -> list[BlockOutcome]:
     """Run the examples of ``spec`` in one process of ``python``, sharing one namespace (a
-    Sphinx doctest group); one outcome per example, each failure explained."""
+    Sphinx doctest group); one outcome per example, each failure explained.
+
+    With ``server`` (a running import server of the same interpreter, import roots, network
+    policy and limits) that process is a fork of the warm server rather than a new chain of
+    reaper, namespace helper and interpreter: ~0.2 s less per code block."""
+    if server is not None:
+        return _on_server(server, spec, fences, filename, cwd, timeout_s, allow_hosts)
     env = {"PYTHONPATH": ":".join(str(root) for root in import_roots)}
     with tempfile.TemporaryDirectory(prefix="proofyard-examples-") as folder:
         results = Path(folder) / "results.json"
@@ -224,9 +246,56 @@ def run_examples(
             outcomes = None
     if outcomes is None or result.timed_out or result.error:
         detail = f"{result.describe()}\n{result.output.strip()[-3000:]}".strip()
-        return [
-            BlockOutcome(False, explain(fence, filename, detail, allow_hosts)) for fence in fences
-        ]
+        return _all_failed(fences, filename, detail, allow_hosts)
+    return _explained(fences, outcomes, filename, allow_hosts)
+
+
+def _on_server(
+    server: ImportRunner,
+    spec: dict,
+    fences: Sequence[Fence],
+    filename: str,
+    cwd: Path,
+    timeout_s: float,
+    allow_hosts: Sequence[str],
+) -> list[BlockOutcome]:
+    with tempfile.TemporaryDirectory(prefix="proofyard-examples-") as folder:
+        results = Path(folder) / "results.json"
+        try:
+            answer = server.run_examples(spec, cwd, results, timeout_s)
+        except (OSError, RuntimeError) as exc:  # the server itself is gone
+            return _all_failed(fences, filename, f"the examples' server failed: {exc}", [])
+        try:
+            outcomes = json.loads(results.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            outcomes = None
+    if answer.get("status") == "ok" and outcomes is not None:
+        return _explained(fences, outcomes, filename, allow_hosts)
+    return _all_failed(fences, filename, _server_failure(answer, timeout_s), allow_hosts)
+
+
+def _server_failure(answer: dict[str, Any], timeout_s: float) -> str:
+    """How the examples' child ended, said as for a command of their own."""
+    output = answer.get("output", "").strip()[-3000:]
+    status = answer.get("status")
+    if status == "timeout":
+        head = f"timed out after {timeout_s:.1f} s and was killed (whole process tree)"
+    elif status == "crashed":
+        head = answer.get("message", "ended before reporting")
+    else:
+        head = f"{answer.get('type')}: {answer.get('message')}\n{answer.get('traceback', '')}"
+    return f"{head}\n{output}".strip()
+
+
+def _all_failed(
+    fences: Sequence[Fence], filename: str, detail: str, allow_hosts: Sequence[str]
+) -> list[BlockOutcome]:
+    return [BlockOutcome(False, explain(fence, filename, detail, allow_hosts)) for fence in fences]
+
+
+def _explained(
+    fences: Sequence[Fence], outcomes: list[dict], filename: str, allow_hosts: Sequence[str]
+) -> list[BlockOutcome]:
     return [
         BlockOutcome(True)
         if outcome["ok"]

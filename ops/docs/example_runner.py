@@ -25,6 +25,10 @@ import types
 # a ~140 ms run, and most code blocks need neither (measured, Python 3.11).
 
 
+# this runner's frames: "<string>" when passed with -c, its path when the server loads it
+OWN_FILES = {"<string>", globals().get("__file__", "<string>")}
+
+
 def _flags(names: list[str]) -> int:
     """Doctest option flags: ``+NAME`` (or ``NAME``) sets one, ``-NAME`` clears it."""
     import doctest
@@ -69,7 +73,7 @@ def _doctest(example: dict, namespace: dict) -> tuple[bool, str]:
 def _failure() -> str:
     """The traceback of the exception being handled, without this runner's own frames."""
     kind, value, trace = sys.exc_info()
-    frames = [frame for frame in traceback.extract_tb(trace) if frame.filename != "<string>"]
+    frames = [frame for frame in traceback.extract_tb(trace) if frame.filename not in OWN_FILES]
     listed = "".join(traceback.format_list(frames))
     head = "Traceback (most recent call last):\n" if frames else ""
     return head + listed + "".join(traceback.format_exception_only(kind, value))
@@ -94,8 +98,8 @@ def _code(example: dict, namespace: dict) -> tuple[bool, str]:
     )
 
 
-def main(results_path: str) -> int:
-    spec = json.load(sys.stdin)
+def run_spec(spec: dict) -> list[dict]:
+    """Each example's outcome (``ok``, ``detail``), the examples sharing one namespace."""
     namespace: dict = {"__name__": "__main__"}
     outcomes = []
     setup_error = ""
@@ -114,8 +118,17 @@ def main(results_path: str) -> int:
     if spec.get("cleanup") and not setup_error:
         with contextlib.suppress(BaseException):
             _run_code(spec["cleanup"], "<cleanup>", 1, namespace)
+    return outcomes
+
+
+def write_outcomes(spec: dict, results_path: str) -> None:
+    outcomes = run_spec(spec)
     with open(results_path, "w", encoding="utf-8") as handle:
         json.dump(outcomes, handle)
+
+
+def main(results_path: str) -> int:
+    write_outcomes(json.load(sys.stdin), results_path)
     return 0
 
 

@@ -1,7 +1,10 @@
-"""A warm parent that forks one child per module import, so no import leaks into the next.
+"""A warm parent that forks one child per module import, so no import leaks into the next;
+the docs suite sends it its code examples too, each request in a child of its own.
 
 Run as a script (``python -I import_server.py PATH...``) it reads one JSON request per line
-on stdin (``{"module": ..., "timeout_s": ...}``) and answers one JSON line on stdout.
+on stdin (``{"module": ..., "timeout_s": ...}``, or ``{"examples": SPEC, "cwd": ...,
+"results": PATH, "timeout_s": ...}`` for ``ops/docs/example_runner.py``'s spec, its outcomes
+written to PATH) and answers one JSON line on stdout.
 Forking from this small, already started interpreter costs about a millisecond, where a
 fresh interpreter per module costs its whole start-up; that is why it exists.
 Only the standard library is imported here, so the children start from a clean slate.
@@ -32,14 +35,17 @@ def _limit_child() -> None:
     REAPER.apply_limits(memory and memory + REAPER.private_data_mb(), LIMITS["cpu_s"])
 
 
-def _child(module: str, result_fd: int, output_fd: int) -> None:
+def _child(request: dict, result_fd: int, output_fd: int) -> None:
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
     os.setpgid(0, 0)
     _limit_child()
     start = time.perf_counter()
     try:
-        __import__(module)
+        if "examples" in request:
+            _examples(request)
+        else:
+            __import__(request["module"])
         answer = {"status": "ok", "seconds": time.perf_counter() - start}
     except BaseException as exc:  # the import's own failure is the result we report
         frames = traceback.format_exception(exc)
@@ -58,15 +64,25 @@ def _child(module: str, result_fd: int, output_fd: int) -> None:
     os._exit(0)
 
 
-def import_in_child(module: str, timeout_s: float) -> dict:
-    """Fork, import ``module`` in the child, and return its report (or a timeout/crash one)."""
+def _examples(request: dict) -> None:
+    """As ``python -c RUNNER`` in the examples' folder would: that folder is importable and
+    this server's own folder is not (the roots given to the server stay on the path)."""
+    os.chdir(request["cwd"])
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [request["cwd"], *(p for p in sys.path if p != here)]
+    _load("docs/example_runner").write_outcomes(request["examples"], request["results"])
+
+
+def in_child(request: dict, timeout_s: float) -> dict:
+    """Fork, serve ``request`` in the child (import its module, or run its examples), and
+    return its report (or a timeout/crash one)."""
     read_fd, write_fd = os.pipe()
     output = tempfile.TemporaryFile()
     start = time.perf_counter()
     pid = os.fork()
     if pid == 0:
         os.close(read_fd)
-        _child(module, write_fd, output.fileno())
+        _child(request, write_fd, output.fileno())
     os.close(write_fd)
     status, chunks = _await_child(pid, read_fd, start + timeout_s)
     os.close(read_fd)
@@ -122,7 +138,7 @@ def _load(name: str):
     """``ops/NAME.py`` by path: the harness's folder must not join this server's sys.path,
     where the target's own ``ops`` package, if it has one, must win."""
     path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"_proofyard_{name}", path)
+    spec = importlib.util.spec_from_file_location(f"_proofyard_{name.replace('/', '_')}", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
@@ -169,8 +185,8 @@ def main(argv: list[str]) -> None:
     preload([arg.split("=", 1)[1] for arg in argv if arg.startswith("--preload=")])
     for line in sys.stdin:
         request = json.loads(line)
-        answer = import_in_child(request["module"], float(request["timeout_s"]))
-        sys.stdout.write(json.dumps({"module": request["module"], **answer}) + "\n")
+        answer = in_child(request, float(request["timeout_s"]))
+        sys.stdout.write(json.dumps({"module": request.get("module"), **answer}) + "\n")
         sys.stdout.flush()
     # nothing is left to flush: skip tearing down the preloaded modules (0.2 s per server)
     os._exit(0)

@@ -89,7 +89,8 @@ def classify(module: str, answer: dict[str, Any], optional: dict[str, str]) -> I
 
 
 class ImportRunner:
-    """A running import server; use as a context manager."""
+    """A running import server (it also runs the docs suite's examples, see
+    :meth:`run_examples`); use as a context manager."""
 
     def __init__(
         self,
@@ -120,10 +121,24 @@ class ImportRunner:
         self.send(module, timeout_s)
         return self.receive()
 
+    def run_examples(self, spec: dict, cwd: Path, results: Path, timeout_s: float) -> dict:
+        """The server's answer for a spec of ``ops/docs/example_runner.py``, run in a child
+        in ``cwd``; the examples' outcomes are in ``results``."""
+        request = {"examples": spec, "cwd": str(cwd), "results": str(results)}
+        self._send({**request, "timeout_s": timeout_s})
+        return self.receive()
+
     def send(self, module: str, timeout_s: float) -> None:
+        self._send({"module": module, "timeout_s": timeout_s})
+
+    def _send(self, request: dict[str, Any]) -> None:
         assert self._process.stdin
-        self._process.stdin.write(json.dumps({"module": module, "timeout_s": timeout_s}) + "\n")
+        self._process.stdin.write(json.dumps(request) + "\n")
         self._process.stdin.flush()
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
 
     def receive(self) -> dict[str, Any]:
         assert self._process.stdout
