@@ -385,6 +385,21 @@ def test_the_clock_is_cpu_time_for_work_on_this_thread_and_wall_time_for_waits()
     assert statistics.median(sleepy.units) > 5 * statistics.median(sleepy.other_units)
 
 
+def test_one_slow_unpreempted_call_does_not_turn_cpu_work_to_wall_time():
+    from ops.benchmark.calibration import CPU, WALL, clock_for
+
+    steady, stolen, waiting = (
+        (1.0, 0.99, False, False),
+        (1.0, 0.6, False, False),
+        (1.0, 0.1, False, True),
+    )
+    preempted = (2.0, 1.0, True, False)
+    assert clock_for([steady, steady, stolen, steady, preempted]) == CPU
+    assert clock_for([stolen, stolen, steady, preempted, preempted]) == WALL
+    assert clock_for([steady, steady, steady, steady, waiting]) == WALL  # it gave up the CPU
+    assert clock_for([preempted] * 5) == CPU  # every call preempted: the work is on the CPU
+
+
 def test_sampling_stops_once_the_median_is_known_well_enough():
     from ops.benchmark.calibration import EARLY_STOP, SamplingPlan, median_half_width, paired_units
 

@@ -93,13 +93,21 @@ def choose_plan(
     slice_s = statistics.median(_timed(_calibration_slice) for _ in range(3))
     calls = [_both_clocks(function, switches, waits) for _ in range(5)]
     call_s = statistics.median(call[0] for call in calls)
-    waited = any(
-        gave_up or (not preempted and wall > 0 and cpu / wall < CPU_BOUND)
-        for wall, cpu, preempted, gave_up in calls
-    )
     loops = max(1, int(min_sample_s / call_s)) if call_s > 0 else 1
     slices = max(2, round(loops * call_s / slice_s)) if slice_s > 0 else 2
-    return SamplingPlan(loops, slices, WALL if waited else CPU)
+    return SamplingPlan(loops, slices, clock_for(calls))
+
+
+def clock_for(calls: list[tuple[float, float, bool, bool]]) -> str:
+    """WALL when a call gave up the CPU itself, or most unpreempted calls spent under
+    CPU_BOUND of their wall time on it; else CPU. (One such call was not enough: beside
+    three CPU-bound processes 3 of 400 unpreempted calls of pure integer work read under
+    90%, the VM's stolen time, so ~4% of plans went to wall time.)"""
+    if any(gave_up for *_, gave_up in calls):
+        return WALL
+    ratios = [cpu / wall for wall, cpu, preempted, _ in calls if not preempted and wall > 0]
+    low = sum(ratio < CPU_BOUND for ratio in ratios)
+    return WALL if ratios and 2 * low > len(ratios) else CPU
 
 
 def _both_clocks(
