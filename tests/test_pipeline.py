@@ -213,6 +213,17 @@ def test_missing_callable_is_a_clear_error(workspace):
         runner(workspace, [{"name": "a", "call": "steps_mod:nothing"}]).run()
 
 
+def test_many_steps_with_one_missing_callable_are_one_short_error(workspace):
+    steps = [{"name": f"n{i}", "call": "steps_mod:nothing"} for i in range(300)]
+    steps.append({"name": "other", "call": "no_such_module:f"})
+    with pytest.raises(PipelineError) as raised:
+        runner(workspace, steps).run()
+    message = str(raised.value)
+    assert message.startswith("steps n0, n1 and 298 more: cannot load steps_mod:nothing: ")
+    assert "; step other: cannot load no_such_module:f: ModuleNotFoundError" in message
+    assert len(message) < 400
+
+
 def test_resume_reruns_only_what_changed(workspace):
     steps = [
         {

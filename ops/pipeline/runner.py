@@ -83,15 +83,29 @@ def topological(pipeline: Pipeline) -> list[PipelineStep]:
 def check_callables(pipeline: Pipeline, pythonpath: list[str] = ()) -> None:
     """Every ``call`` step's function imports (with the target's import roots added)."""
     add_to_path(list(pythonpath))
-    problems = []
+    failed: dict[tuple[str, str], list[str]] = {}  # (callable, error): the steps naming it
     for step in pipeline.steps:
         if step.call:
             try:
                 resolve_callable(step.call)
             except Exception as exc:  # any import-time failure of user code is reported
-                problems.append(f"step {step.name}: cannot load {step.call}: {exc!r}")
-    if problems:
-        raise PipelineError("; ".join(problems))
+                failed.setdefault((step.call, repr(exc)), []).append(step.name)
+    if failed:
+        raise PipelineError(
+            "; ".join(
+                f"{_steps_named(names)}: cannot load {call}: {error}"
+                for (call, error), names in failed.items()
+            )
+        )
+
+
+def _steps_named(names: list[str]) -> str:
+    """``step a``, or ``steps a, b and 498 more`` for many steps with one problem."""
+    if len(names) == 1:
+        return f"step {names[0]}"
+    shown = ", ".join(names[:2])
+    rest = len(names) - 2
+    return f"steps {shown} and {rest} more" if rest > 1 else f"steps {', '.join(names)}"
 
 
 @dataclass(frozen=True)
