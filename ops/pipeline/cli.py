@@ -123,8 +123,6 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.executor != "dask" and not args.dry_run:
-        _warm_forkserver()
     loaded = _load(args)
     if args.dry_run:
         return _print_plan(loaded, args.name, args.resume, _selection(args))
@@ -207,15 +205,6 @@ def _run(args: argparse.Namespace) -> int:
         )
     )
     return code
-
-
-def _warm_forkserver() -> None:
-    """Start multiprocessing's forkserver (where ``call`` steps' workers come from) while the
-    config loads: the first step otherwise waited ~0.1 s for it. It ends with this process."""
-    import threading
-    from multiprocessing import forkserver
-
-    threading.Thread(target=forkserver.ensure_running, name="proofyard-forkserver").start()
 
 
 def _executors(args: argparse.Namespace, pipeline) -> contextlib.AbstractContextManager:
