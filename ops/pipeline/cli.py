@@ -166,6 +166,8 @@ def _run(args: argparse.Namespace) -> int:
         allowed.append(urlsplit(address).hostname or "")
         network["scheduler"] = f"{address}: named by --scheduler, allowed by the network policy"
         log.info("Dask scheduler %s", network["scheduler"])
+    # the forkserver and its workers start inside: the policy reaches them through the
+    # environment (started earlier, to overlap the config's load, call steps went unguarded)
     with guard_sockets(allowed):
         try:
             with _executors(args, pipeline) as executors:
