@@ -538,3 +538,25 @@ def test_env_fetch_reads_and_writes_manifests(tmp_path):
     bad = run_ops(root, "env", "fetch", "--manifest", str(manifest))
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert f"{manifest}: artifacts[0].url: String should match pattern" in bad.stderr
+
+
+def test_a_tool_version_is_asked_again_only_when_the_tool_changed(tmp_path, monkeypatch):
+    from ops.env.check import _tool_versions
+
+    bin_dir, runs = tmp_path / "bin", tmp_path / "runs.txt"
+    bin_dir.mkdir()
+    tool = bin_dir / "faketool"
+    tool.write_text(f"#!/bin/sh\necho run >> {runs}\necho 'faketool 1.0'\n")
+    tool.chmod(0o755)
+    settled = time.time_ns() - 10**10
+    os.utime(tool, ns=(settled, settled))
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    kept = tmp_path / "cache" / "tools.json"
+    wanted = {"faketool": "faketool 1.0", "no-such-tool-here": "not found"}
+    assert _tool_versions(["faketool", "no-such-tool-here"], kept) == wanted
+    assert _tool_versions(["faketool", "no-such-tool-here"], kept) == wanted
+    assert runs.read_text().count("run") == 1  # the second time from the kept answer
+    tool.write_text(f"#!/bin/sh\necho run >> {runs}\necho 'faketool 2.0'\n")  # an upgrade
+    os.utime(tool, ns=(settled + 10**9, settled + 10**9))
+    assert _tool_versions(["faketool"], kept) == {"faketool": "faketool 2.0"}
+    assert runs.read_text().count("run") == 2

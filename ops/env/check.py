@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import platform
+import shutil
 import sys
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from ops.atomic import write_atomic
 from ops.config import LoadedConfig
 from ops.deps.environment import Environment, read_environment
 from ops.env import facts
@@ -22,6 +28,7 @@ class EnvReport:
 
 
 ENVIRONMENT_CACHE = ".proofyard/cache/environment"  # target-relative
+TOOLS_CACHE = f"{ENVIRONMENT_CACHE}/tools.json"
 
 
 def project_environment(loaded: LoadedConfig) -> Environment:
@@ -80,19 +87,51 @@ def environment_report(loaded: LoadedConfig) -> EnvReport:
         "gpu": {"available": gpu.available, "detail": gpu.detail, "devices": list(gpu.devices)},
         "cache_folders": caches,
         "required_env": {name: ("missing" if name in missing else "set") for name in names},
-        "tools": _tool_versions(config.env.tools),
+        "tools": _tool_versions(config.env.tools, loaded.resolve(TOOLS_CACHE)),
         "platform": platform.platform(),
     }
     return EnvReport(data, problems)
 
 
-def _tool_versions(tools: list[str]) -> dict[str, str]:
-    """``TOOL --version`` of each tool, run side by side (one after another cost ~60 ms)."""
+def _tool_versions(tools: list[str], kept: Path) -> dict[str, str]:
+    """``TOOL --version`` of each tool, run side by side, and kept in ``kept`` by the tool's
+    file (path, size, modification time): an unchanged tool is not run again (running three
+    took ~60 ms a session)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max(1, len(tools))) as pool:
-        versions = pool.map(facts.tool_version, tools)
-    return {name: version or "not found" for name, version in zip(tools, versions, strict=True)}
+    try:
+        known = json.loads(kept.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    stamps = {name: _tool_stamp(name) for name in tools}
+    versions = {
+        name: known[name]["version"]
+        for name in tools
+        if stamps[name] is not None and (known.get(name) or {}).get("stamp") == stamps[name]
+    }
+    fresh = [name for name in tools if name not in versions]
+    with ThreadPoolExecutor(max(1, len(fresh))) as pool:
+        versions.update(zip(fresh, pool.map(facts.tool_version, fresh), strict=True))
+    if any(stamps[name] is not None for name in fresh):
+        entries = {n: {"stamp": stamps[n], "version": versions[n]} for n in tools if stamps[n]}
+        with contextlib.suppress(OSError):  # an unwritable cache only costs the speed
+            write_atomic(kept, json.dumps(entries), durable=False)
+    return {name: versions[name] or "not found" for name in tools}
+
+
+def _tool_stamp(name: str) -> list | None:
+    """The tool's file as ``[path, size, mtime_ns]``; None when absent or changed within the
+    last 2 s (a coarse clock could hide a second change)."""
+    path = shutil.which(name)
+    if path is None:
+        return None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    if stat.st_mtime_ns > time.time_ns() - 2_000_000_000:
+        return None
+    return [os.path.realpath(path), stat.st_size, stat.st_mtime_ns]
 
 
 def environment_table(report: EnvReport) -> dict[str, str]:
