@@ -15,7 +15,7 @@ from typing import Any
 
 from ops.atomic import write_atomic
 from ops.config import LoadedConfig
-from ops.deps.environment import Environment, read_environment
+from ops.deps.environment import SETTLE_NS, Environment, read_environment
 from ops.env import facts
 from ops.reports import SECRET_NAME
 from ops.target import Target
@@ -120,8 +120,8 @@ def _tool_versions(tools: list[str], kept: Path) -> dict[str, str]:
 
 
 def _tool_stamp(name: str) -> list | None:
-    """The tool's file as ``[path, size, mtime_ns]``; None when absent or changed within the
-    last 2 s (a coarse clock could hide a second change)."""
+    """The tool's file as ``[path, size, mtime_ns]``; None when absent or changed within
+    the last SETTLE_NS (a coarse clock could hide a second change)."""
     path = shutil.which(name)
     if path is None:
         return None
@@ -129,7 +129,7 @@ def _tool_stamp(name: str) -> list | None:
         stat = os.stat(path)
     except OSError:
         return None
-    if stat.st_mtime_ns > time.time_ns() - 2_000_000_000:
+    if stat.st_mtime_ns > time.time_ns() - SETTLE_NS:
         return None
     return [os.path.realpath(path), stat.st_size, stat.st_mtime_ns]
 

@@ -272,11 +272,11 @@ class Runner:
             ThreadPoolExecutor(self.workers),
             worker_pool(self.workers, "forkserver"),
         )
+        self.logs_dir.mkdir(parents=True, exist_ok=True)  # the stop marker's folder, before Ctrl-C
         # Ctrl-C is counted by a handler and acted on by the scheduler between steps, so an
         # interrupt never lands half-way through starting or recording a step.
         main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, self._count_interrupt) if main else None
-        self.logs_dir.mkdir(parents=True, exist_ok=True)  # where workers put the stop marker
         try:
             self._loop(steps, entries, result, threads, processes)
         finally:
