@@ -333,3 +333,41 @@ def test_pipeline_steps_past_their_memory_ceiling_fail_alone(tmp_path):
     assert not run.ok and run.detail.startswith("exceeded the memory limit (150 MB)"), run.detail
     fine = execute_step({**base, "call": "os:getcwd"}, str(tmp_path))
     assert fine.ok  # the ceiling was lifted again after the failing step
+
+
+POLICY_PROBE = """
+import os
+from ops import netguard
+
+def policy():
+    return os.environ.get(netguard.ALLOW_ENV), netguard.install.cache_info().currsize
+"""
+
+POOL_AFTER_AN_EARLY_FORKSERVER = """
+import json
+from multiprocessing import forkserver
+from ops import netguard
+from ops.proc import prestart_forkserver, worker_pool
+prestart_forkserver(preload=["policy_probe"])
+forkserver.ensure_running()  # running, before any policy is in force
+with netguard.enforced(["pypi.org"]):
+    with worker_pool(1, "forkserver") as pool:
+        print(json.dumps(pool.submit(__import__("policy_probe").policy).result()))
+"""
+
+
+def test_a_forkserver_started_before_the_policy_gives_its_workers_the_policy(tmp_path):
+    # started early, to overlap the config's load, the forkserver holds the environment of
+    # then: without the pool's own, call steps went unguarded
+    (tmp_path / "policy_probe.py").write_text(POLICY_PROBE)
+    result = subprocess.run(
+        [sys.executable, "-c", POOL_AFTER_AN_EARLY_FORKSERVER],
+        cwd=tmp_path,
+        env=clean_env(PYTHONPATH=os.pathsep.join([str(REPO), str(tmp_path)])),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    allowed, guards = json.loads(result.stdout)
+    assert json.loads(allowed) == ["pypi.org"] and guards == 1

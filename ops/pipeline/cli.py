@@ -16,7 +16,7 @@ from ops.netpolicy import guard_sockets
 from ops.pipeline.metrics import pipeline_record
 from ops.pipeline.runner import PipelineError, Runner, Selection, plan
 from ops.pipeline.state import StateFile
-from ops.proc import Limits
+from ops.proc import Limits, prestart_forkserver
 from ops.target import Target
 from ops.usage import UsageError
 
@@ -123,6 +123,8 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.executor != "dask" and not args.dry_run:  # call steps go to a local forkserver pool
+        prestart_forkserver(preload=["ops.pipeline.execute"])
     loaded = _load(args)
     if args.dry_run:
         return _print_plan(loaded, args.name, args.resume, _selection(args))
@@ -166,8 +168,7 @@ def _run(args: argparse.Namespace) -> int:
         allowed.append(urlsplit(address).hostname or "")
         network["scheduler"] = f"{address}: named by --scheduler, allowed by the network policy"
         log.info("Dask scheduler %s", network["scheduler"])
-    # the forkserver and its workers start inside: the policy reaches them through the
-    # environment (started earlier, to overlap the config's load, call steps went unguarded)
+    # inside it, the local pool's workers take the policy from this process's environment
     with guard_sockets(allowed):
         try:
             with _executors(args, pipeline) as executors:
