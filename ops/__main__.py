@@ -1,5 +1,3 @@
-import sys
+from ops.cli import run
 
-from ops.cli import main
-
-sys.exit(main())
+run()
