@@ -1,3 +1,5 @@
-from ops.cli import run
+import sys
 
-run()
+from ops.cli import main
+
+sys.exit(main())

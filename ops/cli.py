@@ -8,13 +8,11 @@ and its dependencies), which every smoke run and CI job pays several times.
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib
 import json
 import logging
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
 from ops.logs import LEVELS, configure_logging
 from ops.proc import adopt_orphans
@@ -164,12 +162,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-
-
-def run() -> NoReturn:
-    """The command line's entry point: :func:`main`, then exit without a last collection
-    of the objects left (the process's memory goes with it; 40-50 ms at the end of a
-    pipeline run, ``benchmarks/pipeline_bench.py``), nothing else skipped."""
-    code = main()
-    gc.freeze()
-    sys.exit(code)
