@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from ops.logs import LEVELS, configure_logging
-from ops.proc import adopt_orphans
+from ops.proc import adopt_orphans, skip_last_collection
 from ops.usage import UsageError
 
 log = logging.getLogger("proofyard")
@@ -152,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(words).parse_args(words)
     configure_logging(args.log_level, args.log_format)
     adopt_orphans()  # whatever a command leaves running ends when it does
+    skip_last_collection()
     try:
         return args.handler(args)
     except UsageError as exc:
