@@ -184,6 +184,17 @@ def test_duplication_gate_lists_pairs():
     assert not run_gate("duplication", unique).failed_measures
 
 
+def test_duplication_counted_in_python_and_by_numpy_agree(monkeypatch):
+    # a small project's repeats are counted in Python (importing numpy cost more than that)
+    block = "".join(f"def f{i}(a, b):\n    return a * {i} + b - {i}\n" for i in range(12))
+    files = {"a.py": block, "b.py": "x = 1\n" + block, "c.py": block[: len(block) // 2]}
+    in_python = run_gate("duplication", files, max_percent=10)
+    monkeypatch.setattr(gates, "NUMPY_FROM_WINDOWS", 1)
+    by_numpy = run_gate("duplication", files, max_percent=10)
+    assert in_python.findings and in_python.findings == by_numpy.findings
+    assert in_python.measures == by_numpy.measures
+
+
 def test_parse_health_and_its_traps():
     files = {
         "syntax.py": "def broken(:\n    pass\n",

@@ -50,6 +50,11 @@ class FileResult:
         """Duplication windows: hash, first line, last line."""
         return list(_FINGERPRINT.iter_unpack(self.packed_fingerprints))
 
+    @property
+    def windows(self) -> int:
+        """How many duplication windows :attr:`fingerprints` holds."""
+        return len(self.packed_fingerprints) // _FINGERPRINT.size
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (a shallow copy: ``dataclasses.asdict``'s deep copy took 7% of a cold
         run); the fingerprints as base64 (they are most of the cache, and decoding one string
