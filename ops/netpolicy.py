@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +40,37 @@ class SubprocessIsolation:
     detail: str
 
 
-@functools.cache
 def subprocess_isolation() -> SubprocessIsolation:
-    """Probe once per process whether ``unshare`` can give a child a loopback-only namespace."""
+    """Whether ``unshare`` can give a child a loopback-only namespace (probed once per
+    process, see :func:`start_isolation_probe`)."""
+    return _isolation_probe().result()
+
+
+def start_isolation_probe() -> None:
+    """Start the probe in the background: a subprocess in a new namespace, ~50 ms that
+    then overlap the caller's own work (a pytest session's) instead of adding to it."""
+    _isolation_probe()
+
+
+@functools.cache
+def _isolation_probe() -> Future[SubprocessIsolation]:
+    probe: Future[SubprocessIsolation] = Future()
+
+    def run() -> None:
+        try:
+            probe.set_result(_probe_unshare())
+        except BaseException as exc:  # the caller of .result() sees it
+            probe.set_exception(exc)
+
+    threading.Thread(target=run, name="proofyard-unshare-probe", daemon=True).start()
+    return probe
+
+
+# a forked child has no probe thread: it probes again rather than wait on one that is gone
+os.register_at_fork(after_in_child=_isolation_probe.cache_clear)
+
+
+def _probe_unshare() -> SubprocessIsolation:
     unshare = shutil.which("unshare")
     if unshare is None:
         return SubprocessIsolation(False, "not enforced: the unshare command is missing")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 import platform
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,14 +112,19 @@ class RunResults:
         )
 
 
-def tool_versions(packages: Iterable[str] = TOOL_PACKAGES) -> dict[str, str]:
+def tool_versions(packages: tuple[str, ...] = TOOL_PACKAGES) -> dict[str, str]:
+    return dict(_installed_versions(packages))
+
+
+@functools.cache  # summary.json and the HTML report both ask; each lookup scans sys.path
+def _installed_versions(packages: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     versions = {"python": platform.python_version()}
     for name in packages:
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             versions[name] = "not installed"
-    return versions
+    return tuple(versions.items())
 
 
 def build_summary(results: RunResults, run_info: Mapping[str, Any]) -> dict[str, Any]:

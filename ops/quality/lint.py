@@ -57,9 +57,9 @@ def run_ruff(
     files go to ruff in batches (never one argv past the system's limit), and a batch ruff
     fails on is split until the file it fails on is found and reported as a finding.
     """
-    _require_ruff()
+    version = _ruff_version()
     readable, unreadable = _readable(root, files, severity)
-    key = _input_key(root, readable, args) if cache_dir else ""
+    key = _input_key(root, readable, args, version) if cache_dir else ""
     reused = _cached_output(cache_dir, key) if cache_dir else None
     if reused is not None:
         findings = [Finding.from_dict(item) for item in reused]
@@ -99,7 +99,8 @@ def split_by_size(files: Sequence[Path], max_bytes: int) -> tuple[list[Path], li
     return small, large
 
 
-def _require_ruff() -> None:
+def _ruff_version() -> str:
+    """``ruff --version``; LintError where ruff cannot run."""
     try:
         result = subprocess.run(
             [*ruff_command(), "--version"], capture_output=True, text=True, timeout=60, check=False
@@ -108,6 +109,7 @@ def _require_ruff() -> None:
         raise LintError(f"cannot run ruff: {exc}") from None
     if result.returncode != 0:
         raise LintError(f"cannot run ruff: {result.stderr.strip()[-400:]}")
+    return result.stdout.strip()
 
 
 def _readable(root: Path, files: Sequence[Path], severity: str) -> tuple[list[Path], list[Finding]]:
@@ -214,21 +216,14 @@ def _findings(root: Path, items: list[dict], severity: str) -> list[Finding]:
     return findings
 
 
-def _input_key(root: Path, files: Sequence[Path], args: Sequence[str]) -> str:
+def _input_key(root: Path, files: Sequence[Path], args: Sequence[str], version: str) -> str:
     """What ruff's answer depends on: its version, the arguments, every file's contents and
     the target's ruff configuration files."""
-    digest = hashlib.sha256(_ruff_version().encode() + "\0".join(args).encode())
+    digest = hashlib.sha256(version.encode() + "\0".join(args).encode())
     for path in [*files, *(root / name for name in CONFIG_FILES)]:
         if path.is_file():
             digest.update(str(path).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
-
-
-def _ruff_version() -> str:
-    result = subprocess.run(
-        [*ruff_command(), "--version"], capture_output=True, text=True, check=False
-    )
-    return result.stdout.strip()
 
 
 def _cached_output(cache_dir: Path, key: str) -> list[dict] | None:
