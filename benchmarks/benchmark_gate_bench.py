@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import statistics
 import sys
@@ -146,7 +147,7 @@ def main() -> None:
             f"{theirs_s:.2f} s -> {ours_s / theirs_s:.2f}x (goal <= 2x)"
         )
         print(f"judged in: {dict(Counter(s.get('measure', '-') for s in sessions))}")
-        aa_ratios = [s["ratio"] for s in sessions[1::3] if "ratio" in s]
+        aa_ratios = [s["ratio"] for s in sessions[1::3] if math.isfinite(s.get("ratio", math.nan))]
         if len(aa_ratios) > 1:
             print(
                 f"A/A ratios between sessions (calibrated medians): sd "
