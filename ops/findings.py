@@ -51,8 +51,8 @@ class Finding:
             "rule": self.rule,
             "message": self.message,
             "path": self.path,
-            "line": self.line,
-            "column": self.column,
+            "line": None if self.line is None else int(self.line),  # a numpy integer too
+            "column": None if self.column is None else int(self.column),
             "severity": self.severity,
             "context": self.context,
             "fingerprint": self.fingerprint,
@@ -61,9 +61,11 @@ class Finding:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:
-        finding = cls(**{key: value for key, value in data.items() if key != "fingerprint"})
-        if "fingerprint" in data:
-            finding.__dict__["fingerprint"] = data["fingerprint"]  # already computed
+        fields = dict(data)
+        fingerprint = fields.pop("fingerprint", None)
+        finding = cls(**fields)
+        if fingerprint is not None:
+            finding.__dict__["fingerprint"] = fingerprint  # already computed
         return finding
 
     def __str__(self) -> str:
@@ -115,16 +117,20 @@ class CheckRecord:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types only: the dict crosses from xdist workers to the controller,
         whose serializer refuses numpy scalars."""
-        return plain(
-            {
-                "inspected": dict(self.inspected),
-                "skipped": dict(self.skipped),
-                "findings": [finding.to_dict() for finding in self.findings],
-                "metrics": [metric.to_dict() for metric in self.metrics],
-                "tables": {name: list(rows) for name, rows in self.tables.items()},
-                **({"shared": sorted(self.shared)} if self.shared else {}),
-            }
-        )
+        return {
+            "inspected": dict(self.inspected),
+            "skipped": dict(self.skipped),
+            # plain already (Finding's fields are typed str and int): walking 29,000 of them
+            # took 0.5 s of a warm quality run on the stdlib
+            "findings": [finding.to_dict() for finding in self.findings],
+            **plain(
+                {
+                    "metrics": [metric.to_dict() for metric in self.metrics],
+                    "tables": {name: list(rows) for name, rows in self.tables.items()},
+                }
+            ),
+            **({"shared": sorted(self.shared)} if self.shared else {}),
+        }
 
 
 def plain(value: Any) -> Any:

@@ -369,13 +369,14 @@ def layering(results, gate, severity) -> GateReport:
     report = GateReport()
     files = analysed(results)
     modules = {module_name(p): p for p in files}
+    known = set(modules)  # once: a set per import took 0.25 s of a warm run on the stdlib
     report.inspected["modules"] = len(modules)
     graph: dict[str, set[str]] = defaultdict(set)
     first_line: dict[tuple[str, str], int] = {}  # where each edge's first import is
     for path, result in files.items():
         current = module_name(path)
         for item in result.imports:
-            target = _resolve(current, path.endswith("__init__.py"), item, set(modules))
+            target = _resolve(current, path.endswith("__init__.py"), item, known)
             own = next((m for m in (target, target.rsplit(".", 1)[0]) if m in modules), None)
             if own and own != current and not item.get("typing_only"):  # never runs
                 graph[current].add(own)
