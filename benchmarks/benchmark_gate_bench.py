@@ -67,8 +67,10 @@ def session(root: Path, work: int, label: str, *, baseline: bool) -> dict:
          "-p", "no:proofyard-options", f"--benchmark-json={out / 'pb.json'}"],
         cwd=root, env={**os.environ, "BENCH_WORK": str(work)},
     )  # fmt: skip
-    rows = json.loads((out / "summary.json").read_text())["suites"]["benchmark"]["tables"]
-    row = next(r for r in rows["benchmarks"] if r["benchmark"].endswith("test_workload"))
+    suite = json.loads((out / "summary.json").read_text())["suites"]["benchmark"]
+    row = next(r for r in suite["tables"]["benchmarks"] if r["benchmark"].endswith("test_workload"))
+    # why, for an inconclusive verdict or a regression (the outcome's message)
+    row["message"] = next((t["message"] for t in suite["tests"] if t["nodeid"] == row["test"]), "")
     history = json.loads(next((root / "store").glob("*.json")).read_text())[row["benchmark"]]
     row["median_units"] = history["history"][-1]["median_units"]
     row["pb_median_s"] = json.loads((out / "pb.json").read_text())["benchmarks"][0]["stats"][
