@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from ops.benchmark.ab import ABError, ab_compare, instruction_count
-from ops.benchmark.stats import compare, mann_whitney_p
+from ops.benchmark.stats import compare, mann_whitney_p, pooled_stands
 from ops.benchmark.store import BenchmarkStore
 
 
@@ -29,6 +29,24 @@ def samples(center, spread=0.02, n=30, seed=0):
 def test_verdicts(current, verdict):
     result = compare(samples(current, seed=1), samples(1.0, seed=2), min_effect=0.05)
     assert result.verdict == verdict, result.detail
+
+
+@pytest.mark.parametrize(
+    ("pooled", "second", "stands"),
+    [
+        ("pass", "pass", True),
+        ("pass", "inconclusive", True),
+        ("pass", "regression", False),  # the second process alone is slower: not a pass
+        ("regression", "regression", True),
+        ("regression", "pass", False),  # one slow process must not decide by itself
+        ("regression", "inconclusive", False),
+        ("improvement", "improvement", True),
+        ("improvement", "pass", False),
+        ("inconclusive", "pass", False),
+    ],
+)
+def test_a_verdict_on_two_processes_pooled_stands_only_with_the_second(pooled, second, stands):
+    assert pooled_stands(pooled, second) is stands
 
 
 def test_noisy_samples_are_inconclusive_and_say_so():
@@ -151,8 +169,20 @@ def test_suite_gates_a_slower_variant_and_budgets(run_harness, make_target, tmp_
         return {"WORK_BY_PROCESS": f"{tmp_path / name}:{factors}"}
 
     one_off = run_harness(*args, *half, env=by_process("one-off", "4,1"))
-    assert "two processes of this machine disagree" in one_off.stdout, one_off.stdout[-3000:]
+    assert "processes of this machine disagree" in one_off.stdout, one_off.stdout[-3000:]
+    assert ", a third " in one_off.stdout, one_off.stdout[-3000:]  # 1x, as the second
     assert "test_w.py::test_workload: regression" not in one_off.stdout
+    # the second process disagrees, the third finds it slower: two of three do
+    workload = tuple("test_workload" if arg == "test_w" else arg for arg in args)
+    two_of_three = run_harness(*workload, *half, env=by_process("two-of-three", "4,1,4"))
+    assert "a third confirmed it" in two_of_three.stdout, two_of_three.stdout[-3000:]
+    assert "test_w.py::test_workload: regression" in two_of_three.stdout
+    # one process 4x faster (an improvement by itself), the next as fast as the baseline:
+    # judged again on both pooled, it is no improvement
+    faster = run_harness(*workload, *half, env=by_process("faster", "0.25,1"))
+    rows = json.loads((tmp_path / "reports" / "summary.json").read_text())["suites"]["benchmark"]
+    (row,) = [r for r in rows["tables"]["benchmarks"] if r["benchmark"].endswith("test_workload")]
+    assert row["verdict"] in ("pass", "inconclusive"), faster.stdout[-3000:]
     # a new baseline needs two processes that agree: none of three do, and the old stays
     store = next((root / ".proofyard" / "benchmarks").glob("*.json"))
     before = json.loads(store.read_text())

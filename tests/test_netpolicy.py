@@ -6,6 +6,7 @@ a recording stand-in for the real connect, and subprocess tests only list interf
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 
 from ops import netguard, netpolicy
 from ops.netpolicy import NetworkBlocked, decide, guard_sockets, isolated_argv
+from tests.conftest import REPO, clean_env
 
 
 @pytest.mark.parametrize(
@@ -134,3 +136,29 @@ def test_subprocess_policy_says_why_it_is_not_enforced():
     assert argv == ["true"] and not used.enforced and "allow_hosts" in used.detail
     argv, used = isolated_argv(["true"], enabled=False)
     assert argv == ["true"] and "disabled" in used.detail
+
+
+PROBE_THEN_FORK = """
+import json, os, sys
+from ops import netpolicy
+netpolicy.start_isolation_probe()  # in a thread of this process
+pid = os.fork()
+if pid == 0:  # the child has no probe thread: it must probe again, not wait forever
+    print(json.dumps(netpolicy.subprocess_isolation().detail), flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+print(json.dumps(netpolicy.subprocess_isolation().detail))
+"""
+
+
+def test_the_probe_started_in_the_background_answers_in_a_forked_child_too():
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE_THEN_FORK],
+        env=clean_env(PYTHONPATH=str(REPO)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    child, parent = map(json.loads, result.stdout.splitlines())
+    assert child == parent == netpolicy.subprocess_isolation().detail

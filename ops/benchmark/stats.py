@@ -96,6 +96,16 @@ def judge(ratio: float, low: float, high: float, min_effect: float) -> Verdict:
     return "inconclusive"
 
 
+def pooled_stands(pooled: Verdict, second: Verdict) -> bool:
+    """Whether the verdict on two processes' pairs pooled stands, given the second
+    process's own (a first one's was inconclusive): a pass unless the second alone finds a
+    regression; a regression or an improvement only where the second alone finds it too
+    (one process's state, slower or faster, must not decide by itself)."""
+    if pooled == "pass":
+        return second != "regression"
+    return pooled in ("regression", "improvement") and second == pooled
+
+
 def compare(
     current: Sequence[float],
     baseline: Sequence[float],
