@@ -124,6 +124,19 @@ BENCH = textwrap.dedent("""
 """)
 
 
+def _check_second_opinions(run_harness, args, by_process, tmp_path) -> None:
+    # the second process disagrees, the third finds it slower: two of three do
+    two_of_three = run_harness(*args, env=by_process("two-of-three", "4,1,4"))
+    assert "a third confirmed it" in two_of_three.stdout, two_of_three.stdout[-3000:]
+    assert "test_w.py::test_workload: regression" in two_of_three.stdout
+    # one process 4x faster (an improvement by itself), the next as fast as the baseline:
+    # judged again on both pooled, it is no improvement
+    faster = run_harness(*args, env=by_process("faster", "0.25,1"))
+    rows = json.loads((tmp_path / "reports" / "summary.json").read_text())["suites"]["benchmark"]
+    (row,) = [r for r in rows["tables"]["benchmarks"] if r["benchmark"].endswith("test_workload")]
+    assert row["verdict"] in ("pass", "inconclusive"), faster.stdout[-3000:]
+
+
 @pytest.mark.slow
 def test_suite_gates_a_slower_variant_and_budgets(run_harness, make_target, tmp_path):
     root = make_target(
@@ -172,17 +185,8 @@ def test_suite_gates_a_slower_variant_and_budgets(run_harness, make_target, tmp_
     assert "processes of this machine disagree" in one_off.stdout, one_off.stdout[-3000:]
     assert ", a third " in one_off.stdout, one_off.stdout[-3000:]  # 1x, as the second
     assert "test_w.py::test_workload: regression" not in one_off.stdout
-    # the second process disagrees, the third finds it slower: two of three do
     workload = tuple("test_workload" if arg == "test_w" else arg for arg in args)
-    two_of_three = run_harness(*workload, *half, env=by_process("two-of-three", "4,1,4"))
-    assert "a third confirmed it" in two_of_three.stdout, two_of_three.stdout[-3000:]
-    assert "test_w.py::test_workload: regression" in two_of_three.stdout
-    # one process 4x faster (an improvement by itself), the next as fast as the baseline:
-    # judged again on both pooled, it is no improvement
-    faster = run_harness(*workload, *half, env=by_process("faster", "0.25,1"))
-    rows = json.loads((tmp_path / "reports" / "summary.json").read_text())["suites"]["benchmark"]
-    (row,) = [r for r in rows["tables"]["benchmarks"] if r["benchmark"].endswith("test_workload")]
-    assert row["verdict"] in ("pass", "inconclusive"), faster.stdout[-3000:]
+    _check_second_opinions(run_harness, (*workload, *half), by_process, tmp_path)
     # a new baseline needs two processes that agree: none of three do, and the old stays
     store = next((root / ".proofyard" / "benchmarks").glob("*.json"))
     before = json.loads(store.read_text())
