@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from ops.benchmark.ab import ABError, ab_compare, instruction_count
-from ops.benchmark.stats import compare, mann_whitney_p, pooled_stands
+from ops.benchmark.stats import compare, mann_whitney_p, near_regression, pooled_stands
 from ops.benchmark.store import BenchmarkStore
 
 
@@ -47,6 +47,19 @@ def test_verdicts(current, verdict):
 )
 def test_a_verdict_on_two_processes_pooled_stands_only_with_the_second(pooled, second, stands):
     assert pooled_stands(pooled, second) is stands
+
+
+@pytest.mark.parametrize(
+    ("verdict", "high", "near"),
+    [
+        ("pass", 1.03, True),  # past half of a 5% effect: another process is asked
+        ("pass", 1.02, False),
+        ("regression", 1.2, False),  # not a pass: confirmed by its own rule
+        ("pass", float("nan"), False),
+    ],
+)
+def test_a_pass_near_the_effect_is_asked_again(verdict, high, near):
+    assert near_regression(verdict, high, 0.05) is near
 
 
 def test_noisy_samples_are_inconclusive_and_say_so():
@@ -135,6 +148,13 @@ def _check_second_opinions(run_harness, args, by_process, tmp_path) -> None:
     rows = json.loads((tmp_path / "reports" / "summary.json").read_text())["suites"]["benchmark"]
     (row,) = [r for r in rows["tables"]["benchmarks"] if r["benchmark"].endswith("test_workload")]
     assert row["verdict"] in ("pass", "inconclusive"), faster.stdout[-3000:]
+    # a pass near the effect: the first process 1.7x, with an effect of 80% a pass whose
+    # interval reaches past 1.4; the second 3x: judged again, it passes no more
+    effect = ("--set", "benchmark.min_effect=0.8")
+    near = run_harness(*args, *effect, env=by_process("near", "1.7,3"))
+    rows = json.loads((tmp_path / "reports" / "summary.json").read_text())["suites"]["benchmark"]
+    (row,) = [r for r in rows["tables"]["benchmarks"] if r["benchmark"].endswith("test_workload")]
+    assert row["verdict"] in ("regression", "inconclusive"), near.stdout[-3000:]
 
 
 @pytest.mark.slow
