@@ -14,7 +14,13 @@ import numpy as np
 import pytest
 
 from ops.benchmark.ab import ABError, ab_compare, instruction_count
-from ops.benchmark.stats import compare, mann_whitney_p, near_regression, pooled_stands
+from ops.benchmark.stats import (
+    compare,
+    confirms_regression,
+    mann_whitney_p,
+    near_regression,
+    pooled_stands,
+)
 from ops.benchmark.store import BenchmarkStore
 
 
@@ -60,6 +66,20 @@ def test_a_verdict_on_two_processes_pooled_stands_only_with_the_second(pooled, s
 )
 def test_a_pass_near_the_effect_is_asked_again(verdict, high, near):
     assert near_regression(verdict, high, 0.05) is near
+
+
+@pytest.mark.parametrize(
+    ("verdict", "ratio", "low", "confirms"),
+    [
+        ("regression", 1.07, 1.055, True),
+        ("inconclusive", 1.057, 1.047, False),  # just past the effect: a third decides
+        ("inconclusive", 1.09, 1.03, True),  # noisy, but 1.5x the effect and above 1
+        ("inconclusive", 1.09, 0.99, False),
+        ("pass", 1.01, 0.99, False),
+    ],
+)
+def test_a_second_process_confirms_only_a_clear_slowdown(verdict, ratio, low, confirms):
+    assert confirms_regression(verdict, ratio, low, 0.05) is confirms
 
 
 def test_noisy_samples_are_inconclusive_and_say_so():

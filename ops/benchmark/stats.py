@@ -103,6 +103,20 @@ def near_regression(verdict: Verdict, high: float, min_effect: float) -> bool:
     return verdict == "pass" and high > 1 + min_effect / 2
 
 
+CLEARLY_SLOWER = 1.5  # times the minimum effect: a noisy interval's ratio that confirms
+
+
+def confirms_regression(verdict: Verdict, ratio: float, low: float, min_effect: float) -> bool:
+    """Whether another process's comparison finds the code slower again: a regression by
+    the gate's own rule, or, where its interval is too wide for one, a ratio of
+    CLEARLY_SLOWER times the effect with the interval above 1. (A ratio just past the effect
+    confirmed identical code twice in 40 quiet sessions, at 1.051 and 1.057, in processes
+    that shared the first's stretch of machine speed; the confirming ratios of 10% more work
+    were 1.05-1.07 in 5 of 134 sessions, which a third process then decides.)"""
+    clearly = low > 1.0 and ratio >= 1.0 + CLEARLY_SLOWER * min_effect
+    return verdict == "regression" or clearly
+
+
 def pooled_stands(pooled: Verdict, second: Verdict) -> bool:
     """Whether the verdict on two processes' pairs pooled stands, given the second
     process's own (a first one's was inconclusive): a pass unless the second alone finds a
