@@ -206,6 +206,33 @@ def test_a_suite_check_that_inspected_nothing_fails(pytester):
     result.stdout.fnmatch_lines(["*test_checks_nothing*inspected nothing*"])
 
 
+FREEZE_PROBE = """
+    import gc
+    from pathlib import Path
+
+    import pytest
+
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_configure(config):
+        # registered before the harness's cleanup, so it runs after it
+        config.add_cleanup(lambda: Path("after.txt").write_text(str(gc.get_freeze_count())))
+
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(config):
+        Path("during.txt").write_text(str(gc.get_freeze_count()))
+"""
+
+
+def test_the_heap_is_frozen_for_pytests_last_collections_and_thawed_after(pytester):
+    pytester.makeconftest(FREEZE_PROBE)
+    pytester.makepyfile(test_any="def test_any():\n    assert True\n")
+    run_with_plugins(pytester, plugins=("fixtures.processes",)).assert_outcomes(passed=1)
+    assert int((pytester.path / "during.txt").read_text()) > 1000
+    assert (pytester.path / "after.txt").read_text() == "0"
+
+
 @pytest.fixture
 def full_disk(tmp_path):
     """A 64 KiB tmpfs, nearly full (needs mount rights: root, as in CI)."""
