@@ -14,8 +14,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from ops.heap import skip_last_collection
 from ops.logs import LEVELS, configure_logging
-from ops.proc import adopt_orphans, skip_last_collection
+from ops.proc import adopt_orphans
 from ops.usage import UsageError
 
 log = logging.getLogger("proofyard")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import gc
 import json
 import multiprocessing
 import os
@@ -376,16 +375,6 @@ def adopt_orphans() -> bool:
         return False
     atexit.register(end_descendants)
     return True
-
-
-def skip_last_collection() -> None:
-    """At this process's exit, no last garbage collection of what is still alive: the
-    process's memory goes with it, and that collection took 0.1 s of every pytest session
-    and 40-50 ms of every pipeline run (``benchmarks/small_project_bench.py``,
-    ``pipeline_bench.py``). Objects are still freed as their references go; only cycles
-    left at exit are not. Registering it again changes nothing."""
-    atexit.unregister(gc.freeze)
-    atexit.register(gc.freeze)
 
 
 # multiprocessing's helpers (``python -c 'from multiprocessing.X import main; ...'``)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import os
@@ -13,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ops.atomic import locked, write_atomic
+from ops.heap import no_cycle_collection
 from ops.proc import worker_pool
 from ops.quality.analysis import FileResult, analyse, content_hash
 
@@ -65,11 +65,8 @@ def _analyse_chunk(items: list[tuple[str, str]], settings: Settings) -> list[dic
         raise _FileTimeout
 
     signal.signal(signal.SIGPROF, alarm)
-    gc.disable()
-    try:
+    with no_cycle_collection():
         return [_analyse_one(relative, absolute, settings, fired) for relative, absolute in items]
-    finally:
-        gc.enable()
 
 
 def _analyse_one(relative: str, absolute: str, settings: Settings, fired: list[bool]) -> dict:
@@ -129,13 +126,14 @@ def run_analysis(
     first one's results instead of doing the work again.
     """
     start = time.perf_counter()
-    if cache_file is None:
-        return _run(root, files, settings, {}, workers, start, progress)[0]
-    with locked(cache_file):
-        cache = _load_cache(cache_file)
-        run, fresh = _run(root, files, settings, cache, workers, start, progress)
-        if run.analysed:
-            write_atomic(cache_file, json.dumps(fresh, separators=(",", ":")))
+    with no_cycle_collection():  # the results: millions of acyclic dicts and lists
+        if cache_file is None:
+            return _run(root, files, settings, {}, workers, start, progress)[0]
+        with locked(cache_file):
+            cache = _load_cache(cache_file)
+            run, fresh = _run(root, files, settings, cache, workers, start, progress)
+            if run.analysed:
+                write_atomic(cache_file, json.dumps(fresh, separators=(",", ":")))
     run.seconds = time.perf_counter() - start
     return run
 
