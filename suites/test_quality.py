@@ -8,7 +8,7 @@ import pytest
 
 from ops.findings import Finding
 from ops.quality.coverage_gate import CoverageError, read_totals, run_under_coverage
-from ops.quality.gates import GATES, GateReport, Measure, select, with_cli_files
+from ops.quality.gates import GATES, GateReport, Measure, run_gate, select, with_cli_files
 from ops.quality.lint import LintError, run_ruff, split_by_size
 from ops.quality.ratchet import fingerprint_counts, new_findings
 
@@ -35,7 +35,7 @@ def _judge(name, gate, report: GateReport, baselines, check, proofyard_config):
     if gate.mode == "ratchet":
         problems, offenders = _ratchet(name, report, baselines, check, proofyard_config)
     else:
-        _record(report.findings, check, proofyard_config)
+        _record(report.findings, check, proofyard_config, report.notes_counted)
         problems = [m.describe() for m in report.failed_measures]
         offenders = [f for f in report.findings if f.severity != "note"] or report.findings
     if not sum(report.inspected.values()):
@@ -51,13 +51,15 @@ def _judge(name, gate, report: GateReport, baselines, check, proofyard_config):
         )
 
 
-def _record(findings, check, proofyard_config) -> None:
-    """The findings, notes beyond quality.max_notes counted but not listed."""
+def _record(findings, check, proofyard_config, counted: int = 0) -> None:
+    """The findings, notes beyond quality.max_notes counted but not listed (``counted``:
+    those the gate only counted)."""
     notes = [f for f in findings if f.severity == "note"]
     limit = proofyard_config.config.quality.max_notes
     check.findings([f for f in findings if f.severity != "note"] + notes[:limit])
-    if len(notes) > limit:
-        check.skipped("notes counted but not listed (over quality.max_notes)", len(notes) - limit)
+    over = max(0, len(notes) - limit) + counted
+    if over:
+        check.skipped("notes counted but not listed (over quality.max_notes)", over)
 
 
 def _ratchet(name, report: GateReport, baselines, check, proofyard_config):
@@ -111,9 +113,8 @@ def test_gate(name, quality_run, target, proofyard_config, baselines, check):
     check.metric("files analysed", quality_run.analysed, gate=name)
     check.metric("files from cache", quality_run.cached, gate=name)
     results = select(quality_run.results, gate.include, gate.exclude)
-    _judge(
-        name, gate, GATES[name](results, gate, gate.severity), baselines, check, proofyard_config
-    )
+    notes = None if gate.mode == "ratchet" else proofyard_config.config.quality.max_notes
+    _judge(name, gate, run_gate(name, results, gate, notes), baselines, check, proofyard_config)
 
 
 def test_lint(target, quality_files, proofyard_config, baselines, check):

@@ -39,7 +39,7 @@ def run_gate(name, files, **settings):
     }
     config = QualityConfig.model_validate({name: settings}) if settings else QualityConfig()
     gate = getattr(config, name)
-    return gates.GATES[name](root_results, gate, gate.severity)
+    return gates.run_gate(name, root_results, gate)
 
 
 def rules(report):
@@ -172,6 +172,19 @@ def test_layering_rules_and_cycles():
         ).findings
         == []
     )
+
+
+@pytest.mark.parametrize("name", ["docstrings", "type_hints"])
+def test_notes_past_max_notes_are_counted_and_the_measures_unchanged(name):
+    source = "".join(f"def bare_{n}(a):\n    return a\n" for n in range(7))
+    results = {"m.py": analyse("m.py", source.encode(), oldest=(3, 8))}
+    gate = getattr(QualityConfig(), name)
+    every = gates.run_gate(name, results, gate)
+    capped = gates.run_gate(name, results, gate, max_notes=2)
+    assert len(every.findings) == every.notes_kept >= 7
+    assert (len(capped.findings), capped.notes_counted) == (2, len(every.findings) - 2)
+    assert capped.findings == every.findings[:2]
+    assert capped.measures == every.measures
 
 
 def test_duplication_gate_lists_pairs():
@@ -308,10 +321,24 @@ def test_docstring_coverage_agrees_with_interrogate(tmp_path):
         theirs = coverage.InterrogateCoverage(
             paths=[str(copy)], conf=config.InterrogateConfig()
         ).get_coverage()
-        report = gates.docstrings(
-            {path.name: analyse(path.name, path.read_bytes())}, QualityConfig().docstrings, "error"
-        )
+        results = {path.name: analyse(path.name, path.read_bytes())}
+        report = gates.run_gate("docstrings", results, QualityConfig().docstrings)
         assert abs(report.measures[0].value - theirs.perc_covered) <= 1.0, path
+
+
+@pytest.mark.slow
+def test_notes_past_max_notes_are_counted_in_the_run(run_harness, make_target, tmp_path):
+    source = '"""Doc."""\n' + "".join(f"def bare_{n}(a):\n    return a\n" for n in range(6))
+    root = make_target(
+        {"pkg/__init__.py": '"""Doc."""\n', "pkg/m.py": source},
+        "target: {root: ., packages: [pkg]}\nquality: {max_notes: 1}\n",
+    )
+    run_harness(
+        "-m", "quality", "-k", "docstrings", f"--proofyard-config={root / 'proofyard.yaml'}"
+    )
+    suite = json.loads((tmp_path / "reports" / "summary.json").read_text())["suites"]["quality"]
+    assert suite["findings"] == 1
+    assert suite["skipped_items"] == {"notes counted but not listed (over quality.max_notes)": 5}
 
 
 @pytest.mark.slow
@@ -420,7 +447,7 @@ def test_prints_in_test_files_are_not_library_code_by_default():
     }
     results = {path: analyse(path, text.encode(), oldest=(3, 8)) for path, text in files.items()}
     gate = QualityConfig().prints
-    report = gates.GATES["prints"](gates.select(results, gate.include, gate.exclude), gate, "error")
+    report = gates.run_gate("prints", gates.select(results, gate.include, gate.exclude), gate)
     assert [f.path for f in report.findings] == ["pkg/lib.py"]
 
 
