@@ -76,3 +76,14 @@ def test_the_schema_refuses_a_sarif_that_drifted(tmp_path):
     ):
         with pytest.raises(jsonschema.ValidationError):
             validate(drifted)
+
+
+def test_a_finding_read_back_is_the_finding_written_and_a_foreign_dict_is_refused():
+    finding = Finding("quality.docstring", "f has no docstring", "a.py", 3, None, "note", "f:x")
+    again = Finding.from_dict(finding.to_dict())
+    assert again == finding and again.fingerprint == finding.fingerprint
+    assert hash(again) == hash(finding)
+    assert Finding.from_dict({"rule": "r", "message": "m"}) == Finding("r", "m")
+    for foreign in ({"rule": "r", "message": "m", "bogus": 1}, {"rule": "r"}):
+        with pytest.raises(TypeError, match="not a Finding"):
+            Finding.from_dict(foreign)
