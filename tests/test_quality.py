@@ -222,7 +222,7 @@ def test_parse_health_and_its_traps():
         for p, t in files.items()
     }
     gate = QualityConfig().parse_health
-    report = gates.parse_health(results, gate, "error")
+    report = gates.run_gate("parse_health", results, gate)
     found = {f.path: f.rule for f in report.findings}
     assert found == {
         "syntax.py": "quality.parse-error",
