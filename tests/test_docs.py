@@ -11,7 +11,7 @@ import types
 
 import pytest
 
-from fixtures.docs import docs_may_run
+from fixtures.docs import runs_on_the_examples_server, docs_may_run
 from ops.docs import blocks, generated
 from ops.docs.links import DocSet, check_document_links, required_documents
 from ops.docs.online import LinkCache, check_urls
@@ -484,3 +484,13 @@ def test_code_blocks_forked_from_the_warm_server_fail_alone(tmp_path):
     assert "the examples' server failed" in parent
     assert "ZeroDivisionError" in division and 'File "README.md", line 33' in division
     assert "example_runner" not in division  # the runner's own frames are not shown
+
+
+def test_the_examples_server_starts_early_only_for_blocks_that_run_on_it():
+    def item(action=None):
+        params = {} if action is None else {"block": (None, None, blocks.BlockPlan(action))}
+        return types.SimpleNamespace(callspec=types.SimpleNamespace(params=params))
+
+    assert runs_on_the_examples_server(item("run")) and runs_on_the_examples_server(item("doctest"))
+    assert not any(runs_on_the_examples_server(item(a)) for a in ("syntax", "skip", None))
+    assert not runs_on_the_examples_server(types.SimpleNamespace())  # an item with no parameters
