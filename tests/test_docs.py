@@ -11,7 +11,7 @@ import types
 
 import pytest
 
-from fixtures.docs import runs_on_the_examples_server, docs_may_run
+from fixtures.docs import docs_may_run, runs_on_the_examples_server
 from ops.docs import blocks, generated
 from ops.docs.links import DocSet, check_document_links, required_documents
 from ops.docs.online import LinkCache, check_urls
