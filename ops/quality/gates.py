@@ -549,20 +549,32 @@ def _repeated_fingerprints(files: dict[str, FileResult]) -> dict[int, list[tuple
     if not windows:
         return {}
     if windows >= NUMPY_FROM_WINDOWS:
-        arrays = [
-            np.frombuffer(files[path].packed_fingerprints, dtype=_FINGERPRINT)["hash"]
-            for path in paths
-        ]
-        values, counts = np.unique(np.concatenate(arrays), return_counts=True)
-        repeated = set(values[counts > 1].tolist())
-        hashes = [array.tolist() for array in arrays]
-    else:
-        hashes = [[digest for digest, _, _ in files[path].fingerprints] for path in paths]
-        repeated = {digest for digest, n in Counter(chain.from_iterable(hashes)).items() if n > 1}
+        return _repeated_by_numpy(files, paths)
+    hashes = [[digest for digest, _, _ in files[path].fingerprints] for path in paths]
+    repeated = {digest for digest, n in Counter(chain.from_iterable(hashes)).items() if n > 1}
     by_hash: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
     for path, digests in zip(paths, hashes, strict=True):
         if not repeated.isdisjoint(digests):
             for digest, first, last in files[path].fingerprints:
                 if digest in repeated:
                     by_hash[digest].append((path, first, last))
+    return by_hash
+
+
+def _repeated_by_numpy(
+    files: dict[str, FileResult], paths: list[str]
+) -> dict[int, list[tuple[str, int, int]]]:
+    """As the pure-Python count, with every window's place found by numpy: only the
+    repeated windows (23,000 of 590,000 on the stdlib) become Python objects."""
+    packed = b"".join(files[path].packed_fingerprints for path in paths)
+    records = np.frombuffer(packed, dtype=_FINGERPRINT)
+    ends = np.cumsum([files[path].windows for path in paths])
+    if len(packed) != int(ends[-1]) * _FINGERPRINT.itemsize:  # else every later file shifts
+        raise ValueError("a file's packed duplication windows are not whole records")
+    _, inverse, counts = np.unique(records["hash"], return_inverse=True, return_counts=True)
+    chosen = np.flatnonzero(counts[inverse] > 1)
+    owners = np.searchsorted(ends, chosen, side="right").tolist()
+    by_hash: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
+    for owner, (digest, first, last) in zip(owners, records[chosen].tolist(), strict=True):
+        by_hash[digest].append((paths[owner], first, last))
     return by_hash
