@@ -200,12 +200,27 @@ def test_duplication_gate_lists_pairs():
 def test_duplication_counted_in_python_and_by_numpy_agree(monkeypatch):
     # a small project's repeats are counted in Python (importing numpy cost more than that)
     block = "".join(f"def f{i}(a, b):\n    return a * {i} + b - {i}\n" for i in range(12))
-    files = {"a.py": block, "b.py": "x = 1\n" + block, "c.py": block[: len(block) // 2]}
+    files = {
+        "a.py": block,
+        "empty.py": "",  # no windows: the files after it keep their own places
+        "b.py": "x = 1\n" + block,
+        "c.py": block[: len(block) // 2],
+    }
     in_python = run_gate("duplication", files, max_percent=10)
     monkeypatch.setattr(gates, "NUMPY_FROM_WINDOWS", 1)
     by_numpy = run_gate("duplication", files, max_percent=10)
     assert in_python.findings and in_python.findings == by_numpy.findings
     assert in_python.measures == by_numpy.measures
+    assert any("b.py" in finding.message for finding in by_numpy.findings)
+
+
+def test_truncated_duplication_windows_are_refused_not_misread(monkeypatch):
+    block = "".join(f"def f{i}(a, b):\n    return a * {i} + b - {i}\n" for i in range(12))
+    results = {p: analyse(p, block.encode(), oldest=(3, 8)) for p in ("a.py", "b.py")}
+    results["a.py"].packed_fingerprints = results["a.py"].packed_fingerprints[:-3]
+    monkeypatch.setattr(gates, "NUMPY_FROM_WINDOWS", 1)
+    with pytest.raises(ValueError, match="not whole records"):
+        gates.run_gate("duplication", results, QualityConfig().duplication)
 
 
 def test_parse_health_and_its_traps():

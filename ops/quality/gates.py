@@ -567,10 +567,10 @@ def _repeated_by_numpy(
     """As the pure-Python count, with every window's place found by numpy: only the
     repeated windows (23,000 of 590,000 on the stdlib) become Python objects."""
     packed = b"".join(files[path].packed_fingerprints for path in paths)
-    records = np.frombuffer(packed, dtype=_FINGERPRINT)
     ends = np.cumsum([files[path].windows for path in paths])
-    if len(packed) != int(ends[-1]) * _FINGERPRINT.itemsize:  # else every later file shifts
+    if len(packed) != int(ends[-1]) * np.dtype(_FINGERPRINT).itemsize:  # else files shift
         raise ValueError("a file's packed duplication windows are not whole records")
+    records = np.frombuffer(packed, dtype=_FINGERPRINT)
     _, inverse, counts = np.unique(records["hash"], return_inverse=True, return_counts=True)
     chosen = np.flatnonzero(counts[inverse] > 1)
     owners = np.searchsorted(ends, chosen, side="right").tolist()
