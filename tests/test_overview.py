@@ -76,3 +76,21 @@ def test_suite_tables_show_rows_and_gated_values_escaped():
     assert "1.012" in page and "1.0123456" not in page
     assert "quality: gated values" in page and "complexity" in page
     assert "files analysed" not in page  # not gated: not a verdict to show
+
+
+def test_each_failing_suite_lists_its_three_worst_and_no_notes():
+    results = RunResults()
+    errors = [Finding("quality.print", f"print {n}", "m.py", n) for n in range(5)]
+    note = Finding("quality.docstring", "no docstring", "a.py", 1, severity="note")
+    for nodeid, suite, findings in (
+        ("suites/test_docs.py::test_links[a]", "docs", [note, errors[0]]),
+        ("suites/test_quality.py::test_gate[prints]", "quality", errors),
+    ):
+        record = {"inspected": {"files": 1}, "skipped": {}, "metrics": [], "tables": {},
+                  "findings": [f.to_dict() for f in findings]}  # fmt: skip
+        results.add_phase(nodeid, suite, "call", "failed", 0.1, record, False, "")
+    rows = {row.suite: row.worst for row in suite_rows(results, build_summary(results, {}))}
+    assert rows == {
+        "docs": ["m.py:0: [quality.print] print 0"],
+        "quality": [f"m.py:{n}: [quality.print] print {n}" for n in range(3)],
+    }
