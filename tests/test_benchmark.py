@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 import shutil
 import statistics
 import subprocess
@@ -158,10 +159,16 @@ BENCH = textwrap.dedent("""
 
 
 def _check_second_opinions(run_harness, args, by_process, tmp_path) -> None:
-    # the second process disagrees, the third finds it slower: two of three do
+    # the second process disagrees, a third and a fourth find it slower: two of three fresh
     two_of_three = run_harness(*args, env=by_process("two-of-three", "4,1,4"))
-    assert "a third confirmed it" in two_of_three.stdout, two_of_three.stdout[-3000:]
+    assert "a third and a fourth confirmed it" in two_of_three.stdout, two_of_three.stdout[-3000:]
     assert "test_w.py::test_workload: regression" in two_of_three.stdout
+    # the second and the fourth disagree: the first (asked about because it found it) and
+    # the third are no majority of the fresh processes
+    split = run_harness(*args, env=by_process("split", "4,1,4,1"))
+    three = r"fresh processes found ratios (?:[\d.]+ \([^)]*\)(?:, |: )){3}the processes"
+    assert re.search(three, split.stdout), split.stdout[-3000:]
+    assert "test_w.py::test_workload: regression" not in split.stdout
     # one process 4x faster (an improvement by itself), the next as fast as the baseline:
     # judged again on both pooled, it is no improvement
     faster = run_harness(*args, env=by_process("faster", "0.25,1"))
@@ -223,7 +230,9 @@ def test_suite_gates_a_slower_variant_and_budgets(run_harness, make_target, tmp_
 
     one_off = run_harness(*args, *half, env=by_process("one-off", "4,1"))
     assert "processes of this machine disagree" in one_off.stdout, one_off.stdout[-3000:]
-    assert ", a third " in one_off.stdout, one_off.stdout[-3000:]  # 1x, as the second
+    assert re.search(r"fresh processes found ratios [\d.]+ \(\w+\), [\d.]+", one_off.stdout), (
+        one_off.stdout[-3000:]
+    )  # a third, 1x as the second
     assert "test_w.py::test_workload: regression" not in one_off.stdout
     workload = tuple("test_workload" if arg == "test_w" else arg for arg in args)
     _check_second_opinions(run_harness, (*workload, *half), by_process, tmp_path)
