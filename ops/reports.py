@@ -199,15 +199,12 @@ def build_sarif(results: RunResults, target_root: Path, version: str) -> dict[st
     :data:`SARIF_MAX_RESULTS` results (the most severe kept, the cut said in the run)."""
     rules: dict[str, dict[str, Any]] = {}
     leveled = []
-    properties: dict[str, dict[str, str]] = {}  # one per test, shared by its results
     for result, finding in results.findings():
         if finding.rule not in rules:
             rules[finding.rule] = _sarif_rule(finding.rule, result.suite or "unmarked")
-        if result.nodeid not in properties:
-            properties[result.nodeid] = {"suite": result.suite or "unmarked", "test": result.nodeid}
-        leveled.append((_sarif_level(result, finding), finding, properties[result.nodeid]))
+        leveled.append((_sarif_level(result, finding), result, finding))
     leveled.sort(key=lambda entry: LEVEL_ORDER[entry[0]])  # stable: the findings' order kept
-    dropped = max(0, len(leveled) - SARIF_MAX_RESULTS)
+    dropped = max(0, len(leveled) - SARIF_MAX_RESULTS)  # cut before the results are built
     sarif_results = [_sarif_result(*entry) for entry in leveled[:SARIF_MAX_RESULTS]]
     run: dict[str, Any] = {
         "tool": {
@@ -264,38 +261,35 @@ def _sarif_level(result: TestResult, finding: Finding) -> str:
     return level
 
 
-_IN_BASELINE = [
-    {
-        "kind": "external",
-        "status": "accepted",
-        "justification": "in the ratchet baseline (baselines.path)",
-    }
-]
-
-
-def _sarif_result(level: str, finding: Finding, properties: dict[str, str]) -> dict[str, Any]:
-    """One result (built for each of up to 25,000 findings: kept to plain dict literals)."""
+def _sarif_result(level: str, result: TestResult, finding: Finding) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "ruleId": finding.rule,
         "level": level,
         "message": {"text": finding.message},
         "partialFingerprints": {"proofyard/v1": finding.fingerprint},
-        "properties": properties,
+        "properties": {"suite": result.suite or "unmarked", "test": result.nodeid},
     }
     if finding.baseline_state:
         entry["baselineState"] = finding.baseline_state
-        if finding.baseline_state == "unchanged":
-            entry["suppressions"] = _IN_BASELINE
+    if finding.baseline_state == "unchanged":
+        entry["suppressions"] = [
+            {
+                "kind": "external",
+                "status": "accepted",
+                "justification": "in the ratchet baseline (baselines.path)",
+            }
+        ]
     if finding.path:
+        region = {
+            key: value
+            for key, value in (("startLine", finding.line), ("startColumn", finding.column))
+            if value
+        }
         physical: dict[str, Any] = {
             "artifactLocation": {"uri": finding.path, "uriBaseId": "TARGET"}
         }
-        if finding.line:
-            physical["region"] = {"startLine": finding.line}
-            if finding.column:
-                physical["region"]["startColumn"] = finding.column
-        elif finding.column:
-            physical["region"] = {"startColumn": finding.column}
+        if region:
+            physical["region"] = region
         entry["locations"] = [{"physicalLocation": physical}]
     return entry
 
